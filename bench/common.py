@@ -1,0 +1,59 @@
+"""Timing helpers shared by the benchmarks: warm-up, repeats, median."""
+import json
+import os
+import platform
+import statistics
+import time
+
+
+def median_time_s(fn, min_time_s=0.05, repeats=7):
+    """Median over `repeats` of the mean time of one call of `fn`, after a warm-up.
+
+    Each repeat runs enough calls to last about `min_time_s`, so that timer
+    resolution and call overhead do not dominate tiny operations.
+    """
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    calls = max(1, int(min_time_s / one))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - t0) / calls)
+    return statistics.median(samples)
+
+
+def machine_info():
+    info = {"python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return info
+
+
+def write_json(path, payload):
+    """Writes `payload` to `path` atomically (temporary name, then rename)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def print_table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(str(h).rjust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))

@@ -1,0 +1,14 @@
+// pykern._cpu: the CPU kernels. Each register_<family>.cpp binds one family;
+// bindings check arguments and release the GIL, and hold no math.
+#include <pybind11/pybind11.h>
+
+namespace pykern::bind {
+void register_config(pybind11::module_& m);
+void register_gemm(pybind11::module_& m);
+}  // namespace pykern::bind
+
+PYBIND11_MODULE(_cpu, m) {
+  m.doc() = "pykern CPU kernels (OpenMP; AVX-512 / AVX2 / baseline chosen at run time)";
+  pykern::bind::register_config(m);
+  pykern::bind::register_gemm(m);
+}

@@ -1,0 +1,206 @@
+// Bindings of the GEMM family: sgemm (BLAS-style, in place or allocating),
+// matmul (NumPy semantics for 1-D to 3-D) and the activations the GEMM
+// epilogue shares.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "bindings/array_view.h"
+#include "pykern/activation.h"
+#include "pykern/gemm.h"
+
+namespace pykern::bind {
+namespace {
+
+Act parse_activation(const std::string& name, const char* op) {
+  Act act;
+  if (!parse_act(name.c_str(), &act))
+    throw py::value_error(std::string(op) + ": unknown activation '" + name +
+                          "' (expected none, linear, relu, sigmoid or tanh)");
+  return act;
+}
+
+[[noreturn]] void fail(const char* op, const std::string& msg) {
+  throw py::value_error(std::string(op) + ": " + msg);
+}
+
+py::array_t<float> new_matrix(std::vector<int64_t> shape) {
+  return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+py::array sgemm_py(py::handle a, py::handle b, py::object c, bool trans_a, bool trans_b,
+                   float alpha, float beta, py::object bias, const std::string& activation,
+                   bool reference) {
+  const char* op = reference ? "sgemm_ref" : "sgemm";
+  const InputView A = input_view(a, op, "a"), B = input_view(b, op, "b");
+  if (A.shape.size() != 2 || B.shape.size() != 2)
+    fail(op, "a and b must be 2-D, got shapes " + shape_str(A.shape) + " and " +
+                 shape_str(B.shape));
+  GemmArgs g;
+  g.trans_a = trans_a;
+  g.trans_b = trans_b;
+  g.M = trans_a ? A.shape[1] : A.shape[0];
+  g.K = trans_a ? A.shape[0] : A.shape[1];
+  const int64_t kb = trans_b ? B.shape[1] : B.shape[0];
+  g.N = trans_b ? B.shape[0] : B.shape[1];
+  if (kb != g.K)
+    fail(op, "inner dimensions differ: op(a) is (" + std::to_string(g.M) + ", " +
+                 std::to_string(g.K) + ") and op(b) is (" + std::to_string(kb) + ", " +
+                 std::to_string(g.N) + ") [a " + shape_str(A.shape) + ", b " +
+                 shape_str(B.shape) + ", trans_a=" + (trans_a ? "True" : "False") +
+                 ", trans_b=" + (trans_b ? "True" : "False") + "]");
+  g.A = A.data;
+  g.lda = std::max<int64_t>(A.ld, 1);
+  g.B = B.data;
+  g.ldb = std::max<int64_t>(B.ld, 1);
+  g.alpha = alpha;
+  g.beta = beta;
+  g.act = parse_activation(activation, op);
+
+  InputView bias_v;
+  if (!bias.is_none()) {
+    bias_v = input_view(bias, op, "bias");
+    if (bias_v.shape.size() != 1 || bias_v.shape[0] != g.N)
+      fail(op, "bias must have shape (" + std::to_string(g.N) + ",), got " +
+                   shape_str(bias_v.shape));
+    g.bias = bias_v.data;
+  }
+
+  py::array out;
+  if (c.is_none()) {
+    if (beta != 0.0f) fail(op, "beta != 0 needs an output array c to accumulate into");
+    out = new_matrix({g.M, g.N});
+    g.C = static_cast<float*>(out.mutable_data());
+    g.ldc = std::max<int64_t>(g.N, 1);
+  } else {
+    const OutputView C = output_view(c, op, "c");
+    if (C.rows != g.M || C.cols != g.N)
+      fail(op, "c must have shape (" + std::to_string(g.M) + ", " + std::to_string(g.N) +
+                   "), got (" + std::to_string(C.rows) + ", " + std::to_string(C.cols) + ")");
+    out = py::reinterpret_borrow<py::array>(c);
+    g.C = C.data;
+    g.ldc = std::max<int64_t>(C.ld, 1);
+  }
+  {
+    py::gil_scoped_release nogil;
+    reference ? sgemm_ref(g) : sgemm(g);
+  }
+  return out;
+}
+
+// NumPy matmul for 1-D to 3-D operands: 1-D operands are promoted (and the
+// promoted axis dropped from the result), batch axes broadcast.
+py::array matmul_py(py::handle a, py::handle b) {
+  const char* op = "matmul";
+  const InputView A = input_view(a, op, "a"), B = input_view(b, op, "b");
+  const size_t ra = A.shape.size(), rb = B.shape.size();
+  if (ra < 1 || ra > 3 || rb < 1 || rb > 3)
+    fail(op, "operands must be 1-D to 3-D, got shapes " + shape_str(A.shape) + " and " +
+                 shape_str(B.shape));
+  const int64_t batch_a = ra == 3 ? A.shape[0] : 1, batch_b = rb == 3 ? B.shape[0] : 1;
+  const int64_t M = ra == 1 ? 1 : A.shape[ra - 2], K = A.shape[ra - 1];
+  const int64_t kb = rb == 1 ? B.shape[0] : B.shape[rb - 2], N = rb == 1 ? 1 : B.shape[rb - 1];
+  if (K != kb)
+    fail(op, "shapes " + shape_str(A.shape) + " and " + shape_str(B.shape) +
+                 " are not aligned: " + std::to_string(K) + " (last axis of a) != " +
+                 std::to_string(kb) + (rb == 1 ? " (b)" : " (second-to-last axis of b)"));
+  if (batch_a != batch_b && batch_a != 1 && batch_b != 1)
+    fail(op, "batch axes of " + shape_str(A.shape) + " and " + shape_str(B.shape) +
+                 " do not broadcast");
+  const int64_t batch = std::max(batch_a, batch_b);
+
+  std::vector<int64_t> out_shape;
+  if (ra == 3 || rb == 3) out_shape.push_back(batch);
+  if (ra != 1) out_shape.push_back(M);
+  if (rb != 1) out_shape.push_back(N);
+  py::array out = new_matrix(out_shape);
+  float* C = static_cast<float*>(out.mutable_data());
+
+  GemmArgs g;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  // A 1-D b is a column: (K,1) with row stride 1. Rows of a 2-D a keep their stride.
+  g.lda = std::max<int64_t>(ra == 2 ? A.ld : K, 1);
+  g.ldb = std::max<int64_t>(rb == 2 ? B.ld : N, 1);
+  g.ldc = std::max<int64_t>(N, 1);
+  const int64_t a_step = ra == 3 && batch_a > 1 ? M * K : 0;
+  const int64_t b_step = rb == 3 && batch_b > 1 ? K * N : 0;
+  {
+    py::gil_scoped_release nogil;
+    if (ra == 3 && b_step == 0 && batch_a == batch) {
+      // (batch, M, K) @ (K, N): one GEMM over batch*M rows.
+      g.M = batch * M;
+      g.A = A.data;
+      g.B = B.data;
+      g.C = C;
+      sgemm(g);
+    } else {
+      for (int64_t i = 0; i < batch; ++i) {
+        g.A = A.data + i * a_step;
+        g.B = B.data + i * b_step;
+        g.C = C + i * M * N;
+        sgemm(g);
+      }
+    }
+  }
+  return out;
+}
+
+py::array activation_py(py::handle x, const std::string& activation, bool inplace) {
+  const char* op = "activation";
+  const Act act = parse_activation(activation, op);
+  py::array out;
+  if (inplace) {
+    if (!py::isinstance<py::array>(x)) throw py::type_error("activation: inplace needs an ndarray");
+    out = py::reinterpret_borrow<py::array>(x);
+    if (!out.dtype().is(py::dtype::of<float>()) || !(out.flags() & py::array::c_style) ||
+        !out.writeable())
+      fail(op, "inplace needs a writable, C-contiguous float32 array");
+  } else {
+    const InputView v = input_view(x, op, "x");
+    out = new_matrix(v.shape);
+    const int64_t n = out.size();
+    if (v.shape.size() == 2 && v.ld != v.shape[1]) {
+      float* dst = static_cast<float*>(out.mutable_data());
+      for (int64_t r = 0; r < v.shape[0]; ++r)
+        std::copy_n(v.data + r * v.ld, v.shape[1], dst + r * v.shape[1]);
+    } else {
+      std::copy_n(v.data, n, static_cast<float*>(out.mutable_data()));
+    }
+  }
+  float* y = static_cast<float*>(out.mutable_data());
+  const int64_t n = out.size();
+  {
+    py::gil_scoped_release nogil;
+    activation_inplace(y, n, act);
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_gemm(py::module_& m) {
+  const char* sgemm_doc =
+      "C = act(alpha * op(a) @ op(b) + beta * c + bias), row-major float32.\n"
+      "With c=None a new (M, N) array is returned; otherwise c is written in place.";
+  auto sgemm_args = [](bool reference) {
+    return [reference](py::handle a, py::handle b, py::object c, bool trans_a, bool trans_b,
+                       float alpha, float beta, py::object bias, const std::string& activation) {
+      return sgemm_py(a, b, c, trans_a, trans_b, alpha, beta, bias, activation, reference);
+    };
+  };
+  for (bool reference : {false, true})
+    m.def(reference ? "sgemm_ref" : "sgemm", sgemm_args(reference), py::arg("a"), py::arg("b"),
+          py::arg("c") = py::none(), py::kw_only(), py::arg("trans_a") = false,
+          py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
+          py::arg("bias") = py::none(), py::arg("activation") = "none",
+          reference ? "The scalar oracle with sgemm's signature." : sgemm_doc);
+  m.def("matmul", &matmul_py, py::arg("a"), py::arg("b"),
+        "NumPy matmul semantics for 1-D to 3-D operands, float32 result.");
+  m.def("activation", &activation_py, py::arg("x"), py::arg("activation"),
+        py::arg("inplace") = false,
+        "Applies none/linear, relu, sigmoid or tanh element-wise (a new array unless inplace).");
+}
+
+}  // namespace pykern::bind

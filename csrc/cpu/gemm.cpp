@@ -1,0 +1,259 @@
+// SGEMM driver: the BLIS loops, packing and threading around the micro-kernels
+// of cpu/kernels/<isa>/. See pykern/gemm.h for the contract.
+//
+//   for jc in N step NC:            B block (KC x NC) packed once, shared by all threads
+//     for pc in K step KC:
+//       pack op(B)[pc:+kc, jc:+nc] -> Bp (NR-wide micro-panels), threads split the panels
+//       for ic in M step MC:        each thread packs its own A block (MC x KC) -> Ap
+//         for jr in nc step NR:     one KC x NR micro-panel of Bp stays in L1
+//           for ir in mc step MR:   micro-kernel on an MR x NR tile of C
+//
+// Threads take whole MC blocks when there are enough of them, otherwise they
+// split the NR panels of one block. Either way each C element is summed in the
+// same order (the order depends on KC alone), so results are bitwise identical
+// for any thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/gemm_kernels.h"
+#include "pykern/arena.h"
+#include "pykern/gemm.h"
+#include "pykern/isa.h"
+#include "pykern/threads.h"
+
+namespace pykern {
+namespace {
+
+struct BlockSizes {
+  int mc, kc, nc;
+};
+
+// The one block-size table (kernels.md 1.2, tuned with `python -m bench gemm`
+// on the 2-core Zen 4 box: 32 KiB L1d, 1 MiB L2 per core). KC x NR x 4 B keeps
+// the B micro-panel in L1, MC x KC x 4 B the A block in L2.
+BlockSizes block_sizes(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return {168, 192, 3072};  // MR 14, NR 32
+    case Isa::avx2: return {144, 256, 3072};    // MR 6, NR 16
+    default: return {128, 256, 2048};           // MR 4, NR 16
+  }
+}
+
+const cpu::IsaKernels& isa_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return cpu::avx512::kernels();
+    case Isa::avx2: return cpu::avx2::kernels();
+    default: return cpu::generic::kernels();
+  }
+}
+
+// Problems at or below this many multiply-adds skip packing: the copy costs
+// more than it saves (OpenBLAS' "sgemm direct" draws the line similarly,
+// kernels.md 1.4). The line depends on the sizes alone, for determinism.
+constexpr double kDirectMaxFma = 64.0 * 64.0 * 512.0;
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// op(X)(i,k) = X[i*rs + k*cs]. Packs rows [0, mc) and columns [0, kc) into
+// micro-panels of `mr` rows, k-major, zero-padding the last panel.
+void pack_a(const float* X, int64_t rs, int64_t cs, int64_t mc, int64_t kc, int mr, float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += mr * kc) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+    const float* src = X + i0 * rs;
+    if (cs == 1) {
+      for (int r = 0; r < rows; ++r) {
+        const float* s = src + r * rs;
+        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = s[k];
+      }
+      for (int r = rows; r < mr; ++r)
+        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = 0.0f;
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = src + k * cs;
+        float* d = dst + k * mr;
+        for (int r = 0; r < rows; ++r) d[r] = s[r * rs];
+        for (int r = rows; r < mr; ++r) d[r] = 0.0f;
+      }
+    }
+  }
+}
+
+// op(X)(k,j) = X[k*rs + j*cs]. Packs one NR-wide micro-panel of `cols` columns
+// starting at column j0, for k in [0, kc), k-major, zero-padded to nr.
+void pack_b_panel(const float* X, int64_t rs, int64_t cs, int64_t kc, int64_t j0, int cols, int nr,
+                  float* dst) {
+  const float* src = X + j0 * cs;
+  if (cs == 1) {
+    for (int64_t k = 0; k < kc; ++k) {
+      std::memcpy(dst + k * nr, src + k * rs, cols * sizeof(float));
+      if (cols < nr) std::memset(dst + k * nr + cols, 0, (nr - cols) * sizeof(float));
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k)
+      for (int c = cols; c < nr; ++c) dst[k * nr + c] = 0.0f;
+    for (int c = 0; c < cols; ++c) {
+      const float* s = src + c * cs;
+      for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = s[k * rs];
+    }
+  }
+}
+
+void apply_act(const cpu::IsaKernels& ks, float* C, int64_t ldc, int m, int n, Act act) {
+  if (act == Act::none) return;
+  for (int r = 0; r < m; ++r) ks.act_row(C + r * ldc, n, act);
+}
+
+// C = act(beta*C + bias) when there is nothing to multiply (K == 0 or alpha == 0).
+void scale_only(const GemmArgs& g, const cpu::IsaKernels& ks) {
+  for (int64_t i = 0; i < g.M; ++i) {
+    float* c = g.C + i * g.ldc;
+    for (int64_t j = 0; j < g.N; ++j) {
+      float v = g.beta == 0.0f ? 0.0f : g.beta * c[j];
+      c[j] = g.bias ? v + g.bias[j] : v;
+    }
+    apply_act(ks, c, g.ldc, 1, static_cast<int>(g.N), g.act);
+  }
+}
+
+struct Strides {
+  int64_t a_rs, a_cs, b_rs, b_cs;
+};
+
+Strides strides_of(const GemmArgs& g) {
+  Strides s;
+  s.a_rs = g.trans_a ? 1 : g.lda;
+  s.a_cs = g.trans_a ? g.lda : 1;
+  s.b_rs = g.trans_b ? 1 : g.ldb;
+  s.b_cs = g.trans_b ? g.ldb : 1;
+  return s;
+}
+
+// Small products: A is packed (M*K copies against M*N*K multiply-adds) so the
+// micro-kernel broadcasts from fixed offsets, and op(B) rows are read in place.
+void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
+  const Strides s = strides_of(g);
+  const float* B = g.B;
+  int64_t ldb = g.ldb;
+  if (g.trans_b) {
+    // The micro-kernel loads rows of op(B) as vectors: transpose B once.
+    float* Bt = thread_scratch(2, g.K * g.N * sizeof(float));
+    for (int64_t j = 0; j < g.N; ++j)
+      for (int64_t k = 0; k < g.K; ++k) Bt[k * g.N + j] = g.B[j * g.ldb + k];
+    B = Bt;
+    ldb = g.N;
+  }
+  const int mr = ks.mr, nr = ks.nr;
+  float* Ap = thread_scratch(1, round_up(g.M, mr) * g.K * sizeof(float));
+  pack_a(g.A, s.a_rs, s.a_cs, g.M, g.K, mr, Ap);
+  const int64_t mt = (g.M + mr - 1) / mr, nt_tiles = (g.N + nr - 1) / nr;
+  const int64_t tiles = mt * nt_tiles;
+  auto tile = [&](int64_t t) {
+    // Column-panel major: consecutive tiles reuse the same K x NR slice of B.
+    const int64_t i0 = (t % mt) * mr, j0 = (t / mt) * nr;
+    const int m = static_cast<int>(std::min<int64_t>(mr, g.M - i0));
+    const int n = static_cast<int>(std::min<int64_t>(nr, g.N - j0));
+    float* C = g.C + i0 * g.ldc + j0;
+    ks.micro(g.K, Ap + i0 * g.K, B + j0, ldb, C, g.ldc, m, n, g.alpha, g.beta,
+             g.bias ? g.bias + j0 : nullptr);
+    apply_act(ks, C, g.ldc, m, n, g.act);
+  };
+  const int nt = std::min<int64_t>(threads_for(2.0 * g.M * g.N * g.K), tiles);
+  if (nt <= 1) {
+    for (int64_t t = 0; t < tiles; ++t) tile(t);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t t = 0; t < tiles; ++t) tile(t);
+}
+
+void gemm_packed(const GemmArgs& g, const cpu::IsaKernels& ks, BlockSizes bs) {
+  const Strides s = strides_of(g);
+  const int mr = ks.mr, nr = ks.nr;
+  const int64_t KC = bs.kc, NC = std::min<int64_t>(bs.nc, round_up(g.N, nr));
+  const int nt = threads_for(2.0 * g.M * g.N * g.K);
+
+  // MC: the table's value, lowered so the blocks spread evenly over threads.
+  int64_t MC = bs.mc;
+  int64_t n_ic = (g.M + MC - 1) / MC;
+  const bool split_ic = n_ic >= nt;
+  if (split_ic) {
+    n_ic = round_up(n_ic, nt);
+    MC = round_up((g.M + n_ic - 1) / n_ic, mr);
+  } else {
+    MC = round_up(g.M, mr);
+  }
+  n_ic = (g.M + MC - 1) / MC;
+
+  float* Bp = thread_scratch(0, KC * NC * sizeof(float));
+
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
+    float* Ap = thread_scratch(1, MC * KC * sizeof(float));
+    for (int64_t jc = 0; jc < g.N; jc += NC) {
+      const int64_t nc = std::min(NC, g.N - jc);
+      const int64_t panels = (nc + nr - 1) / nr;
+      for (int64_t pc = 0; pc < g.K; pc += KC) {
+        const int64_t kc = std::min(KC, g.K - pc);
+        const bool last = pc + kc == g.K;
+        const float beta = pc == 0 ? g.beta : 1.0f;
+        const float* bias = last ? g.bias : nullptr;
+        const Act act = last ? g.act : Act::none;
+        const float* Bsrc = g.B + pc * s.b_rs;
+
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < panels; ++p) {
+          const int cols = static_cast<int>(std::min<int64_t>(nr, nc - p * nr));
+          pack_b_panel(Bsrc, s.b_rs, s.b_cs, kc, jc + p * nr, cols, nr, Bp + p * nr * kc);
+        }
+
+        // Panels [p0, p1) of one MC block, all its MR rows.
+        auto macro = [&](int64_t ic, int64_t mc, int64_t p0, int64_t p1) {
+          for (int64_t p = p0; p < p1; ++p) {
+            const int64_t j = jc + p * nr;
+            const int n = static_cast<int>(std::min<int64_t>(nr, g.N - j));
+            for (int64_t ir = 0; ir < mc; ir += mr) {
+              const int m = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+              float* C = g.C + (ic + ir) * g.ldc + j;
+              ks.micro(kc, Ap + ir * kc, Bp + p * nr * kc, nr, C, g.ldc, m, n, g.alpha, beta,
+                       bias ? bias + j : nullptr);
+              apply_act(ks, C, g.ldc, m, n, act);
+            }
+          }
+        };
+
+        if (split_ic) {
+#pragma omp for schedule(static)
+          for (int64_t b = 0; b < n_ic; ++b) {
+            const int64_t ic = b * MC, mc = std::min(MC, g.M - ic);
+            pack_a(g.A + ic * s.a_rs + pc * s.a_cs, s.a_rs, s.a_cs, mc, kc, mr, Ap);
+            macro(ic, mc, 0, panels);
+          }
+        } else {
+          // One MC block; every thread packs it (it is small) and takes a
+          // contiguous share of the panels.
+          pack_a(g.A + pc * s.a_cs, s.a_rs, s.a_cs, g.M, kc, mr, Ap);
+          const int64_t p0 = panels * tid / nthr, p1 = panels * (tid + 1) / nthr;
+          macro(0, g.M, p0, p1);
+#pragma omp barrier
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(const GemmArgs& g) {
+  validate_gemm(g);
+  if (g.M == 0 || g.N == 0) return;
+  const Isa isa = cpu_isa();
+  const cpu::IsaKernels& ks = isa_kernels(isa);
+  if (g.K == 0 || g.alpha == 0.0f) return scale_only(g, ks);
+  if (double(g.M) * g.N * g.K <= kDirectMaxFma) return gemm_direct(g, ks);
+  gemm_packed(g, ks, block_sizes(isa));
+}
+
+}  // namespace pykern

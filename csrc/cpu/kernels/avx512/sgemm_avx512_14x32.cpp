@@ -1,0 +1,100 @@
+// AVX-512 SGEMM micro-kernels: a 14x32 register tile (28 zmm accumulators, 2 zmm
+// of B, A broadcast from memory: 31 of the 32 zmm registers).
+// Compiled with -mavx512f/dq/bw/vl only; reached only when cpu_isa() == avx512.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "cpu/gemm_kernels.h"
+
+namespace pykern::cpu::avx512 {
+namespace {
+
+#define PK_VEC_FLOATS 16
+#include "cpu/kernels/activation_body.h"
+#undef PK_VEC_FLOATS
+
+constexpr int MR = 14, NR = 32;
+
+inline __mmask16 lane_mask(int n) {
+  return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n > 0 ? n : 0)) - 1u);
+}
+
+// Stores rows r < m of the accumulator tile with the contract's epilogue.
+template <int M, int NV>
+inline void store_tile(const __m512 (&acc)[M][NV], float* C, int64_t ldc, int m, int n,
+                       float alpha, float beta, const float* bias) {
+  __mmask16 mask[NV];
+  for (int v = 0; v < NV; ++v) mask[v] = lane_mask(n - 16 * v);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  __m512 vbias[NV];
+  for (int v = 0; v < NV; ++v)
+    vbias[v] = bias ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
+#pragma GCC unroll 14
+  for (int r = 0; r < M; ++r) {
+    if (r >= m) break;
+    float* c = C + r * ldc;
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      __m512 x = alpha == 1.0f ? acc[r][v] : _mm512_mul_ps(acc[r][v], va);
+      if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c + 16 * v), x);
+      x = _mm512_add_ps(x, vbias[v]);
+      _mm512_mask_storeu_ps(c + 16 * v, mask[v], x);
+    }
+  }
+}
+
+// acc (M x 16*NV) = sum_k Ap[k*MR + r] * B[k*ldb + c]; B loads masked to n columns.
+template <int M, int NV>
+void tile(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc, int n,
+          float alpha, float beta, const float* bias) {
+  __m512 acc[M][NV];
+#pragma GCC unroll 14
+  for (int r = 0; r < M; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  __mmask16 mask[NV];
+  for (int v = 0; v < NV; ++v) mask[v] = lane_mask(n - 16 * v);
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_maskz_loadu_ps(mask[v], B + 16 * v);
+#pragma GCC unroll 14
+    for (int r = 0; r < M; ++r) {
+      const __m512 a = _mm512_set1_ps(Ap[r]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+    }
+    Ap += MR;
+    B += ldb;
+  }
+  store_tile<M, NV>(acc, C, ldc, M, n, alpha, beta, bias);
+}
+
+template <int NV>
+void tile_rows(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
+               int m, int n, float alpha, float beta, const float* bias) {
+#define PK_ROWS(M) \
+  case M: return tile<M, NV>(kc, Ap, B, ldb, C, ldc, n, alpha, beta, bias);
+  switch (m) {
+    PK_ROWS(1) PK_ROWS(2) PK_ROWS(3) PK_ROWS(4) PK_ROWS(5) PK_ROWS(6) PK_ROWS(7)
+    PK_ROWS(8) PK_ROWS(9) PK_ROWS(10) PK_ROWS(11) PK_ROWS(12) PK_ROWS(13) PK_ROWS(14)
+    default: return;
+  }
+#undef PK_ROWS
+}
+
+void micro_14x32(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
+                 int m, int n, float alpha, float beta, const float* bias) {
+  if (n > 16)
+    tile_rows<2>(kc, Ap, B, ldb, C, ldc, m, n, alpha, beta, bias);
+  else
+    tile_rows<1>(kc, Ap, B, ldb, C, ldc, m, n, alpha, beta, bias);
+}
+
+}  // namespace
+
+const IsaKernels& kernels() {
+  static const IsaKernels k{MR, NR, micro_14x32, act_row_impl};
+  return k;
+}
+
+}  // namespace pykern::cpu::avx512

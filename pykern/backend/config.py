@@ -1,0 +1,55 @@
+"""Runtime configuration: instruction set, threads and devices.
+
+`PYKERN_MAX_ISA=avx512|avx2|scalar` caps the instruction set (read once, at the
+first kernel call); `OMP_NUM_THREADS` sets the initial thread count.
+"""
+from pykern import _cpu
+
+__all__ = ["cpu_isa", "hardware_isa", "num_threads", "set_num_threads", "get_num_threads",
+           "list_devices", "cuda_available"]
+
+
+def cpu_isa():
+    """The instruction set the CPU kernels use: 'avx512', 'avx2' or 'scalar'."""
+    return _cpu.cpu_isa()
+
+
+def hardware_isa():
+    """The best instruction set this CPU and OS support, ignoring PYKERN_MAX_ISA."""
+    return _cpu.hardware_isa()
+
+
+def num_threads():
+    """Threads the CPU kernels use."""
+    return _cpu.num_threads()
+
+
+get_num_threads = num_threads
+
+
+def set_num_threads(n):
+    """Sets the threads the CPU kernels use (default: OMP_NUM_THREADS or all cores)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
+    _cpu.set_num_threads(n)
+
+
+def _cuda_module():
+    try:
+        from pykern import _cuda
+    except ImportError:
+        return None
+    return _cuda
+
+
+def cuda_available():
+    """True when pykern was built with CUDA and a GPU is visible."""
+    cuda = _cuda_module()
+    return cuda is not None and cuda.device_count() > 0
+
+
+def list_devices():
+    """The devices tensors can live on: 'cpu', then 'cuda:0', 'cuda:1', ..."""
+    cuda = _cuda_module()
+    count = cuda.device_count() if cuda is not None else 0
+    return ["cpu"] + [f"cuda:{i}" for i in range(count)]

@@ -1,0 +1,4 @@
+"""Differentiable operations."""
+from pykern.ops.matmul import matmul
+
+__all__ = ["matmul"]
