@@ -19,35 +19,64 @@ def act_ref(x, activation):
     raise ValueError(activation)
 
 
+def _op(x, trans):
+    x = np.asarray(x, dtype=np.float64)
+    return x.T if trans else x
+
+
 def gemm_ref(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bias=None,
              activation="none"):
-    """act(alpha * op(a) @ op(b) + beta * c + bias), accumulated in float64.
+    """act(alpha * op(a) @ op(b) + beta * c + bias), in float64.
 
     beta == 0 ignores c entirely (it may hold NaN), as BLAS does.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    a = a.T if trans_a else a
-    b = b.T if trans_b else b
-    m, k = a.shape
-    n = b.shape[1]
-    out = np.zeros((m, n))
-    for p in range(k):  # rank-1 updates: no BLAS call, nothing clever
-        out += np.outer(a[:, p], b[p, :])
-    out *= alpha
+    out = alpha * (_op(a, trans_a) @ _op(b, trans_b))
     if beta != 0.0:
-        out += beta * np.asarray(c, dtype=np.float64)
+        out = out + beta * np.asarray(c, dtype=np.float64)
     if bias is not None:
-        out += np.asarray(bias, dtype=np.float64)
+        out = out + np.asarray(bias, dtype=np.float64)
     return act_ref(out, activation)
 
 
-def gemm_tolerance(k, scale=1.0):
-    """Absolute tolerance for a float32 GEMM with inner dimension k.
+def gemm_error_bound(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
+                     bias=None, activation="none"):
+    """Per-element absolute error a float32 GEMM may make, from the magnitudes involved.
 
-    Float32 accumulation of k terms of magnitude `scale` errs by about
-    sqrt(k) * eps * scale in practice (k * eps in the worst case); we allow 4x the
-    typical figure plus a floor, which single-op tests at relative 1e-5 need.
+    Summing k float32 products errs by about sqrt(k) * eps * (|op(a)| @ |op(b)|)
+    (k * eps is the worst case, never reached with blocked sums); we allow 4x
+    that, plus 4 ulp of the result for the epilogue (scaling, bias, and the
+    activation, whose kernels are accurate to ~2 ulp and are contractions).
     """
-    eps = np.finfo(np.float32).eps
-    return 4.0 * np.sqrt(max(k, 1)) * eps * scale + 1e-6
+    eps = float(np.finfo(np.float32).eps)
+    pa, pb = np.abs(_op(a, trans_a)), np.abs(_op(b, trans_b))
+    k = pa.shape[1]
+    mag = abs(alpha) * (pa @ pb)
+    if beta != 0.0:
+        mag = mag + abs(beta) * np.abs(np.asarray(c, dtype=np.float64))
+    if bias is not None:
+        mag = mag + np.abs(np.asarray(bias, dtype=np.float64))
+    return 4.0 * np.sqrt(max(k, 1)) * eps * mag + 4.0 * eps * mag + 1e-30
+
+
+def numeric_gradients(f, inputs, eps=3e-3):
+    """Central-difference gradients of the scalar f(*inputs) for each input array.
+
+    f takes float32 arrays and returns a float; the differences are taken in
+    float64 around float32 evaluations, so they carry float32 round-off of about
+    1e-7 * |f| / eps: compare with a tolerance near 1e-3, not 1e-5.
+    """
+    inputs = [np.array(x, dtype=np.float64) for x in inputs]
+    grads = []
+    for x in inputs:
+        g = np.zeros_like(x)
+        flat, gflat = x.reshape(-1), g.reshape(-1)
+        for i in range(flat.size):  # one probe per element: the oracle, not library code
+            old = flat[i]
+            flat[i] = old + eps
+            up = float(f(*[v.astype(np.float32) for v in inputs]))
+            flat[i] = old - eps
+            down = float(f(*[v.astype(np.float32) for v in inputs]))
+            flat[i] = old
+            gflat[i] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads

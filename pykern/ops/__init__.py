@@ -1,4 +1,62 @@
-"""Differentiable operations."""
-from pykern.ops.matmul import matmul
+"""Differentiable operations on Tensors, NumPy arrays and Python scalars.
 
-__all__ = ["matmul"]
+Every op converts its inputs once to float32, computes with one native kernel
+or vectorised NumPy ufunc, and records its backward function. Tensors get the
+arithmetic operators (+ - * / ** @, unary -, abs, indexing) from here.
+"""
+from pykern.backend.tensor import Tensor, Variable
+from pykern.ops.core import (cast, convert_to_numpy, convert_to_tensor, ones_like, shape,
+                             stop_gradient, zeros_like)
+from pykern.ops.elementwise import (abs, absolute, add, clip, divide, equal, exp, floor,
+                                    greater, greater_equal, less, less_equal, log, logical_and,
+                                    logical_not, logical_or, maximum, minimum, multiply,
+                                    negative, not_equal, power, reciprocal, round, sign, sqrt,
+                                    square, subtract, where)
+from pykern.ops.matmul import matmul
+from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sigmoid, hard_silu,
+                           hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
+                           sigmoid, silu, softmax, softplus, softsign, swish, tanh)
+from pykern.ops.reductions import argmax, argmin, max, mean, min, prod, std, sum, var
+from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem,
+                              repeat, reshape, slice, split, squeeze, stack, tile, transpose,
+                              unstack)
+
+__all__ = [
+    "convert_to_tensor", "convert_to_numpy", "cast", "stop_gradient", "shape", "ones_like",
+    "zeros_like", "add", "subtract", "multiply", "divide", "negative", "power", "square",
+    "sqrt", "exp", "log", "abs", "absolute", "sign", "maximum", "minimum", "clip", "where",
+    "reciprocal", "floor", "round", "equal", "not_equal", "greater", "greater_equal", "less",
+    "less_equal", "logical_and", "logical_or", "logical_not", "matmul", "dense", "dropout",
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "tanh",
+    "softmax", "log_softmax", "softplus", "softsign", "silu", "swish", "hard_silu",
+    "hard_swish", "exponential", "linear", "erf", "sum", "mean", "max", "min", "prod", "var",
+    "std", "argmax", "argmin", "reshape", "transpose", "concatenate", "stack", "split",
+    "unstack", "expand_dims", "squeeze", "broadcast_to", "repeat", "tile", "slice", "getitem",
+    "flatten",
+]
+
+
+def _attach_operators():
+    def rev(fn):
+        return lambda self, other: fn(other, self)
+    table = {
+        "__add__": add, "__radd__": rev(add), "__sub__": subtract, "__rsub__": rev(subtract),
+        "__mul__": multiply, "__rmul__": rev(multiply), "__truediv__": divide,
+        "__rtruediv__": rev(divide), "__pow__": power, "__rpow__": rev(power),
+        "__matmul__": matmul, "__rmatmul__": rev(matmul), "__neg__": negative,
+        "__pos__": lambda self: self, "__abs__": abs, "__getitem__": getitem,
+        "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
+        "__eq__": equal, "__ne__": not_equal,
+    }
+    for name in ("sum", "mean", "max", "min"):
+        fn = globals()[name]
+        table[name] = (lambda f: lambda self, axis=None, keepdims=False: f(self, axis, keepdims))(fn)
+    table["astype"] = cast
+    for name, fn in table.items():
+        setattr(Tensor, name, fn)
+    # element-wise __eq__ would make tensors unhashable; identity keeps them usable as keys
+    Tensor.__hash__ = object.__hash__
+    Variable.__hash__ = object.__hash__
+
+
+_attach_operators()
