@@ -1,0 +1,95 @@
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "cuda/allocator.h"
+#include "cuda/check.h"
+
+namespace pykern::cuda {
+namespace {
+
+// Powers of two up to 1 MiB (at most 2x waste on small buffers), then
+// multiples of 2 MiB (at most 2 MiB waste on large ones).
+size_t size_class(size_t bytes) {
+  constexpr size_t kSmallMax = size_t(1) << 20, kLargeStep = size_t(2) << 20;
+  if (bytes > kSmallMax) return (bytes + kLargeStep - 1) / kLargeStep * kLargeStep;
+  size_t c = 512;
+  while (c < bytes) c <<= 1;
+  return c;
+}
+
+struct Cache {
+  std::mutex mu;
+  std::map<std::pair<int, size_t>, std::vector<void*>> free_blocks;  // (device, class) -> blocks
+};
+
+// Never destroyed: freeing at process exit would race the runtime's own teardown.
+Cache& cache() {
+  static Cache* c = new Cache;
+  return *c;
+}
+
+void* take_cached(int device, size_t class_bytes) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.free_blocks.find({device, class_bytes});
+  if (it == c.free_blocks.end() || it->second.empty()) return nullptr;
+  void* p = it->second.back();
+  it->second.pop_back();
+  return p;
+}
+
+}  // namespace
+
+DeviceBuffer::DeviceBuffer(size_t bytes) {
+  if (bytes == 0) return;
+  PK_CUDA_CHECK(cudaGetDevice(&device_));
+  class_bytes_ = size_class(bytes);
+  ptr_ = take_cached(device_, class_bytes_);
+  if (ptr_) return;
+  cudaError_t err = cudaMalloc(&ptr_, class_bytes_);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    empty_cache();
+    err = cudaMalloc(&ptr_, class_bytes_);
+  }
+  if (err != cudaSuccess) {
+    ptr_ = nullptr;
+    PK_CUDA_CHECK(err);
+  }
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (!ptr_) return;
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.free_blocks[{device_, class_bytes_}].push_back(ptr_);
+}
+
+void empty_cache() {
+  std::map<std::pair<int, size_t>, std::vector<void*>> blocks;
+  {
+    Cache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    blocks.swap(c.free_blocks);
+  }
+  if (blocks.empty()) return;
+  int current = 0;
+  PK_CUDA_CHECK(cudaGetDevice(&current));
+  for (const auto& [key, ptrs] : blocks) {
+    PK_CUDA_CHECK(cudaSetDevice(key.first));
+    for (void* p : ptrs) PK_CUDA_CHECK(cudaFree(p));
+  }
+  PK_CUDA_CHECK(cudaSetDevice(current));
+}
+
+size_t cached_bytes() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  size_t total = 0;
+  for (const auto& [key, ptrs] : c.free_blocks) total += key.second * ptrs.size();
+  return total;
+}
+
+}  // namespace pykern::cuda
