@@ -3,9 +3,15 @@ from pykern import _cpu
 from pykern.backend import config
 from pykern import backend
 from pykern import ops
-from pykern.backend import GradientTape, Variable, Tensor, no_grad
+from pykern.backend import GradientTape, Tensor, Variable, no_grad
+from pykern import activations, constraints, initializers, regularizers, utils
+from pykern import layers
+from pykern.layers import Input, InputLayer, Layer
+from pykern import models
+from pykern.models import Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = ["config", "ops", "backend", "GradientTape", "Variable", "Tensor", "no_grad",
-           "__version__"]
+           "activations", "constraints", "initializers", "regularizers", "utils", "layers",
+           "Input", "InputLayer", "Layer", "models", "Model", "Sequential", "__version__"]

@@ -1,0 +1,121 @@
+"""Weight constraints, applied by the optimizer after each update
+(`variable.assign(constraint(variable))`). They act on arrays and return arrays;
+epsilon 1e-7 as Keras."""
+import numpy as np
+
+from pykern.utils.serialization import (deserialize_keras_object, get_registered_object,
+                                        register_builtin, serialize_keras_object)
+
+__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "max_norm", "non_neg",
+           "unit_norm", "min_max_norm", "get", "serialize", "deserialize"]
+
+_EPS = np.float32(1e-7)
+
+
+def _array(w):
+    return np.asarray(w, dtype=np.float32)
+
+
+def _norms(w, axis):
+    return np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
+
+
+class Constraint:
+    """Base class: subclasses implement __call__(w) -> constrained array."""
+
+    _keras_module = "keras.constraints"
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class MaxNorm(Constraint):
+    """Rescales slices along `axis` whose L2 norm exceeds max_value."""
+
+    def __init__(self, max_value=2, axis=0):
+        self.max_value, self.axis = max_value, axis
+
+    def __call__(self, w):
+        w = _array(w)
+        norms = _norms(w, self.axis)
+        desired = np.clip(norms, 0, self.max_value)
+        return w * (desired / (_EPS + norms))
+
+    def get_config(self):
+        return {"max_value": self.max_value, "axis": self.axis}
+
+
+class NonNeg(Constraint):
+    """Zeroes negative entries."""
+
+    def __call__(self, w):
+        w = _array(w)
+        return w * (w >= 0)
+
+
+class UnitNorm(Constraint):
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def __call__(self, w):
+        w = _array(w)
+        return w / (_EPS + _norms(w, self.axis))
+
+    def get_config(self):
+        return {"axis": self.axis}
+
+
+class MinMaxNorm(Constraint):
+    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
+        self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
+
+    def __call__(self, w):
+        w = _array(w)
+        norms = _norms(w, self.axis)
+        desired = self.rate * np.clip(norms, self.min_value, self.max_value) + (
+            1 - self.rate) * norms
+        return w * (desired / (_EPS + norms))
+
+    def get_config(self):
+        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
+                "axis": self.axis}
+
+
+for _cls in (MaxNorm, NonNeg, UnitNorm, MinMaxNorm):
+    register_builtin("keras.constraints", _cls)
+
+max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
+_BY_NAME = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm,
+            "min_max_norm": MinMaxNorm, "maxnorm": MaxNorm, "nonneg": NonNeg,
+            "unitnorm": UnitNorm, "minmaxnorm": MinMaxNorm}
+
+
+def serialize(constraint):
+    return serialize_keras_object(constraint)
+
+
+def deserialize(config, custom_objects=None):
+    return deserialize_keras_object(config, custom_objects)
+
+
+def get(identifier, custom_objects=None):
+    if identifier is None or isinstance(identifier, Constraint):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            found = get_registered_object(identifier, custom_objects)
+            if found is None:
+                raise ValueError(f"Unknown constraint {identifier!r}; expected one of "
+                                 f"{sorted(k for k in _BY_NAME if '_' in k)}")
+            return found() if isinstance(found, type) else found
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier, custom_objects)
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"Could not interpret constraint identifier {identifier!r}")

@@ -1,0 +1,93 @@
+"""Model: a Layer with a name for its sub-layers, summary and weight access.
+
+`Model(inputs, outputs)` builds a functional model (pykern.models.functional);
+subclasses with their own `call` are subclassed models whose `layers` are the
+sub-layers assigned to attributes, in assignment order.
+"""
+import numpy as np
+
+from pykern.backend.tensor import no_grad
+from pykern.layers.layer import Layer
+
+__all__ = ["Model"]
+
+
+class Model(Layer):
+    _keras_module = "keras"
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from pykern.models.functional import Functional
+            return object.__new__(Functional)
+        return object.__new__(cls)
+
+    def __init__(self, *args, trainable=True, name=None, **kwargs):
+        if args:
+            raise TypeError(f"{type(self).__name__}: unexpected positional arguments {args!r}")
+        super().__init__(trainable=trainable, name=name, **kwargs)
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or at position `index` of `layers`."""
+        if index is not None and name is not None:
+            raise ValueError("get_layer: pass name or index, not both")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index} is out of range for model "
+                                 f"{self.name!r} with {len(layers)} layers")
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name!r}. Existing layers are: "
+                             f"{[layer.name for layer in layers]}")
+        raise ValueError("get_layer: provide a layer name or index")
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Prints the Keras-format table of layers, output shapes and parameter counts."""
+        from pykern.models.summary import print_summary
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      show_trainable=show_trainable)
+
+    def _build_once(self, input_shape):
+        if type(self).build is Model.build:  # subclassed: sub-layers build on first call
+            self.built = True
+            return
+        super()._build_once(input_shape)
+
+    def build(self, input_shape):
+        """Builds a subclassed model by running `call` once on zeros of that shape
+        (unknown dims taken as 1)."""
+        def zeros(shape):
+            return np.zeros(tuple(1 if d is None else d for d in shape), np.float32)
+        if isinstance(input_shape, (list, dict)):
+            from pykern.layers.layer import _map_shapes
+            dummy = _map_shapes(zeros, input_shape)
+        else:
+            dummy = zeros(tuple(input_shape))
+        self.built = True
+        with no_grad():
+            self(dummy, training=False)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch as NumPy arrays (no graph is recorded)."""
+        from pykern.layers.layer import _map
+        with no_grad():
+            out = self(x, training=False)
+        return _map(lambda t: t.numpy(), out)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "layers" in config and "input_layers" in config:
+            from pykern.models.functional import Functional
+            return Functional.from_config(config, custom_objects=custom_objects)
+        return cls(**config)

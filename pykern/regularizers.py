@@ -1,0 +1,109 @@
+"""Weight penalties. A layer's `losses` holds regularizer(weight) for each of its
+trainable weights; the training loss adds them (Keras: L2(0.01) adds
+0.01 * sum(w**2), no 1/2)."""
+from pykern import ops
+from pykern.utils.serialization import (deserialize_keras_object, get_registered_object,
+                                        register_builtin, serialize_keras_object)
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
+           "deserialize"]
+
+
+def _check(name, value):
+    value = float(value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+class Regularizer:
+    """Base class: subclasses implement __call__(weight) -> scalar Tensor."""
+
+    _keras_module = "keras.regularizers"
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class L1L2(Regularizer):
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = _check("l1", l1)
+        self.l2 = _check("l2", l2)
+
+    def __call__(self, x):
+        penalty = None
+        if self.l1:
+            penalty = ops.multiply(self.l1, ops.sum(ops.abs(x)))
+        if self.l2:
+            term = ops.multiply(self.l2, ops.sum(ops.square(x)))
+            penalty = term if penalty is None else ops.add(penalty, term)
+        return penalty if penalty is not None else ops.convert_to_tensor(0.0)
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(L1L2):
+    def __init__(self, l1=0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    def __init__(self, l2=0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+for _cls in (L1L2, L1, L2):
+    register_builtin("keras.regularizers", _cls)
+
+
+def l1(l1=0.01):
+    return L1(l1)
+
+
+def l2(l2=0.01):
+    return L2(l2)
+
+
+def l1_l2(l1=0.01, l2=0.01):
+    return L1L2(l1, l2)
+
+
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+
+
+def serialize(regularizer):
+    return serialize_keras_object(regularizer)
+
+
+def deserialize(config, custom_objects=None):
+    return deserialize_keras_object(config, custom_objects)
+
+
+def get(identifier, custom_objects=None):
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            found = get_registered_object(identifier, custom_objects)
+            if found is None:
+                raise ValueError(f"Unknown regularizer {identifier!r}; expected one of "
+                                 f"{sorted(_BY_NAME)}")
+            return found() if isinstance(found, type) else found
+        return cls(0.01, 0.01) if cls is L1L2 else cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier, custom_objects)
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"Could not interpret regularizer identifier {identifier!r}")
