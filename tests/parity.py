@@ -57,10 +57,12 @@ def op_parity(pk_fn, tf_fn, inputs, rtol=1e-5, atol=1e-6, grad_rtol=None, grad_a
 
 
 def layer_parity(pk_layer, k_layer, inputs, training=False, rtol=1e-5, atol=1e-6,
-                 grad_rtol=None, grad_atol=None, copy_weights=True):
+                 grad_rtol=None, grad_atol=None, copy_weights=True, randomize=True):
     """A pykern layer (or model) and a Keras one agree after copying Keras' weights.
 
     Both are built by calling them on `inputs` (an array or a list of arrays);
+    with `randomize` Keras' weights are first replaced by random values (zero
+    biases or a zero PReLU alpha would hide errors in their gradients);
     outputs (one or several) are compared, then the gradients of
     sum(output * r) w.r.t. every input and every trainable weight, in Keras'
     weight order.
@@ -73,6 +75,10 @@ def layer_parity(pk_layer, k_layer, inputs, training=False, rtol=1e-5, atol=1e-6
     pins = [pykern.backend.Variable(a) for a in arrays]
     pk_layer(pins if multi else pins[0], training=training)
     if copy_weights:
+        if randomize:
+            rng = np.random.default_rng(99)
+            k_layer.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.5
+                                 for w in k_layer.get_weights()])
         kw = k_layer.get_weights()
         assert [w.shape for w in pk_layer.get_weights()] == [w.shape for w in kw], \
             "weight shapes/order differ from Keras"

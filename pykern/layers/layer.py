@@ -366,6 +366,8 @@ class Layer:
     def __call__(self, inputs, *args, **kwargs):
         if _is_symbolic(inputs):
             return self._symbolic_call(inputs, *args, **kwargs)
+        if type(inputs) is not Tensor:
+            inputs = _to_tensors(inputs)
         if not self.built:
             self._build_once(_input_shapes(inputs))
         outer = _Context.training
@@ -463,6 +465,22 @@ class Layer:
 Layer._call_takes_training = True
 Layer._call_takes_mask = False
 register_builtin("keras.layers", Layer)
+
+
+def _to_tensors(x):
+    """Arrays (and lists/dicts of them) as Tensors, floats as float32, as Keras
+    converts a layer's inputs."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_tensors(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _to_tensors(v) for k, v in x.items()}
+    if isinstance(x, (np.ndarray, np.generic, float, int)):
+        v = np.asarray(x)
+        return Tensor(v.astype(np.float32) if v.dtype.kind == "f" and v.dtype != np.float32
+                      else v)
+    return x
 
 
 def _map_shapes(fn, shapes):

@@ -86,7 +86,9 @@ def deserialize_keras_object(config, custom_objects=None):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Cannot deserialize {config!r}: expected a dict with 'class_name'")
     name = config.get("registered_name") or config["class_name"]
-    cls = get_registered_object(name, custom_objects)
+    cls = get_registered_object(name, custom_objects) if config.get("registered_name") else None
+    if cls is None:  # class names repeat across modules (Identity layer and initializer)
+        cls = _builtin.get((config.get("module"), config["class_name"]))
     if cls is None:
         cls = get_registered_object(config["class_name"], custom_objects)
     if cls is None:
