@@ -63,9 +63,13 @@ def _shrink(widths, available):
 
 
 def _wrap(text, width):
+    """Word wrap as rich does it: at spaces; a word wider than the cell is cut
+    with an ellipsis (rich's default overflow)."""
     lines = []
     for paragraph in str(text).split("\n"):
-        lines.extend(textwrap.wrap(paragraph, width, break_on_hyphens=False) or [""])
+        wrapped = textwrap.wrap(paragraph, width, break_on_hyphens=False,
+                                break_long_words=False) or [""]
+        lines.extend(w if len(w) <= width else w[:width - 1] + "…" for w in wrapped)
     return lines
 
 
