@@ -1,6 +1,8 @@
 """Weight penalties. A layer's `losses` holds regularizer(weight) for each of its
 trainable weights; the training loss adds them (Keras: L2(0.01) adds
 0.01 * sum(w**2), no 1/2)."""
+import numpy as np
+
 from pykern import ops
 from pykern.utils.serialization import (deserialize_keras_object, get_registered_object,
                                         register_builtin, serialize_keras_object)
@@ -52,7 +54,8 @@ class L1(L1L2):
         super().__init__(l1=l1)
 
     def get_config(self):
-        return {"l1": self.l1}
+        # Keras holds L1's factor in a float32 tensor, so its config shows 0.30000001...
+        return {"l1": float(np.float32(self.l1))}
 
 
 class L2(L1L2):
@@ -67,19 +70,9 @@ for _cls in (L1L2, L1, L2):
     register_builtin("keras.regularizers", _cls)
 
 
-def l1(l1=0.01):
-    return L1(l1)
-
-
-def l2(l2=0.01):
-    return L2(l2)
-
-
-def l1_l2(l1=0.01, l2=0.01):
-    return L1L2(l1, l2)
-
-
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+# Keras 3 exports the classes under these names too (so l1_l2() has zero factors)
+l1, l2, l1_l2 = L1, L2, L1L2
+_BY_NAME = {"l1": L1, "l2": L2, "l1l2": L1L2, "l1_l2": L1L2}
 
 
 def serialize(regularizer):
@@ -101,7 +94,7 @@ def get(identifier, custom_objects=None):
                 raise ValueError(f"Unknown regularizer {identifier!r}; expected one of "
                                  f"{sorted(_BY_NAME)}")
             return found() if isinstance(found, type) else found
-        return cls(0.01, 0.01) if cls is L1L2 else cls()
+        return cls()
     if isinstance(identifier, dict):
         return deserialize(identifier, custom_objects)
     if callable(identifier):
