@@ -21,6 +21,14 @@ std::string shape_str(const std::vector<int64_t>& shape) {
   return s.str();
 }
 
+void fail(const char* op, const std::string& msg) {
+  throw py::value_error(std::string(op) + ": " + msg);
+}
+
+py::array_t<float> new_matrix(const std::vector<int64_t>& shape) {
+  return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
 InputView input_view(py::handle obj, const char* op, const char* arg) {
   InputView v;
   py::array arr;

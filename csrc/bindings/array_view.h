@@ -37,4 +37,10 @@ OutputView output_view(py::handle obj, const char* op, const char* arg);
 
 std::string shape_str(const std::vector<int64_t>& shape);
 
+// ValueError "<op>: <msg>".
+[[noreturn]] void fail(const char* op, const std::string& msg);
+
+// A new, uninitialised float32 array.
+py::array_t<float> new_matrix(const std::vector<int64_t>& shape);
+
 }  // namespace pykern::bind

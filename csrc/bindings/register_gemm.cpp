@@ -6,87 +6,12 @@
 #include <string>
 
 #include "bindings/array_view.h"
+#include "bindings/gemm_call.h"
 #include "pykern/activation.h"
 #include "pykern/gemm.h"
 
 namespace pykern::bind {
 namespace {
-
-Act parse_activation(const std::string& name, const char* op) {
-  Act act;
-  if (!parse_act(name.c_str(), &act))
-    throw py::value_error(std::string(op) + ": unknown activation '" + name +
-                          "' (expected none, linear, relu, sigmoid or tanh)");
-  return act;
-}
-
-[[noreturn]] void fail(const char* op, const std::string& msg) {
-  throw py::value_error(std::string(op) + ": " + msg);
-}
-
-py::array_t<float> new_matrix(std::vector<int64_t> shape) {
-  return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
-}
-
-py::array sgemm_py(py::handle a, py::handle b, py::object c, bool trans_a, bool trans_b,
-                   float alpha, float beta, py::object bias, const std::string& activation,
-                   bool reference) {
-  const char* op = reference ? "sgemm_ref" : "sgemm";
-  const InputView A = input_view(a, op, "a"), B = input_view(b, op, "b");
-  if (A.shape.size() != 2 || B.shape.size() != 2)
-    fail(op, "a and b must be 2-D, got shapes " + shape_str(A.shape) + " and " +
-                 shape_str(B.shape));
-  GemmArgs g;
-  g.trans_a = trans_a;
-  g.trans_b = trans_b;
-  g.M = trans_a ? A.shape[1] : A.shape[0];
-  g.K = trans_a ? A.shape[0] : A.shape[1];
-  const int64_t kb = trans_b ? B.shape[1] : B.shape[0];
-  g.N = trans_b ? B.shape[0] : B.shape[1];
-  if (kb != g.K)
-    fail(op, "inner dimensions differ: op(a) is (" + std::to_string(g.M) + ", " +
-                 std::to_string(g.K) + ") and op(b) is (" + std::to_string(kb) + ", " +
-                 std::to_string(g.N) + ") [a " + shape_str(A.shape) + ", b " +
-                 shape_str(B.shape) + ", trans_a=" + (trans_a ? "True" : "False") +
-                 ", trans_b=" + (trans_b ? "True" : "False") + "]");
-  g.A = A.data;
-  g.lda = std::max<int64_t>(A.ld, 1);
-  g.B = B.data;
-  g.ldb = std::max<int64_t>(B.ld, 1);
-  g.alpha = alpha;
-  g.beta = beta;
-  g.act = parse_activation(activation, op);
-
-  InputView bias_v;
-  if (!bias.is_none()) {
-    bias_v = input_view(bias, op, "bias");
-    if (bias_v.shape.size() != 1 || bias_v.shape[0] != g.N)
-      fail(op, "bias must have shape (" + std::to_string(g.N) + ",), got " +
-                   shape_str(bias_v.shape));
-    g.bias = bias_v.data;
-  }
-
-  py::array out;
-  if (c.is_none()) {
-    if (beta != 0.0f) fail(op, "beta != 0 needs an output array c to accumulate into");
-    out = new_matrix({g.M, g.N});
-    g.C = static_cast<float*>(out.mutable_data());
-    g.ldc = std::max<int64_t>(g.N, 1);
-  } else {
-    const OutputView C = output_view(c, op, "c");
-    if (C.rows != g.M || C.cols != g.N)
-      fail(op, "c must have shape (" + std::to_string(g.M) + ", " + std::to_string(g.N) +
-                   "), got (" + std::to_string(C.rows) + ", " + std::to_string(C.cols) + ")");
-    out = py::reinterpret_borrow<py::array>(c);
-    g.C = C.data;
-    g.ldc = std::max<int64_t>(C.ld, 1);
-  }
-  {
-    py::gil_scoped_release nogil;
-    reference ? sgemm_ref(g) : sgemm(g);
-  }
-  return out;
-}
 
 // NumPy matmul for 1-D to 3-D operands: 1-D operands are promoted (and the
 // promoted axis dropped from the result), batch axes broadcast.
@@ -149,7 +74,7 @@ py::array matmul_py(py::handle a, py::handle b) {
 
 py::array activation_py(py::handle x, const std::string& activation, bool inplace) {
   const char* op = "activation";
-  const Act act = parse_activation(activation, op);
+  const Act act = activation_arg(activation, op);
   py::array out;
   if (inplace) {
     if (!py::isinstance<py::array>(x)) throw py::type_error("activation: inplace needs an ndarray");
@@ -181,21 +106,11 @@ py::array activation_py(py::handle x, const std::string& activation, bool inplac
 }  // namespace
 
 void register_gemm(py::module_& m) {
-  const char* sgemm_doc =
-      "C = act(alpha * op(a) @ op(b) + beta * c + bias), row-major float32.\n"
-      "With c=None a new (M, N) array is returned; otherwise c is written in place.";
-  auto sgemm_args = [](bool reference) {
-    return [reference](py::handle a, py::handle b, py::object c, bool trans_a, bool trans_b,
-                       float alpha, float beta, py::object bias, const std::string& activation) {
-      return sgemm_py(a, b, c, trans_a, trans_b, alpha, beta, bias, activation, reference);
-    };
-  };
-  for (bool reference : {false, true})
-    m.def(reference ? "sgemm_ref" : "sgemm", sgemm_args(reference), py::arg("a"), py::arg("b"),
-          py::arg("c") = py::none(), py::kw_only(), py::arg("trans_a") = false,
-          py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
-          py::arg("bias") = py::none(), py::arg("activation") = "none",
-          reference ? "The scalar oracle with sgemm's signature." : sgemm_doc);
+  def_sgemm(m, "sgemm", "sgemm", &sgemm,
+            "C = act(alpha * op(a) @ op(b) + beta * c + bias), row-major float32.\n"
+            "With c=None a new (M, N) array is returned; otherwise c is written in place.");
+  def_sgemm(m, "sgemm_ref", "sgemm_ref", &sgemm_ref,
+            "The scalar oracle (csrc/ref/) with sgemm's signature.");
   m.def("matmul", &matmul_py, py::arg("a"), py::arg("b"),
         "NumPy matmul semantics for 1-D to 3-D operands, float32 result.");
   m.def("activation", &activation_py, py::arg("x"), py::arg("activation"),

@@ -1,0 +1,95 @@
+"""SGEMM: pykern vs NumPy (OpenBLAS) GFLOP/s, ratio and % of measured fp32 peak.
+
+Each thread count runs in a fresh process with OMP_NUM_THREADS and
+OPENBLAS_NUM_THREADS set, because OpenBLAS fixes its thread count at load time.
+Within a process every shape is timed for pykern and for NumPy back to back
+(median of repeats, after warm-up), so both see the same machine state.
+
+    python -m bench gemm [--threads 1,2] [--json out.json] [--quick]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SQUARES = [256, 512, 1024, 2048]
+TRAINING = [(32, 20, 64), (32, 64, 64), (128, 9216, 128), (9216, 128, 128), (128, 128, 9216),
+            (64, 160, 512)]
+
+
+def _shapes(quick):
+    squares = [(n, n, n) for n in (SQUARES[:2] if quick else SQUARES)]
+    return [("square", s) for s in squares] + [("training", s) for s in TRAINING]
+
+
+def _measure_one_process(threads, quick):
+    """Runs in the child process: returns the figures for this thread count."""
+    import numpy as np
+
+    from bench.common import median_time_s
+    from pykern import _cpu, config
+
+    config.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    peak = _cpu.fma_peak_gflops(0.3, threads)
+    rows = []
+    for kind, (m, k, n) in _shapes(quick):
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        flops = 2.0 * m * n * k
+        t_pk = median_time_s(lambda: _cpu.matmul(a, b), min_time_s=0.03 if quick else 0.1)
+        t_np = median_time_s(lambda: a @ b, min_time_s=0.03 if quick else 0.1)
+        rows.append({"kind": kind, "m": m, "k": k, "n": n, "threads": threads,
+                     "pykern_gflops": flops / t_pk * 1e-9, "numpy_gflops": flops / t_np * 1e-9,
+                     "ratio": t_np / t_pk, "pykern_us": t_pk * 1e6, "numpy_us": t_np * 1e6,
+                     "pykern_pct_peak": 100.0 * flops / t_pk * 1e-9 / peak if peak else None})
+    return {"threads": threads, "isa": config.cpu_isa(), "peak_gflops": peak, "rows": rows}
+
+
+def _run_child(threads, quick):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        cmd = [sys.executable, "-m", "bench", "gemm", "--child", "--threads", str(threads),
+               "--json", f.name] + (["--quick"] if quick else [])
+        subprocess.run(cmd, env=env, check=True)
+        with open(f.name) as g:
+            return json.load(g)
+
+
+def _report(runs):
+    from bench.common import print_table
+
+    for run in runs:
+        print(f"\nthreads={run['threads']}  isa={run['isa']}  "
+              f"measured fp32 peak {run['peak_gflops']:.1f} GFLOP/s")
+        rows = [(f"{r['m']}x{r['k']}x{r['n']}", r["kind"], f"{r['pykern_gflops']:.1f}",
+                 f"{r['numpy_gflops']:.1f}", f"{r['ratio']:.2f}",
+                 f"{r['pykern_pct_peak']:.0f}%" if r["pykern_pct_peak"] else "-",
+                 f"{r['pykern_us']:.1f}", f"{r['numpy_us']:.1f}") for r in run["rows"]]
+        print_table(["MxKxN", "kind", "pykern GF/s", "numpy GF/s", "ratio", "% peak",
+                     "pykern us", "numpy us"], rows)
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="python -m bench gemm", description=__doc__.splitlines()[0])
+    p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,all)")
+    p.add_argument("--json", default=None, help="write the figures to this file")
+    p.add_argument("--quick", action="store_true", help="fewer sizes, shorter repeats")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    from bench.common import machine_info, write_json
+
+    if args.child:
+        write_json(args.json, _measure_one_process(int(args.threads), args.quick))
+        return 0
+    counts = ([int(t) for t in args.threads.split(",")] if args.threads
+              else sorted({1, os.cpu_count() or 1}))
+    runs = [_run_child(t, args.quick) for t in counts]
+    _report(runs)
+    if args.json:
+        write_json(args.json, {"benchmark": "gemm", "machine": machine_info(), "runs": runs})
+        print(f"\nwrote {args.json}")
+    return 0
