@@ -5,6 +5,8 @@ backward call per op that lies on a path to a requested source. It returns
 ndarrays (what optimizers consume); `gradients` and `GradientTape.gradient`
 wrap them as Tensors.
 """
+import operator
+
 import numpy as np
 
 from pykern.backend.tensor import Tensor, Variable, _Recording
@@ -12,23 +14,19 @@ from pykern.backend.tensor import Tensor, Variable, _Recording
 __all__ = ["gradients", "grad_arrays", "GradientTape"]
 
 
+_by_creation = operator.attrgetter("_seq")
+
+
 def _topological(ys):
-    """Every tensor reachable from ys, parents before children."""
-    order, seen = [], set()
-    stack = [(y, False) for y in ys]
+    """Every tensor reachable from ys, parents before children (creation order)."""
+    seen = {}
+    stack = list(ys)
     while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        for p in t._parents:
-            if id(p) not in seen:
-                stack.append((p, False))
-    return order
+        t = stack.pop()
+        if id(t) not in seen:
+            seen[id(t)] = t
+            stack.extend(t._parents)
+    return sorted(seen.values(), key=_by_creation)
 
 
 def grad_arrays(ys, xs, seeds=None):
@@ -39,30 +37,34 @@ def grad_arrays(ys, xs, seeds=None):
     """
     targets = {id(x) for x in xs}
     order = _topological(ys)
-    relevant = {}
+    relevant = set()  # ids of tensors on a path from a source
     for t in order:
-        r = id(t) in targets
-        if not r:
-            for p in t._parents:
-                if relevant[id(p)]:
-                    r = True
-                    break
-        relevant[id(t)] = r
+        tid = id(t)
+        if tid in targets:
+            relevant.add(tid)
+            continue
+        for p in t._parents:
+            if id(p) in relevant:
+                relevant.add(tid)
+                break
     grads = {}
     for i, y in enumerate(ys):
-        if seeds is not None and seeds[i] is not None:
-            s = seeds[i]
-            s = np.asarray(s._value if isinstance(s, Tensor) else s, dtype=np.float32)
-            s = np.broadcast_to(s, y._value.shape)
+        shape = y._value.shape
+        s = None if seeds is None else seeds[i]
+        if s is None:
+            s = np.ones(shape, dtype=np.float32)
         else:
-            s = np.ones(y._value.shape, dtype=np.float32)
+            s = s._value if isinstance(s, Tensor) else np.asarray(s, dtype=np.float32)
+            if s.shape != shape:
+                s = np.broadcast_to(s, shape)
         grads[id(y)] = grads[id(y)] + s if id(y) in grads else s
     found = {}
+    pop, get = grads.pop, grads.get
     for t in reversed(order):
         tid = id(t)
-        if not relevant[tid]:
+        if tid not in relevant:
             continue
-        g = grads.pop(tid, None)
+        g = pop(tid, None)
         if g is None:
             continue
         if tid in targets:
@@ -70,20 +72,20 @@ def grad_arrays(ys, xs, seeds=None):
         parents = t._parents
         if not parents:
             continue
-        needs = tuple(relevant[id(p)] for p in parents)
+        needs = tuple([id(p) in relevant for p in parents])
         for p, need, gp in zip(parents, needs, t._backward(g, needs)):
             if need and gp is not None:
-                pid = id(p)
-                prev = grads.get(pid)
-                grads[pid] = gp if prev is None else prev + gp
+                prev = get(id(p))
+                grads[id(p)] = gp if prev is None else prev + gp
     out, given = [], set()
     for x in xs:
         g = found.get(id(x))
         if g is not None:
             # hand out owned, writable arrays: optimizers may update them in place, and
             # a backward may pass one array to two parents (add) or return a broadcast view
-            if (g.dtype != np.float32 or id(g) in given or not g.flags.writeable
-                    or not g.flags.c_contiguous):
+            flags = g.flags
+            if (g.dtype != np.float32 or id(g) in given or not flags.writeable
+                    or not flags.c_contiguous):
                 g = np.array(g, dtype=np.float32, order="C")
             given.add(id(g))
         out.append(g)
@@ -164,7 +166,7 @@ class GradientTape:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one "
                                "set of gradients; pass persistent=True to reuse it")
         self._used = True
-        flat = _flatten(sources)
+        flat = sources if type(sources) is list else _flatten(sources)
         for s in flat:
             if not isinstance(s, Tensor):
                 raise TypeError(f"GradientTape.gradient: sources must be Tensors or "
@@ -172,4 +174,6 @@ class GradientTape:
         ys = _as_list(target)
         seeds = None if output_gradients is None else _as_list(output_gradients)
         grads = [None if g is None else Tensor(g) for g in grad_arrays(ys, flat, seeds)]
+        if flat is sources:
+            return grads
         return _pack(sources, iter(grads))

@@ -7,11 +7,16 @@ layer never computes the input gradient of a batch of data). `gradients` walks
 that graph in reverse. Recording is on unless `no_grad()` is active, so
 `gradients(y, x)` works for any x in y's history, as Keras 2's K.gradients did.
 """
+import itertools
+
 import numpy as np
 
 __all__ = ["Tensor", "Variable", "is_tensor", "no_grad", "recording"]
 
 _FLOATX = np.float32
+# creation order: a tensor's parents always exist before it, so sorting by this
+# number is a topological order of the graph
+_creation = itertools.count()
 
 
 class _Recording:
@@ -45,7 +50,7 @@ class Tensor:
     it (empty for leaves); `_backward` that op's gradient function.
     """
 
-    __slots__ = ("_value", "_parents", "_backward", "name", "__weakref__")
+    __slots__ = ("_value", "_parents", "_backward", "_seq", "name", "__weakref__")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, value, parents=(), backward=None, name=None):
@@ -56,6 +61,7 @@ class Tensor:
         self._value = value
         self._parents = parents
         self._backward = backward
+        self._seq = next(_creation)
         self.name = name
 
     # --- array protocol -------------------------------------------------------------------

@@ -378,7 +378,8 @@ class Layer:
             kwargs["training"] = training
         if "mask" in kwargs and not self._call_takes_mask:
             kwargs.pop("mask")
-        self._call_losses = []
+        if self._call_losses:
+            object.__setattr__(self, "_call_losses", [])
         _Context.training = training
         try:
             outputs = self.call(inputs, *args, **kwargs)

@@ -24,9 +24,16 @@ def _axes(axis, ndim):
 
 def _expand(g, axes, keepdims):
     """g reshaped so that it broadcasts against the unreduced input."""
-    if keepdims:
+    if keepdims or not axes:
         return g
-    return np.expand_dims(g, axes) if axes else g
+    return np.expand_dims(g, axes)
+
+
+def _spread(g, shape, dtype):
+    """A new array of `shape` filled by broadcasting g (faster than np.broadcast_to)."""
+    out = np.empty(shape, dtype=dtype)
+    out[...] = g
+    return out
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
@@ -34,8 +41,10 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
     xv = x._value
     axes = _axes(axis, xv.ndim)
 
+    kept = tuple(1 if i in axes else d for i, d in enumerate(xv.shape))
+
     def backward(g, needs):
-        return (np.broadcast_to(_expand(g, axes, keepdims), xv.shape),)
+        return (_spread(g.reshape(kept), xv.shape, xv.dtype),)
     return _out(np.sum(xv, axis=axes, keepdims=keepdims), (x,), backward)
 
 
@@ -45,8 +54,10 @@ def mean(x, axis=None, keepdims=False):
     axes = _axes(axis, xv.ndim)
     count = int(np.prod([xv.shape[a] for a in axes])) if axes else 1
 
+    kept = tuple(1 if i in axes else d for i, d in enumerate(xv.shape))
+
     def backward(g, needs):
-        return (np.broadcast_to(_expand(g, axes, keepdims) / np.float32(count), xv.shape),)
+        return (_spread(g.reshape(kept) / np.float32(count), xv.shape, xv.dtype),)
     return _out(np.mean(xv, axis=axes, keepdims=keepdims), (x,), backward)
 
 
