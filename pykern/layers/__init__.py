@@ -4,6 +4,7 @@ from pykern.layers.core import (Activation, ActivityRegularization, Dense, Dropo
                                 Identity, Lambda, Permute, RepeatVector, Reshape)
 from pykern.layers.input_layer import Input, InputLayer
 from pykern.layers.layer import KerasTensor, Layer
+from pykern.layers import op_layer  # noqa: F401  (operators on KerasTensors)
 from pykern.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)

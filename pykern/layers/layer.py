@@ -34,6 +34,7 @@ class KerasTensor:
     (`_keras_history` = (layer, node_index, tensor_index)) that produces it."""
 
     __slots__ = ("shape", "dtype", "name", "_keras_history")
+    __array_ufunc__ = None  # ndarray <op> KerasTensor builds a graph node instead
 
     def __init__(self, shape, dtype="float32", name=None, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -138,6 +139,7 @@ class Layer:
     """
 
     _keras_module = "keras.layers"
+    _is_operation = False  # True for symbolic ops (x * 2 on KerasTensors): not in model.layers
     _ALLOWED_KWARGS = {"input_shape", "input_dim", "batch_input_shape", "batch_size",
                        "batch_shape", "weights", "autocast"}
 

@@ -90,8 +90,9 @@ class Functional(Model):
         self._output_struct = outputs
         self._inputs = flat_in
         self._outputs = flat_out
-        layers, self._nodes_by_depth = _map_graph(flat_in, flat_out)
-        object.__setattr__(self, "_layers", layers)
+        operations, self._nodes_by_depth = _map_graph(flat_in, flat_out)
+        self._operations = operations
+        object.__setattr__(self, "_layers", [op for op in operations if not op._is_operation])
         self._plan = self._make_plan()
         self._input_names = [t._keras_history[0].name for t in flat_in]
         self.built = True
@@ -180,7 +181,7 @@ class Functional(Model):
         only the calls that belong to this model."""
         relevant = {id(n) for nodes in self._nodes_by_depth.values() for n in nodes}
         reindex = {}
-        for layer in self.layers:
+        for layer in self._operations:
             kept = [n for n in layer._inbound_nodes if id(n) in relevant]
             reindex.update((id(n), i) for i, n in enumerate(kept))
 
@@ -194,7 +195,7 @@ class Functional(Model):
             return {"class_name": "__keras_tensor__",
                     "config": {"shape": t.shape, "dtype": t.dtype, "keras_history": history(t)}}
         layer_configs = []
-        for layer in self.layers:
+        for layer in self._operations:
             entry = serialize_keras_object(layer)
             entry["name"] = layer.name
             entry["inbound_nodes"] = [
@@ -258,7 +259,7 @@ def _resolve_tensors(c, tensors):
             return tensors[tuple(c["config"]["keras_history"])]
         return {k: _resolve_tensors(v, tensors) for k, v in c.items()}
     if isinstance(c, (list, tuple)):
-        return [_resolve_tensors(v, tensors) for v in c]
+        return type(c)(_resolve_tensors(v, tensors) for v in c)
     return c
 
 

@@ -103,6 +103,12 @@ def _render_table(header, rows, widths, alignment):
     return out
 
 
+def _is_plain(model):
+    """Sequential and subclassed models list `layers`; functional ones every operation."""
+    from pykern.models.functional import Functional
+    return not isinstance(model, Functional)
+
+
 def _is_sequential_like(model):
     from pykern.models.functional import Functional
     if not isinstance(model, Functional):
@@ -151,8 +157,10 @@ def print_summary(model, line_length=None, positions=None, print_fn=None,
     widths = _shrink([w + 2 for w in widths], line_length - len(widths) - 1)
 
     rows = []
-    for layer in model.layers:
-        row = [f"{layer.name} ({type(layer).__name__})", _format_shape(layer), _params(layer)]
+    listed = getattr(model, "_operations", None) if not _is_plain(model) else None
+    for layer in listed or model.layers:
+        kind = getattr(layer, "_class_name", type(layer).__name__)
+        row = [f"{layer.name} ({kind})", _format_shape(layer), _params(layer)]
         if not sequential_like:
             row.append(_connections(layer, relevant))
         if show_trainable:

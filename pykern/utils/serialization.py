@@ -26,11 +26,13 @@ class _Safe:
     mode = True
 
 
-def register_builtin(module, obj, name=None):
-    """Registers a pykern class under Keras' module ('keras.layers', ...) and its name."""
+def register_builtin(module, obj, name=None, bare=True):
+    """Registers a pykern class under Keras' module ('keras.layers', ...) and its
+    name (and, with `bare`, under the name alone for configs without a module)."""
     name = name or obj.__name__
     _builtin[(module, name)] = obj
-    _builtin.setdefault(name, obj)
+    if bare:
+        _builtin.setdefault(name, obj)
     return obj
 
 
@@ -67,10 +69,11 @@ def serialize_keras_object(obj):
         return {k: serialize_keras_object(v) for k, v in obj.items()}
     cls = type(obj)
     registered = _custom_names.get(cls)
+    class_name = getattr(obj, "_class_name", cls.__name__)
     return {"module": getattr(cls, "_keras_module", cls.__module__),
-            "class_name": cls.__name__,
+            "class_name": class_name,
             "config": obj.get_config(),
-            "registered_name": registered}
+            "registered_name": registered or getattr(obj, "_registered_name", None)}
 
 
 def deserialize_keras_object(config, custom_objects=None):
@@ -86,9 +89,14 @@ def deserialize_keras_object(config, custom_objects=None):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Cannot deserialize {config!r}: expected a dict with 'class_name'")
     name = config.get("registered_name") or config["class_name"]
-    cls = get_registered_object(name, custom_objects) if config.get("registered_name") else None
+    cls = None
+    if config.get("registered_name"):
+        for table in (custom_objects or {}, _custom):
+            cls = cls or table.get(name)
     if cls is None:  # class names repeat across modules (Identity layer and initializer)
         cls = _builtin.get((config.get("module"), config["class_name"]))
+    if cls is None:
+        cls = get_registered_object(name, custom_objects)
     if cls is None:
         cls = get_registered_object(config["class_name"], custom_objects)
     if cls is None:
