@@ -270,9 +270,11 @@ def test_every_capped_isa_path(isa):
     check = subprocess.run([sys.executable, "-c", "from pykern import config; print(config.cpu_isa())"],
                            env=env, capture_output=True, text=True, check=True)
     assert check.stdout.strip() == isa
+    # cwd=tests/: `python -m` puts the cwd on sys.path, and the repository root
+    # would shadow the installed package with the uncompiled sources.
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                          os.path.join(here, "test_gemm.py"), "-k", "test_core_ or bitwise or Activations"],
-                         env=env, capture_output=True, text=True)
+                          "test_gemm.py", "-k", "test_core_ or bitwise or Activations"],
+                         env=env, capture_output=True, text=True, cwd=here)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
 
 
