@@ -331,3 +331,11 @@ def test_operators_survive_a_config_round_trip():
     again.set_weights(model.get_weights())
     x = _x(2, 4)
     np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_summary_of_called_subclassed_model_equals_keras(keras):
+    ours, theirs = _Sub.make(layers, pykern), _Sub.make(keras.layers, keras)
+    x = np.ones((2, 4), np.float32)
+    ours(x)
+    theirs(x)
+    assert _capture_summary(ours) == _capture_summary(theirs)

@@ -17,16 +17,20 @@ __all__ = ["gradients", "grad_arrays", "GradientTape"]
 _by_creation = operator.attrgetter("_seq")
 
 
-def _topological(ys):
-    """Every tensor reachable from ys, parents before children (creation order)."""
-    seen = {}
+def _interior(ys):
+    """The op outputs reachable from ys (tensors with parents), parents before
+    children; leaves are left out because they only receive gradients."""
+    seen, interior = set(), []
     stack = list(ys)
     while stack:
         t = stack.pop()
         if id(t) not in seen:
-            seen[id(t)] = t
-            stack.extend(t._parents)
-    return sorted(seen.values(), key=_by_creation)
+            seen.add(id(t))
+            if t._parents:
+                interior.append(t)
+                stack.extend(t._parents)
+    interior.sort(key=_by_creation)
+    return interior
 
 
 def grad_arrays(ys, xs, seeds=None):
@@ -36,16 +40,12 @@ def grad_arrays(ys, xs, seeds=None):
     (default ones, i.e. the gradient of the sum of each y).
     """
     targets = {id(x) for x in xs}
-    order = _topological(ys)
-    relevant = set()  # ids of tensors on a path from a source
-    for t in order:
-        tid = id(t)
-        if tid in targets:
-            relevant.add(tid)
-            continue
+    interior = _interior(ys)
+    relevant = set(targets)  # ids of tensors on a path from a source
+    for t in interior:
         for p in t._parents:
             if id(p) in relevant:
-                relevant.add(tid)
+                relevant.add(id(t))
                 break
     grads = {}
     for i, y in enumerate(ys):
@@ -58,9 +58,9 @@ def grad_arrays(ys, xs, seeds=None):
             if s.shape != shape:
                 s = np.broadcast_to(s, shape)
         grads[id(y)] = grads[id(y)] + s if id(y) in grads else s
-    found = {}
+    found = {}  # gradients of interior tensors that are sources
     pop, get = grads.pop, grads.get
-    for t in reversed(order):
+    for t in reversed(interior):
         tid = id(t)
         if tid not in relevant:
             continue
@@ -70,8 +70,6 @@ def grad_arrays(ys, xs, seeds=None):
         if tid in targets:
             found[tid] = g
         parents = t._parents
-        if not parents:
-            continue
         needs = tuple([id(p) in relevant for p in parents])
         for p, need, gp in zip(parents, needs, t._backward(g, needs)):
             if need and gp is not None:
@@ -79,7 +77,9 @@ def grad_arrays(ys, xs, seeds=None):
                 grads[id(p)] = gp if prev is None else prev + gp
     out, given = [], set()
     for x in xs:
-        g = found.get(id(x))
+        g = get(id(x))
+        if g is None:
+            g = found.get(id(x))
         if g is not None:
             # hand out owned, writable arrays: optimizers may update them in place, and
             # a backward may pass one array to two parents (add) or return a broadcast view

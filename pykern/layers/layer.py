@@ -173,6 +173,7 @@ class Layer:
         self.activity_regularizer = kregularizers.get(activity_regularizer)
         self._initial_weights = kwargs.get("weights")
         self._batch_input_shape = self._batch_shape_from_kwargs(kwargs)
+        self._build_shape = None  # the input shape of the first call (for summaries)
         self.supports_masking = False
 
     # --- construction helpers ---------------------------------------------------------------
@@ -355,6 +356,7 @@ class Layer:
         return _merge_probes(*probes)
 
     def _build_once(self, input_shape):
+        object.__setattr__(self, "_build_shape", input_shape)
         _Context.scope.append(self.name)
         try:
             self.build(input_shape)
@@ -368,7 +370,7 @@ class Layer:
     def __call__(self, inputs, *args, **kwargs):
         if _is_symbolic(inputs):
             return self._symbolic_call(inputs, *args, **kwargs)
-        if type(inputs) is not Tensor:
+        if not isinstance(inputs, Tensor):
             inputs = _to_tensors(inputs)
         if not self.built:
             self._build_once(_input_shapes(inputs))
@@ -441,9 +443,8 @@ class Layer:
 
     # --- config -----------------------------------------------------------------------------
     def get_config(self):
+        # like Keras 3, no batch_shape here: a Sequential records it in its InputLayer
         config = {"name": self.name, "trainable": self.trainable, "dtype": dict(_DTYPE_POLICY)}
-        if self._batch_input_shape is not None:
-            config["batch_shape"] = self._batch_input_shape
         if self.activity_regularizer is not None and "activity_regularizer" in inspect.signature(
                 type(self).__init__).parameters:
             config["activity_regularizer"] = serialize_keras_object(self.activity_regularizer)

@@ -57,6 +57,7 @@ class Model(Layer):
 
     def _build_once(self, input_shape):
         if type(self).build is Model.build:  # subclassed: sub-layers build on first call
+            object.__setattr__(self, "_build_shape", input_shape)
             self.built = True
             return
         super()._build_once(input_shape)

@@ -23,11 +23,21 @@ def _count(weights):
 
 
 def _format_shape(layer):
-    if not layer._inbound_nodes:
+    """The output shape of the layer's last symbolic call, else the shape computed
+    from the input it was built on (Keras' two sources), else '?'."""
+    if layer._inbound_nodes:
+        shapes = [t.shape for t in layer._inbound_nodes[-1].flat_outputs]
+    elif layer._build_shape is not None:
+        from pykern.layers.layer import _is_shape
+        try:
+            out = layer.compute_output_shape(layer._build_shape)
+        except (ValueError, TypeError):
+            return "?"
+        shapes = [out] if _is_shape(out) else list(out)
+    else:
         return "?"
-    outputs = layer._inbound_nodes[-1].flat_outputs
-    shapes = ["(" + ", ".join(str(d) for d in t.shape) + ")" for t in outputs]
-    return shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+    texts = ["(" + ", ".join(str(d) for d in s) + ")" for s in shapes]
+    return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
 
 
 def _params(layer):
