@@ -255,6 +255,16 @@ def test_config_reports_isa_and_threads(restore_threads):
     assert config.list_devices()[0] == "cpu"
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_python(args, **env):
+    """Runs `python args...` in tests/: `python -c`/`-m` put the cwd on sys.path, and
+    the repository root would shadow the installed package with the uncompiled sources."""
+    return subprocess.run([sys.executable, *args], env=dict(os.environ, **env),
+                          capture_output=True, text=True, cwd=HERE)
+
+
 ISAS = [isa for isa in ("avx2", "scalar")
         if ["scalar", "avx2", "avx512"].index(isa) <= ["scalar", "avx2", "avx512"].index(
             config.hardware_isa())]
@@ -265,21 +275,14 @@ ISAS = [isa for isa in ("avx2", "scalar")
 def test_every_capped_isa_path(isa):
     # PYKERN_MAX_ISA is read once per process, so each capped path runs in its own
     # and repeats the correctness tests (the test_core_* ones) there.
-    here = os.path.dirname(__file__)
-    env = dict(os.environ, PYKERN_MAX_ISA=isa, PYKERN_ISA_SUBRUN="1")
-    check = subprocess.run([sys.executable, "-c", "from pykern import config; print(config.cpu_isa())"],
-                           env=env, capture_output=True, text=True, check=True)
-    assert check.stdout.strip() == isa
-    # cwd=tests/: `python -m` puts the cwd on sys.path, and the repository root
-    # would shadow the installed package with the uncompiled sources.
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                          "test_gemm.py", "-k", "test_core_ or bitwise or Activations"],
-                         env=env, capture_output=True, text=True, cwd=here)
+    env = dict(PYKERN_MAX_ISA=isa, PYKERN_ISA_SUBRUN="1")
+    check = run_python(["-c", "from pykern import config; print(config.cpu_isa())"], **env)
+    assert check.stdout.strip() == isa, check.stderr
+    run = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "test_gemm.py",
+                      "-k", "test_core_ or bitwise or Activations"], **env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
 
 
 def test_bad_isa_cap_is_reported():
-    env = dict(os.environ, PYKERN_MAX_ISA="sse9")
-    run = subprocess.run([sys.executable, "-c", "from pykern import config; config.cpu_isa()"],
-                         env=env, capture_output=True, text=True)
-    assert run.returncode != 0 and "PYKERN_MAX_ISA" in run.stderr
+    run = run_python(["-c", "from pykern import config; config.cpu_isa()"], PYKERN_MAX_ISA="sse9")
+    assert run.returncode != 0 and "PYKERN_MAX_ISA must be avx512, avx2 or scalar" in run.stderr
