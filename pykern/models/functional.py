@@ -94,6 +94,13 @@ class Functional(Model):
         self._operations = operations
         object.__setattr__(self, "_layers", [op for op in operations if not op._is_operation])
         self._plan = self._make_plan()
+        self._steps = [(node,
+                        id(node.args[0]) if len(node.args) == 1 and not node.kwargs and
+                        type(node.args[0]) is KerasTensor else None,
+                        id(node.outputs) if type(node.outputs) is KerasTensor else None)
+                       for node in self._plan]
+        self._single_output = id(outputs) if type(outputs) is KerasTensor else None
+        self._checked_shapes = None
         self._input_names = [t._keras_history[0].name for t in flat_in]
         self.built = True
 
@@ -147,14 +154,17 @@ class Functional(Model):
         if len(flat) != n:
             raise ValueError(f"Model {self.name!r} expects {n} input(s) "
                              f"{[t.shape for t in self._inputs]}, but received {len(flat)}")
-        for i, (x, spec) in enumerate(zip(flat, self._inputs)):
-            shape = tuple(x.shape) if hasattr(x, "shape") else None
-            if shape is None:
-                continue
-            if len(shape) != len(spec.shape) or any(
-                    s is not None and d != s for d, s in zip(shape, spec.shape)):
-                raise ValueError(f"Input {i} of model {self.name!r} is incompatible: expected "
-                                 f"shape {spec.shape}, got {shape}")
+        shapes = tuple(getattr(x, "shape", None) for x in flat)
+        if shapes != self._checked_shapes:  # checked once per new batch shape
+            for i, (shape, spec) in enumerate(zip(shapes, self._inputs)):
+                if shape is None:
+                    continue
+                shape = tuple(shape)
+                if len(shape) != len(spec.shape) or any(
+                        s is not None and d != s for d, s in zip(shape, spec.shape)):
+                    raise ValueError(f"Input {i} of model {self.name!r} is incompatible: "
+                                     f"expected shape {spec.shape}, got {shape}")
+            self._checked_shapes = shapes
         return flat
 
     def call(self, inputs, training=None, mask=None):
@@ -162,11 +172,18 @@ class Functional(Model):
 
         def value(t):
             return values[id(t)] if isinstance(t, KerasTensor) else t
-        for node in self._plan:
-            args = [_map(value, a) for a in node.args]
-            out = node.layer(*args, **node.kwargs)
-            for t, v in zip(node.flat_outputs, _flatten(out)):
-                values[id(t)] = v
+        for node, simple_in, simple_out in self._steps:
+            if simple_in is not None:  # the common node: one tensor in, one out
+                out = node.layer(values[simple_in])
+            else:
+                out = node.layer(*[_map(value, a) for a in node.args], **node.kwargs)
+            if simple_out is not None:
+                values[simple_out] = out
+            else:
+                for t, v in zip(node.flat_outputs, _flatten(out)):
+                    values[id(t)] = v
+        if self._single_output is not None:
+            return values[self._single_output]
         return _map(lambda t: values[id(t)], self._output_struct)
 
     def compute_output_shape(self, input_shape):

@@ -16,6 +16,7 @@ class Sequential(Model):
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
         object.__setattr__(self, "_input_layer", None)
+        object.__setattr__(self, "_checked_shape", None)
         object.__setattr__(self, "_layers", [])
         for layer in layers or []:
             self.add(layer, rebuild=False)
@@ -41,6 +42,7 @@ class Sequential(Model):
                 raise ValueError(f"Sequential {self.name!r}: an InputLayer can only be the "
                                  f"first layer")
             object.__setattr__(self, "_input_layer", layer)
+            object.__setattr__(self, "_checked_shape", None)
         else:
             names = {lyr.name for lyr in self._layers}
             if layer.name in names:
@@ -86,6 +88,7 @@ class Sequential(Model):
         input_shape = (None,) + tuple(input_shape)[1:]
         if self._input_layer is None or self._input_layer.batch_shape != input_shape:
             object.__setattr__(self, "_input_layer", InputLayer(batch_shape=input_shape))
+            object.__setattr__(self, "_checked_shape", None)
         x = self._input_layer.output
         for layer in self._layers:
             x = layer(x)
@@ -99,13 +102,14 @@ class Sequential(Model):
             _Context.scope.pop()
 
     def call(self, inputs, training=None, mask=None):
-        if self._input_layer is not None:
+        shape = getattr(inputs, "shape", None)
+        if self._input_layer is not None and shape != self._checked_shape:
             spec = self._input_layer.batch_shape
-            shape = getattr(inputs, "shape", None)
             if shape is not None and (len(shape) != len(spec) or any(
                     s is not None and d != s for d, s in zip(shape, spec))):
                 raise ValueError(f"Input 0 of model {self.name!r} is incompatible: expected "
                                  f"shape {spec}, got {tuple(shape)}")
+            object.__setattr__(self, "_checked_shape", shape)  # checked once per shape
         x = inputs
         for layer in self._layers:
             x = layer(x)
