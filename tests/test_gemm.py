@@ -261,8 +261,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def run_python(args, **env):
     """Runs `python args...` in tests/: `python -c`/`-m` put the cwd on sys.path, and
     the repository root would shadow the installed package with the uncompiled sources."""
-    return subprocess.run([sys.executable, *args], env=dict(os.environ, **env),
-                          capture_output=True, text=True, cwd=HERE)
+    env = dict(os.environ, **env)
+    if env.get("PYTHONPATH"):  # keep a relative PYTHONPATH=. meaning the same from tests/
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p)
+                                            for p in env["PYTHONPATH"].split(os.pathsep))
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                          cwd=HERE)
 
 
 ISAS = [isa for isa in ("avx2", "scalar")

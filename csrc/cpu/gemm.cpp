@@ -15,6 +15,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "cpu/gemm_kernels.h"
@@ -33,12 +35,28 @@ struct BlockSizes {
 // The one block-size table (kernels.md 1.2, tuned with `python -m bench gemm`
 // on the 2-core Zen 4 box: 32 KiB L1d, 1 MiB L2 per core). KC x NR x 4 B keeps
 // the B micro-panel in L1, MC x KC x 4 B the A block in L2.
-BlockSizes block_sizes(Isa isa) {
+BlockSizes table_block_sizes(Isa isa) {
   switch (isa) {
-    case Isa::avx512: return {168, 192, 3072};  // MR 14, NR 32
+    case Isa::avx512: return {336, 256, 3072};  // MR 14, NR 32
     case Isa::avx2: return {144, 256, 3072};    // MR 6, NR 16
     default: return {128, 256, 2048};           // MR 4, NR 16
   }
+}
+
+// PYKERN_GEMM_BLOCKS=mc,kc,nc overrides the table, for tuning on a new machine
+// (read once; malformed values are ignored).
+BlockSizes block_sizes(Isa isa) {
+  static const BlockSizes tuned = [isa] {
+    BlockSizes b = table_block_sizes(isa);
+    if (const char* env = std::getenv("PYKERN_GEMM_BLOCKS")) {
+      BlockSizes e{};
+      if (std::sscanf(env, "%d,%d,%d", &e.mc, &e.kc, &e.nc) == 3 && e.mc > 0 && e.kc > 0 &&
+          e.nc > 0)
+        b = e;
+    }
+    return b;
+  }();
+  return tuned;
 }
 
 const cpu::IsaKernels& isa_kernels(Isa isa) {
@@ -130,23 +148,20 @@ Strides strides_of(const GemmArgs& g) {
   return s;
 }
 
-// Small products: A is packed (M*K copies against M*N*K multiply-adds) so the
-// micro-kernel broadcasts from fixed offsets, and op(B) rows are read in place.
+// Small products: no packing. op(A) is read in place by the direct kernel and
+// op(B) rows are loaded where they lie (B^T is transposed once into scratch).
 void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
   const Strides s = strides_of(g);
   const float* B = g.B;
   int64_t ldb = g.ldb;
   if (g.trans_b) {
-    // The micro-kernel loads rows of op(B) as vectors: transpose B once.
     float* Bt = thread_scratch(2, g.K * g.N * sizeof(float));
     for (int64_t j = 0; j < g.N; ++j)
       for (int64_t k = 0; k < g.K; ++k) Bt[k * g.N + j] = g.B[j * g.ldb + k];
     B = Bt;
     ldb = g.N;
   }
-  const int mr = ks.mr, nr = ks.nr;
-  float* Ap = thread_scratch(1, round_up(g.M, mr) * g.K * sizeof(float));
-  pack_a(g.A, s.a_rs, s.a_cs, g.M, g.K, mr, Ap);
+  const int mr = ks.dmr, nr = ks.nr;
   const int64_t mt = (g.M + mr - 1) / mr, nt_tiles = (g.N + nr - 1) / nr;
   const int64_t tiles = mt * nt_tiles;
   auto tile = [&](int64_t t) {
@@ -155,8 +170,8 @@ void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
     const int m = static_cast<int>(std::min<int64_t>(mr, g.M - i0));
     const int n = static_cast<int>(std::min<int64_t>(nr, g.N - j0));
     float* C = g.C + i0 * g.ldc + j0;
-    ks.micro(g.K, Ap + i0 * g.K, B + j0, ldb, C, g.ldc, m, n, g.alpha, g.beta,
-             g.bias ? g.bias + j0 : nullptr);
+    ks.direct(g.K, g.A + i0 * s.a_rs, s.a_rs, s.a_cs, B + j0, ldb, C, g.ldc, m, n, g.alpha,
+              g.beta, g.bias ? g.bias + j0 : nullptr);
     apply_act(ks, C, g.ldc, m, n, g.act);
   };
   const int nt = std::min<int64_t>(threads_for(2.0 * g.M * g.N * g.K), tiles);

@@ -20,11 +20,22 @@ using MicroKernel = void (*)(int64_t kc, const float* Ap, const float* B, int64_
                              int64_t ldc, int m, int n, float alpha, float beta,
                              const float* bias);
 
+// Direct micro-kernel for small products: op(A) is read in place,
+// op(A)(r,k) = A[r*rsa + k*csa] with rsa == 1 or csa == 1 (one of them always
+// is: op(A) is A or its transpose), for m <= DMR rows; op(B) as above. Packing
+// A would cost one store per element against N/16 vector FMAs per element:
+// 25% extra work at N = 64.
+using DirectKernel = void (*)(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
+                              int64_t ldb, float* C, int64_t ldc, int m, int n, float alpha,
+                              float beta, const float* bias);
+
 using ActRow = void (*)(float* y, int64_t n, Act act);
 
 struct IsaKernels {
   int mr, nr;
   MicroKernel micro;
+  int dmr;  // rows per direct tile (NR columns as above)
+  DirectKernel direct;
   ActRow act_row;
 };
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "cpu/gemm_kernels.h"
+#include "cpu/kernels/unroll.h"
 
 namespace pykern::cpu::avx2 {
 namespace {
@@ -23,27 +24,26 @@ inline __m256i lane_mask(int n) {
 }
 
 template <int M, int NV>
-inline void store_tile(const __m256 (&acc)[M][NV], float* C, int64_t ldc, int m, int n,
-                       float alpha, float beta, const float* bias) {
+__attribute__((always_inline)) inline void store_tile(const __m256 (&acc)[M][NV], float* C,
+                                                      int64_t ldc, int m, int n, float alpha,
+                                                      float beta, const float* bias) {
   __m256i mask[NV];
   bool full[NV];
-  for (int v = 0; v < NV; ++v) {
+  __m256 vbias[NV];
+  unroll<NV>([&](auto v) {
     mask[v] = lane_mask(n - 8 * v);
     full[v] = n >= 8 * (v + 1);
-  }
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-  __m256 vbias[NV];
-  for (int v = 0; v < NV; ++v)
     vbias[v] = bias ? _mm256_maskload_ps(bias + 8 * v, mask[v]) : _mm256_setzero_ps();
-#pragma GCC unroll 6
-  for (int r = 0; r < M; ++r) {
-    if (r >= m) break;
+  });
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  unroll<M>([&](auto r) {
+    if (r >= m) return;
     float* c = C + r * ldc;
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) {
+    unroll<NV>([&](auto v) {
       __m256 x = alpha == 1.0f ? acc[r][v] : _mm256_mul_ps(acc[r][v], va);
       if (beta != 0.0f) {
-        const __m256 old = full[v] ? _mm256_loadu_ps(c + 8 * v) : _mm256_maskload_ps(c + 8 * v, mask[v]);
+        const __m256 old =
+            full[v] ? _mm256_loadu_ps(c + 8 * v) : _mm256_maskload_ps(c + 8 * v, mask[v]);
         x = _mm256_fmadd_ps(vb, old, x);
       }
       x = _mm256_add_ps(x, vbias[v]);
@@ -51,8 +51,8 @@ inline void store_tile(const __m256 (&acc)[M][NV], float* C, int64_t ldc, int m,
         _mm256_storeu_ps(c + 8 * v, x);
       else
         _mm256_maskstore_ps(c + 8 * v, mask[v], x);
-    }
-  }
+    });
+  });
 }
 
 // acc (M x 8*NV) = sum_k Ap[k*MR + r] * B[k*ldb + c]; B loads masked to n columns.
@@ -60,22 +60,20 @@ template <int M, int NV>
 void tile(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc, int n,
           float alpha, float beta, const float* bias) {
   __m256 acc[M][NV];
-#pragma GCC unroll 6
-  for (int r = 0; r < M; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
   __m256i mask[NV];
-  for (int v = 0; v < NV; ++v) mask[v] = lane_mask(n - 8 * v);
+  unroll<M>([&](auto r) { unroll<NV>([&](auto v) { acc[r][v] = _mm256_setzero_ps(); }); });
+  unroll<NV>([&](auto v) { mask[v] = lane_mask(n - 8 * v); });
   const bool full = n >= 8 * NV;
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     __m256 b[NV];
-    for (int v = 0; v < NV; ++v)
+    unroll<NV>([&](auto v) {
       b[v] = full ? _mm256_loadu_ps(B + 8 * v) : _mm256_maskload_ps(B + 8 * v, mask[v]);
-#pragma GCC unroll 6
-    for (int r = 0; r < M; ++r) {
+    });
+    unroll<M>([&](auto r) {
       const __m256 a = _mm256_broadcast_ss(Ap + r);
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]);
-    }
+      unroll<NV>([&](auto v) { acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]); });
+    });
     Ap += MR;
     B += ldb;
   }
@@ -102,10 +100,53 @@ void micro_6x16(int64_t kc, const float* Ap, const float* B, int64_t ldb, float*
     tile_rows<1>(kc, Ap, B, ldb, C, ldc, m, n, alpha, beta, bias);
 }
 
+template <int M, int NV>
+void direct_tile(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
+                 float* C, int64_t ldc, int n, float alpha, float beta, const float* bias) {
+  __m256 acc[M][NV];
+  __m256i mask[NV];
+  unroll<M>([&](auto r) { unroll<NV>([&](auto v) { acc[r][v] = _mm256_setzero_ps(); }); });
+  unroll<NV>([&](auto v) { mask[v] = lane_mask(n - 8 * v); });
+  const bool full = n >= 8 * NV;
+  for (int64_t k = 0; k < K; ++k) {
+    __m256 b[NV];
+    unroll<NV>([&](auto v) {
+      b[v] = full ? _mm256_loadu_ps(B + k * ldb + 8 * v)
+                  : _mm256_maskload_ps(B + k * ldb + 8 * v, mask[v]);
+    });
+    unroll<M>([&](auto r) {
+      const __m256 x = _mm256_broadcast_ss(A + r * rsa + k * csa);
+      unroll<NV>([&](auto v) { acc[r][v] = _mm256_fmadd_ps(x, b[v], acc[r][v]); });
+    });
+  }
+  store_tile<M, NV>(acc, C, ldc, M, n, alpha, beta, bias);
+}
+
+template <int NV>
+void direct_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
+                 int64_t ldb, float* C, int64_t ldc, int n, float alpha, float beta,
+                 const float* bias) {
+#define PK_ROWS(M) \
+  case M: return direct_tile<M, NV>(K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+  switch (m) {
+    PK_ROWS(1) PK_ROWS(2) PK_ROWS(3) PK_ROWS(4) PK_ROWS(5) PK_ROWS(6)
+    default: return;
+  }
+#undef PK_ROWS
+}
+
+void direct_6x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
+                 float* C, int64_t ldc, int m, int n, float alpha, float beta, const float* bias) {
+  if (n > 8)
+    direct_rows<2>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+  else
+    direct_rows<1>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+}
+
 }  // namespace
 
 const IsaKernels& kernels() {
-  static const IsaKernels k{MR, NR, micro_6x16, act_row_impl};
+  static const IsaKernels k{MR, NR, micro_6x16, MR, direct_6x16, act_row_impl};
   return k;
 }
 

@@ -40,10 +40,21 @@ void micro_4x16(int64_t kc, const float* Ap, const float* B, int64_t ldb, float*
   store_tile(acc, C, ldc, m, n, alpha, beta, bias);
 }
 
+void direct_4x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
+                 float* C, int64_t ldc, int m, int n, float alpha, float beta, const float* bias) {
+  float acc[MR][NR] = {};
+  for (int64_t k = 0; k < K; ++k)
+    for (int r = 0; r < m; ++r) {
+      const float a = A[r * rsa + k * csa];
+      for (int j = 0; j < n; ++j) acc[r][j] += a * B[k * ldb + j];
+    }
+  store_tile(acc, C, ldc, m, n, alpha, beta, bias);
+}
+
 }  // namespace
 
 const IsaKernels& kernels() {
-  static const IsaKernels k{MR, NR, micro_4x16, act_row_impl};
+  static const IsaKernels k{MR, NR, micro_4x16, MR, direct_4x16, act_row_impl};
   return k;
 }
 
