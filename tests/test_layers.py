@@ -336,3 +336,57 @@ def test_bad_constructor_arguments_raise():
         layers.Dense(2, dtype="float64")
     with pytest.raises(ValueError, match="Permute.*permutation"):
         layers.Permute((1, 3))
+
+
+# --- masks ----------------------------------------------------------------------------------
+
+def _masked_input():
+    x = _x(2, 4, 3)
+    x[0, 1] = 0.0
+    x[1, 3] = 0.0
+    return x
+
+
+def _mask_graph(L, M):
+    inp = L.Input((4, 3))
+    m = L.Masking(0.0, name="mask")(inp)
+    a = L.Dense(5, activation="relu", name="a")(m)
+    b = L.Activation("tanh", name="b")(L.Dropout(0.1, name="drop")(a))
+    s = L.Add(name="add")([a, b])
+    c = L.Concatenate(name="cat")([s, L.Dense(2, name="plain")(inp)])
+    return M.Model(inp, c, name="masked")
+
+
+def test_masks_propagate_like_keras(keras):
+    ours, theirs = _mask_graph(layers, pykern), _mask_graph(keras.layers, keras)
+    ours.set_weights(theirs.get_weights())
+    x = _masked_input()
+    for name in ("mask", "a", "drop", "b", "add", "cat"):
+        sub_o = pykern.Model(ours.inputs[0], ours.get_layer(name).output)
+        sub_t = keras.Model(theirs.inputs[0], theirs.get_layer(name).output)
+        out_o, out_t = sub_o(x), sub_t(x)
+        np.testing.assert_allclose(out_o.numpy(), np.asarray(out_t), rtol=1e-5, atol=1e-6)
+        mask_t = getattr(out_t, "_keras_mask", None)
+        mask_o = getattr(out_o, "_keras_mask", None)
+        assert (mask_o is None) == (mask_t is None), name
+        if mask_t is not None:
+            np.testing.assert_array_equal(mask_o.numpy(), np.asarray(mask_t), err_msg=name)
+
+
+def test_softmax_uses_the_mask_like_keras(keras):
+    x = _x(2, 5)
+    mask = np.array([[1, 1, 0, 1, 0], [0, 1, 1, 1, 1]], bool)
+    ours = layers.Softmax()(x, mask=mask).numpy()
+    theirs = np.asarray(keras.layers.Softmax()(x, mask=mask))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2, 5\)"):
+        layers.Softmax()(x, mask=np.ones(3, bool))
+
+
+def test_masking_layer_matches_keras_and_passes_gradients(keras):
+    layer_parity(layers.Masking(0.0), keras.layers.Masking(0.0), _masked_input())
+
+
+def test_layers_without_mask_support_drop_the_mask():
+    y = layers.Flatten()(layers.Masking()(_masked_input()))
+    assert getattr(y, "_keras_mask", None) is None

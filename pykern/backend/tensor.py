@@ -50,7 +50,10 @@ class Tensor:
     it (empty for leaves); `_backward` that op's gradient function.
     """
 
-    __slots__ = ("_value", "_parents", "_backward", "_seq", "name", "__weakref__")
+    # _keras_mask (set only on masked outputs) is the boolean timestep mask Keras
+    # attaches to a layer's output; read it with getattr(t, "_keras_mask", None)
+    __slots__ = ("_value", "_parents", "_backward", "_seq", "name", "_keras_mask",
+                 "__weakref__")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, value, parents=(), backward=None, name=None):

@@ -1,7 +1,8 @@
 """Layers, one family per module."""
 from pykern.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from pykern.layers.core import (Activation, ActivityRegularization, Dense, Dropout, Flatten,
-                                Identity, Lambda, Permute, RepeatVector, Reshape)
+                                Identity, Lambda, Masking, Permute, RepeatVector,
+                                Reshape)
 from pykern.layers.input_layer import Input, InputLayer
 from pykern.layers.layer import KerasTensor, Layer
 from pykern.layers import op_layer  # noqa: F401  (operators on KerasTensors)
@@ -11,6 +12,6 @@ from pykern.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Mini
 
 __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation", "Dropout",
            "Flatten", "Reshape", "Permute", "RepeatVector", "Lambda", "Identity",
-           "ActivityRegularization", "ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU", "Add",
+           "ActivityRegularization", "Masking", "ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add",
            "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]

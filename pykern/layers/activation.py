@@ -72,8 +72,13 @@ class Softmax(_Elementwise):
     def call(self, inputs, mask=None):
         x = inputs
         if mask is not None:
-            # Keras adds a large negative number to masked logits
-            x = ops.add(x, (1.0 - np.asarray(mask, np.float32)) * np.float32(-1e9))
+            mask = ops.convert_to_numpy(mask)
+            if mask.ndim > x.ndim or any(m not in (1, d) for m, d in zip(
+                    mask.shape[::-1], tuple(x.shape)[::-1])):
+                raise ValueError(f"Softmax {self.name!r}: the mask of shape {mask.shape} must "
+                                 f"broadcast to the inputs of shape {tuple(x.shape)}")
+            keep = mask if mask.dtype == bool else mask > 0.5
+            x = ops.where(keep, x, -1e9)  # masked logits get Keras' large negative number
         if isinstance(self.axis, (tuple, list)):
             shifted = ops.subtract(x, ops.stop_gradient(ops.max(x, self.axis, keepdims=True)))
             e = ops.exp(shifted)

@@ -8,11 +8,12 @@ from pykern import initializers as kinitializers
 from pykern import ops
 from pykern import regularizers as kregularizers
 from pykern.backend.random import SeedGenerator
+from pykern.backend.tensor import Tensor
 from pykern.layers.layer import Layer
 from pykern.utils.serialization import dump_function, load_function, serialize_keras_object
 
 __all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute", "RepeatVector",
-           "Lambda", "Identity", "ActivityRegularization"]
+           "Lambda", "Identity", "ActivityRegularization", "Masking"]
 
 # activations the GEMM epilogue computes (the Dense op fuses them)
 _FUSED = {kactivations.linear: None, kactivations.relu: "relu",
@@ -48,6 +49,7 @@ class Dense(Layer):
         self.bias_constraint = kconstraints.get(bias_constraint)
         self._fused = _FUSED.get(self.activation, False)
         self.kernel = self.bias = None
+        self.supports_masking = True
 
     def _check_shape(self, input_shape):
         if len(input_shape) < 2:
@@ -285,10 +287,15 @@ class Lambda(Layer):
         self.function = function
         self._output_shape = output_shape
         self.mask = mask
+        self.supports_masking = mask is not None
         self.arguments = dict(arguments or {})
 
     def call(self, inputs):
         return self.function(inputs, **self.arguments)
+
+    def compute_mask(self, inputs, previous_mask):
+        """`mask` is a fixed mask or a function (inputs, previous_mask) -> mask."""
+        return self.mask(inputs, previous_mask) if callable(self.mask) else self.mask
 
     def compute_output_shape(self, input_shape):
         if self._output_shape is None:
@@ -315,6 +322,10 @@ class Lambda(Layer):
 class Identity(Layer):
     """Returns its input unchanged."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
     def call(self, inputs):
         return inputs
 
@@ -328,6 +339,7 @@ class ActivityRegularization(Layer):
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(activity_regularizer=kregularizers.L1L2(l1=l1, l2=l2), **kwargs)
         self.l1, self.l2 = l1, l2
+        self.supports_masking = True
 
     def call(self, inputs):
         return inputs
@@ -339,3 +351,28 @@ class ActivityRegularization(Layer):
         config = super().get_config()
         config.pop("activity_regularizer", None)
         return {**config, "l1": self.l1, "l2": self.l2}
+
+
+class Masking(Layer):
+    """Marks timesteps whose features all equal `mask_value` as masked: they are
+    zeroed, and the output carries the mask (B, T) for the layers after it."""
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return Tensor(np.any(ops.convert_to_numpy(inputs) != self.mask_value, axis=-1))
+
+    def call(self, inputs):
+        keep = np.any(ops.convert_to_numpy(inputs) != self.mask_value, axis=-1, keepdims=True)
+        outputs = ops.where(keep, inputs, 0.0)
+        outputs._keras_mask = Tensor(keep[..., 0])
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}

@@ -149,6 +149,8 @@ class Layer:
         cls._call_takes_training = "training" in params or any(
             p.kind is p.VAR_KEYWORD for p in params.values())
         cls._call_takes_mask = "mask" in params
+        # a layer with its own compute_mask may create masks from unmasked inputs
+        cls._makes_masks = cls.compute_mask is not Layer.compute_mask
         if cls.__module__.startswith("pykern."):
             register_builtin(cls._keras_module, cls)
 
@@ -380,6 +382,11 @@ class Layer:
             training = outer
         if self._call_takes_training:
             kwargs["training"] = training
+        previous_mask = kwargs.get("mask")
+        if previous_mask is None and (self.supports_masking or self._call_takes_mask):
+            previous_mask = _masks_of(inputs)
+            if previous_mask is not None and self._call_takes_mask:
+                kwargs["mask"] = previous_mask
         if "mask" in kwargs and not self._call_takes_mask:
             kwargs.pop("mask")
         if self._call_losses:
@@ -392,7 +399,24 @@ class Layer:
         if self.activity_regularizer is not None:
             for out in _flatten(outputs):
                 self._call_losses.append(self._activity_penalty(out))
+        if self.supports_masking and (previous_mask is not None or self._makes_masks):
+            self._set_mask(inputs, outputs, previous_mask)
         return outputs
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of the outputs (layers that support masking pass it on)."""
+        return previous_mask
+
+    def _set_mask(self, inputs, outputs, previous_mask):
+        flat = [t for t in _flatten(outputs) if isinstance(t, Tensor)]
+        if not flat or all(getattr(t, "_keras_mask", None) is not None for t in flat):
+            return
+        masks = self.compute_mask(inputs, previous_mask)
+        if masks is None:
+            return
+        for t, m in zip(flat, _flatten(masks)):
+            if m is not None and getattr(t, "_keras_mask", None) is None:
+                t._keras_mask = m
 
     def _activity_penalty(self, out):
         from pykern import ops
@@ -468,7 +492,16 @@ class Layer:
 
 Layer._call_takes_training = True
 Layer._call_takes_mask = False
+Layer._makes_masks = False
 register_builtin("keras.layers", Layer)
+
+
+def _masks_of(x):
+    """The masks attached to the input tensor(s), None when there are none."""
+    if isinstance(x, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) for t in x]
+        return None if all(m is None for m in masks) else masks
+    return getattr(x, "_keras_mask", None)
 
 
 def _to_tensors(x):

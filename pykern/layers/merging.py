@@ -3,6 +3,7 @@ Concatenate, Dot, and their functional forms (add([a, b]), ...)."""
 import numpy as np
 
 from pykern import ops
+from pykern.backend.tensor import Tensor
 from pykern.layers.layer import Layer
 
 __all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
@@ -25,6 +26,20 @@ class _Merge(Layer):
 
     _min_inputs = 2
     _max_inputs = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask):
+        """Keras' rule for element-wise merges: the OR of the masks, None unless
+        every input is masked."""
+        if previous_mask is None or any(m is None for m in previous_mask):
+            return None
+        out = ops.convert_to_numpy(previous_mask[0])
+        for m in previous_mask[1:]:
+            out = np.logical_or(out, ops.convert_to_numpy(m))
+        return Tensor(out)
 
     def _check_list(self, input_shape):
         name = type(self).__name__
@@ -147,6 +162,21 @@ class Concatenate(_Merge):
     def _merge(self, xs):
         return ops.concatenate(xs, axis=self.axis)
 
+    def compute_mask(self, inputs, previous_mask):
+        """Masks (all-True for unmasked inputs, broadcast over the features) joined
+        along the axis, then reduced with any() over the last axis, as Keras."""
+        if previous_mask is None or all(m is None for m in previous_mask):
+            return None
+        masks = []
+        for x, m in zip(inputs, previous_mask):
+            shape = tuple(x.shape)
+            if m is None:
+                masks.append(np.ones(shape, bool))
+            else:
+                m = ops.convert_to_numpy(m)
+                masks.append(np.broadcast_to(m[..., None], shape) if m.ndim < len(shape) else m)
+        return Tensor(np.any(np.concatenate(masks, axis=self.axis), axis=-1))
+
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
@@ -198,6 +228,9 @@ class Dot(_Merge):
         z = ops.matmul(ops.reshape(xt, (b, -1, k)), ops.reshape(yt, (b, k, -1)))
         out = (b,) + tuple(rest_x) + tuple(rest_y)
         return ops.reshape(z, out if len(out) > 1 else out + (1,))
+
+    def compute_mask(self, inputs, previous_mask):
+        return None
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

@@ -9,7 +9,6 @@ import math
 import numpy as np
 
 from pykern import _cpu
-from pykern.backend.tensor import Tensor
 from pykern.ops.core import _t, _out
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid",
