@@ -242,7 +242,7 @@ CONFIG_LAYERS = [
     lambda: layers.Average(), lambda: layers.Maximum(), lambda: layers.Minimum(),
     lambda: layers.Concatenate(axis=1), lambda: layers.Dot(axes=(1, 2), normalize=True),
     lambda: layers.Identity(), lambda: layers.ActivityRegularization(l1=0.1),
-    lambda: layers.InputLayer(shape=(3, 4), name="inp"),
+    lambda: layers.InputLayer(shape=(3, 4), name="inp"), lambda: layers.Masking(-1.0),
 ]
 
 

@@ -339,3 +339,11 @@ def test_summary_of_called_subclassed_model_equals_keras(keras):
     ours(x)
     theirs(x)
     assert _capture_summary(ours) == _capture_summary(theirs)
+
+
+def test_models_report_input_and_output_shapes():
+    model = _branching(layers, pykern)
+    assert model.input_shape == [(None, 5), (None, 3)]
+    assert model.output_shape == [(None, 3), (None, 1)]
+    seq = _mlp(layers, pykern)
+    assert seq.input_shape == (None, 6) and seq.output_shape == (None, 3)

@@ -129,6 +129,13 @@ class Sequential(Model):
         return self._input_layer.batch_shape
 
     @property
+    def output_shape(self):
+        if not self.built or not self._layers:
+            raise AttributeError(f"Sequential {self.name!r} is not built, so it has no output "
+                                 f"shape")
+        return self.compute_output_shape(self.input_shape)
+
+    @property
     def inputs(self):
         return [self._input_layer.output] if self._input_layer is not None else None
 
