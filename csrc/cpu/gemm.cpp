@@ -67,10 +67,16 @@ const cpu::IsaKernels& isa_kernels(Isa isa) {
   }
 }
 
-// Problems at or below this many multiply-adds skip packing: the copy costs
-// more than it saves (OpenBLAS' "sgemm direct" draws the line similarly,
-// kernels.md 1.4). The line depends on the sizes alone, for determinism.
-constexpr double kDirectMaxFma = 64.0 * 64.0 * 512.0;
+// Small problems skip packing: the copies cost more than they save (OpenBLAS'
+// "sgemm direct" draws a similar line, kernels.md 1.4). The direct kernel
+// re-reads op(B) for every DMR rows, so op(B) must also stay in L2. The line
+// depends on the sizes alone, for determinism.
+constexpr double kDirectMaxFma = 16.0 * 1024 * 1024;
+constexpr double kDirectMaxBBytes = 512.0 * 1024;
+
+bool use_direct(const GemmArgs& g) {
+  return double(g.M) * g.N * g.K <= kDirectMaxFma && 4.0 * g.K * g.N <= kDirectMaxBBytes;
+}
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -267,7 +273,7 @@ void sgemm(const GemmArgs& g) {
   const Isa isa = cpu_isa();
   const cpu::IsaKernels& ks = isa_kernels(isa);
   if (g.K == 0 || g.alpha == 0.0f) return scale_only(g, ks);
-  if (double(g.M) * g.N * g.K <= kDirectMaxFma) return gemm_direct(g, ks);
+  if (use_direct(g)) return gemm_direct(g, ks);
   gemm_packed(g, ks, block_sizes(isa));
 }
 
