@@ -15,6 +15,7 @@ __all__ = ["gradients", "grad_arrays", "GradientTape"]
 
 
 _by_creation = operator.attrgetter("_seq")
+_F32 = np.dtype(np.float32)
 
 
 def _interior(ys):
@@ -24,11 +25,10 @@ def _interior(ys):
     stack = list(ys)
     while stack:
         t = stack.pop()
-        if id(t) not in seen:
+        if t._parents and id(t) not in seen:
             seen.add(id(t))
-            if t._parents:
-                interior.append(t)
-                stack.extend(t._parents)
+            interior.append(t)
+            stack.extend(t._parents)
     interior.sort(key=_by_creation)
     return interior
 
@@ -84,7 +84,7 @@ def grad_arrays(ys, xs, seeds=None):
             # hand out owned, writable arrays: optimizers may update them in place, and
             # a backward may pass one array to two parents (add) or return a broadcast view
             flags = g.flags
-            if (g.dtype != np.float32 or id(g) in given or not flags.writeable
+            if (g.dtype is not _F32 or id(g) in given or not flags.writeable
                     or not flags.c_contiguous):
                 g = np.array(g, dtype=np.float32, order="C")
             given.add(id(g))
