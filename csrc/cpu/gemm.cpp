@@ -1,18 +1,16 @@
 // SGEMM driver: the BLIS loops, packing and threading around the micro-kernels
 // of cpu/kernels/<isa>/. See pykern/gemm.h for the contract.
 //
-//   for jc in N step NC:            B block (KC x NC) packed once, shared by all threads
+//   for jc in N step NC:
 //     for pc in K step KC:
-//       pack op(B)[pc:+kc, jc:+nc] -> Bp (NR-wide micro-panels), threads split the panels
-//       for ic in M step MC:        each thread packs its own A block (MC x KC) -> Ap
+//       pack op(B)[pc:+kc, jc:+nc] -> Bp (NR-wide micro-panels)
+//       for ic in M step MC:        pack the A block (MC x KC) -> Ap
 //         for jr in nc step NR:     one KC x NR micro-panel of Bp stays in L1
 //           for ir in mc step MR:   micro-kernel on an MR x NR tile of C
 //
-// Threads take whole MC blocks when there are enough of them, otherwise they
-// split the NR panels of one block. Either way each C element is summed in the
-// same order (the order depends on KC alone), so results are bitwise identical
-// for any thread count.
-#include <omp.h>
+// Threads take disjoint blocks of C (see gemm_packed). Each C element is summed
+// in the same order whoever computes it (the order depends on KC alone), so
+// results are bitwise identical for any thread count.
 
 #include <algorithm>
 #include <cstdio>
@@ -189,80 +187,83 @@ void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
   for (int64_t t = 0; t < tiles; ++t) tile(t);
 }
 
-void gemm_packed(const GemmArgs& g, const cpu::IsaKernels& ks, BlockSizes bs) {
-  const Strides s = strides_of(g);
+// One thread's share: the serial five loops on a block of C, with the thread's
+// own packing buffers.
+void gemm_packed_serial(const GemmArgs& g, const Strides& s, const cpu::IsaKernels& ks,
+                        BlockSizes bs) {
   const int mr = ks.mr, nr = ks.nr;
   const int64_t KC = bs.kc, NC = std::min<int64_t>(bs.nc, round_up(g.N, nr));
-  const int nt = threads_for(2.0 * g.M * g.N * g.K);
-
-  // MC: the table's value, lowered so the blocks spread evenly over threads.
-  int64_t MC = bs.mc;
-  int64_t n_ic = (g.M + MC - 1) / MC;
-  const bool split_ic = n_ic >= nt;
-  if (split_ic) {
-    n_ic = round_up(n_ic, nt);
-    MC = round_up((g.M + n_ic - 1) / n_ic, mr);
-  } else {
-    MC = round_up(g.M, mr);
-  }
-  n_ic = (g.M + MC - 1) / MC;
-
+  const int64_t MC = std::min<int64_t>(round_up(bs.mc, mr), round_up(g.M, mr));
   float* Bp = thread_scratch(0, KC * NC * sizeof(float));
-
-#pragma omp parallel num_threads(nt)
-  {
-    const int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
-    float* Ap = thread_scratch(1, MC * KC * sizeof(float));
-    for (int64_t jc = 0; jc < g.N; jc += NC) {
-      const int64_t nc = std::min(NC, g.N - jc);
-      const int64_t panels = (nc + nr - 1) / nr;
-      for (int64_t pc = 0; pc < g.K; pc += KC) {
-        const int64_t kc = std::min(KC, g.K - pc);
-        const bool last = pc + kc == g.K;
-        const float beta = pc == 0 ? g.beta : 1.0f;
-        const float* bias = last ? g.bias : nullptr;
-        const Act act = last ? g.act : Act::none;
-        const float* Bsrc = g.B + pc * s.b_rs;
-
-#pragma omp for schedule(static)
+  float* Ap = thread_scratch(1, MC * KC * sizeof(float));
+  for (int64_t jc = 0; jc < g.N; jc += NC) {
+    const int64_t nc = std::min(NC, g.N - jc);
+    const int64_t panels = (nc + nr - 1) / nr;
+    for (int64_t pc = 0; pc < g.K; pc += KC) {
+      const int64_t kc = std::min(KC, g.K - pc);
+      const bool last = pc + kc == g.K;
+      const float beta = pc == 0 ? g.beta : 1.0f;
+      const float* bias = last ? g.bias : nullptr;
+      const Act act = last ? g.act : Act::none;
+      for (int64_t p = 0; p < panels; ++p) {
+        const int cols = static_cast<int>(std::min<int64_t>(nr, nc - p * nr));
+        pack_b_panel(g.B + pc * s.b_rs, s.b_rs, s.b_cs, kc, jc + p * nr, cols, nr,
+                     Bp + p * nr * kc);
+      }
+      for (int64_t ic = 0; ic < g.M; ic += MC) {
+        const int64_t mc = std::min(MC, g.M - ic);
+        pack_a(g.A + ic * s.a_rs + pc * s.a_cs, s.a_rs, s.a_cs, mc, kc, mr, Ap);
         for (int64_t p = 0; p < panels; ++p) {
-          const int cols = static_cast<int>(std::min<int64_t>(nr, nc - p * nr));
-          pack_b_panel(Bsrc, s.b_rs, s.b_cs, kc, jc + p * nr, cols, nr, Bp + p * nr * kc);
-        }
-
-        // Panels [p0, p1) of one MC block, all its MR rows.
-        auto macro = [&](int64_t ic, int64_t mc, int64_t p0, int64_t p1) {
-          for (int64_t p = p0; p < p1; ++p) {
-            const int64_t j = jc + p * nr;
-            const int n = static_cast<int>(std::min<int64_t>(nr, g.N - j));
-            for (int64_t ir = 0; ir < mc; ir += mr) {
-              const int m = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-              float* C = g.C + (ic + ir) * g.ldc + j;
-              ks.micro(kc, Ap + ir * kc, Bp + p * nr * kc, nr, C, g.ldc, m, n, g.alpha, beta,
-                       bias ? bias + j : nullptr);
-              apply_act(ks, C, g.ldc, m, n, act);
-            }
+          const int64_t j = jc + p * nr;
+          const int n = static_cast<int>(std::min<int64_t>(nr, g.N - j));
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            const int m = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+            float* C = g.C + (ic + ir) * g.ldc + j;
+            ks.micro(kc, Ap + ir * kc, Bp + p * nr * kc, nr, C, g.ldc, m, n, g.alpha, beta,
+                     bias ? bias + j : nullptr);
+            apply_act(ks, C, g.ldc, m, n, act);
           }
-        };
-
-        if (split_ic) {
-#pragma omp for schedule(static)
-          for (int64_t b = 0; b < n_ic; ++b) {
-            const int64_t ic = b * MC, mc = std::min(MC, g.M - ic);
-            pack_a(g.A + ic * s.a_rs + pc * s.a_cs, s.a_rs, s.a_cs, mc, kc, mr, Ap);
-            macro(ic, mc, 0, panels);
-          }
-        } else {
-          // One MC block; every thread packs it (it is small) and takes a
-          // contiguous share of the panels.
-          pack_a(g.A + pc * s.a_cs, s.a_rs, s.a_cs, g.M, kc, mr, Ap);
-          const int64_t p0 = panels * tid / nthr, p1 = panels * (tid + 1) / nthr;
-          macro(0, g.M, p0, p1);
-#pragma omp barrier
         }
       }
     }
   }
+}
+
+// Threads take a pr x pc grid of C blocks and run without any barrier; each
+// packs the A rows and B columns it needs itself. The grid minimises that
+// duplicated packing, K*(M*pc + N*pr). A barrier-free split keeps one slow or
+// descheduled thread from stalling the others at every KC step.
+void gemm_packed(const GemmArgs& g, const cpu::IsaKernels& ks, BlockSizes bs) {
+  const Strides s = strides_of(g);
+  const int mr = ks.mr, nr = ks.nr;
+  const int64_t row_tiles = (g.M + mr - 1) / mr, col_panels = (g.N + nr - 1) / nr;
+  const int nt = std::min<int64_t>(threads_for(2.0 * g.M * g.N * g.K), row_tiles * col_panels);
+  int pr = 1, pcol = nt;
+  double best = -1.0;
+  for (int r = 1; r <= nt; ++r) {
+    if (nt % r || r > row_tiles || nt / r > col_panels) continue;
+    const double cost = double(g.M) * (nt / r) + double(g.N) * r;
+    if (best < 0 || cost < best) best = cost, pr = r, pcol = nt / r;
+  }
+  if (best < 0) pr = 1, pcol = 1;  // no exact grid fits: run on one thread
+  auto block = [&](int t) {
+    const int i = t / pcol, j = t % pcol;
+    const int64_t m0 = row_tiles * i / pr * mr, m1 = std::min(g.M, row_tiles * (i + 1) / pr * mr);
+    const int64_t n0 = col_panels * j / pcol * nr,
+                  n1 = std::min(g.N, col_panels * (j + 1) / pcol * nr);
+    GemmArgs sub = g;
+    sub.M = m1 - m0;
+    sub.N = n1 - n0;
+    sub.A = g.A + m0 * s.a_rs;
+    sub.B = g.B + n0 * s.b_cs;
+    sub.C = g.C + m0 * g.ldc + n0;
+    sub.bias = g.bias ? g.bias + n0 : nullptr;
+    if (sub.M > 0 && sub.N > 0) gemm_packed_serial(sub, s, ks, bs);
+  };
+  const int blocks = pr * pcol;
+  if (blocks == 1) return block(0);
+#pragma omp parallel for num_threads(blocks) schedule(static, 1)
+  for (int t = 0; t < blocks; ++t) block(t);
 }
 
 }  // namespace
