@@ -166,6 +166,8 @@ def test_tensor_interoperates_with_numpy():
     r = np.ones(3, np.float32) * t
     assert isinstance(r, Tensor)
     assert float(ops.sum(t)) == 3.0
+    np.testing.assert_allclose(np.exp(t), np.exp(np.arange(3)), rtol=1e-6)
+    assert float(np.sum(t)) == 3.0 and float(t.mean()) == 1.0
 
 
 # --- seeding and initializers -------------------------------------------------------------------

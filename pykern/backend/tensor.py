@@ -54,7 +54,9 @@ class Tensor:
     # attaches to a layer's output; read it with getattr(t, "_keras_mask", None)
     __slots__ = ("_value", "_parents", "_backward", "_seq", "name", "_keras_mask",
                  "__weakref__")
-    __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
+    # ndarray <op> Tensor defers to Tensor's reflected operators (a differentiable
+    # Tensor comes out), while NumPy functions like np.exp(t) see the array via __array__
+    __array_priority__ = 1000.0
 
     def __init__(self, value, parents=(), backward=None, name=None):
         if type(value) is not np.ndarray:

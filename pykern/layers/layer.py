@@ -34,7 +34,7 @@ class KerasTensor:
     (`_keras_history` = (layer, node_index, tensor_index)) that produces it."""
 
     __slots__ = ("shape", "dtype", "name", "_keras_history")
-    __array_ufunc__ = None  # ndarray <op> KerasTensor builds a graph node instead
+    __array_priority__ = 1000.0  # ndarray <op> KerasTensor builds a graph node instead
 
     def __init__(self, shape, dtype="float32", name=None, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)

@@ -48,9 +48,14 @@ def _attach_operators():
         "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
         "__eq__": equal, "__ne__": not_equal,
     }
+    def method(fn):
+        def reduce(self, axis=None, keepdims=False, dtype=None, out=None, **kwargs):
+            if out is not None:
+                raise TypeError(f"Tensor.{fn.__name__}: out= is not supported")
+            return fn(self, axis, keepdims)
+        return reduce
     for name in ("sum", "mean", "max", "min"):
-        fn = globals()[name]
-        table[name] = (lambda f: lambda self, axis=None, keepdims=False: f(self, axis, keepdims))(fn)
+        table[name] = method(globals()[name])
     table["astype"] = cast
     for name, fn in table.items():
         setattr(Tensor, name, fn)
