@@ -347,3 +347,15 @@ def test_models_report_input_and_output_shapes():
     assert model.output_shape == [(None, 3), (None, 1)]
     seq = _mlp(layers, pykern)
     assert seq.input_shape == (None, 6) and seq.output_shape == (None, 3)
+
+
+def test_nested_models_round_trip_through_config(keras):
+    model = _shared_and_nested(layers, pykern)
+    ours = [(l["class_name"], l["module"]) for l in model.get_config()["layers"]]
+    theirs = [(l["class_name"], l["module"])
+              for l in _shared_and_nested(keras.layers, keras).get_config()["layers"]]
+    assert ours == theirs
+    again = pykern.Model.from_config(model.get_config())
+    again.set_weights(model.get_weights())
+    xs = [_x(2, 4), _x(2, 4)]
+    np.testing.assert_allclose(again(xs).numpy(), model(xs).numpy(), rtol=1e-6)

@@ -78,6 +78,9 @@ def _map_graph(inputs, outputs):
 class Functional(Model):
     """Model(inputs, outputs): inputs/outputs are KerasTensors or lists/dicts of them."""
 
+    _keras_module = "keras.src.models.functional"  # where Keras 3 configs say it lives
+    _registered_name = "Functional"
+
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         Layer.__init__(self, trainable=trainable, name=name or _auto_name(), **kwargs)
         flat_in, flat_out = _flatten(inputs), _flatten(outputs)
