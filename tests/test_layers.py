@@ -390,3 +390,10 @@ def test_masking_layer_matches_keras_and_passes_gradients(keras):
 def test_layers_without_mask_support_drop_the_mask():
     y = layers.Flatten()(layers.Masking()(_masked_input()))
     assert getattr(y, "_keras_mask", None) is None
+
+
+def test_prelu_called_on_another_shape_names_layer_and_shapes():
+    layer = layers.PReLU(name="pr")
+    layer(_x(2, 3, 4))
+    with pytest.raises(ValueError, match=r"pr.*\(3, 4\).*\(2, 5, 4\)"):
+        layer(_x(2, 5, 4))

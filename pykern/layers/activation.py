@@ -134,6 +134,10 @@ class PReLU(_Elementwise):
         self.built = True
 
     def call(self, inputs):
+        shape, alpha = tuple(inputs.shape), tuple(self.alpha.shape)
+        if len(shape) != len(alpha) + 1 or any(a not in (1, d) for a, d in zip(alpha, shape[1:])):
+            raise ValueError(f"PReLU {self.name!r} was built for inputs of shape "
+                             f"(None, *{alpha}) (1 = shared axis), got {shape}")
         pos = ops.relu(inputs)
         neg = ops.multiply(ops.negative(self.alpha), ops.relu(ops.negative(inputs)))
         return ops.add(pos, neg)
