@@ -370,6 +370,14 @@ class Layer:
             self._initial_weights = None
 
     def __call__(self, inputs, *args, **kwargs):
+        if (not kwargs and not args and self.built and isinstance(inputs, Tensor)
+                and self.activity_regularizer is None and not self._call_losses
+                and getattr(inputs, "_keras_mask", None) is None and not self._makes_masks):
+            # the common call (one tensor, nothing to pass on): `training` is inherited
+            # from the enclosing call unchanged, so the context needs no update
+            if self._call_takes_training:
+                return self.call(inputs, training=_Context.training)
+            return self.call(inputs)
         if _is_symbolic(inputs):
             return self._symbolic_call(inputs, *args, **kwargs)
         if not isinstance(inputs, Tensor):
