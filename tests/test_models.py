@@ -359,3 +359,16 @@ def test_nested_models_round_trip_through_config(keras):
     again.set_weights(model.get_weights())
     xs = [_x(2, 4), _x(2, 4)]
     np.testing.assert_allclose(again(xs).numpy(), model(xs).numpy(), rtol=1e-6)
+
+
+def test_deferred_sequential_summary_equals_keras(keras):
+    def build(L, M):
+        m = M.Sequential([L.Dense(4, name="a"), L.Dense(2, name="b")], name="s")
+        m(np.ones((3, 5), np.float32))
+        return m
+    ours, theirs = build(layers, pykern), build(keras.layers, keras)
+    assert _capture_summary(ours) == _capture_summary(theirs)
+    assert [w.path for w in ours.weights] == [w.path for w in theirs.weights]
+    assert ours(np.ones((7, 5), np.float32)).shape == (7, 2)  # other batch sizes still work
+    with pytest.raises(ValueError, match=r"s.*\(3, 5\).*\(7, 6\)"):
+        ours(np.ones((7, 6), np.float32))

@@ -85,7 +85,7 @@ class Sequential(Model):
         if not self._layers:
             raise ValueError(f"Sequential {self.name!r} has no layers; add some before "
                              f"building it")
-        input_shape = (None,) + tuple(input_shape)[1:]
+        input_shape = tuple(input_shape)  # a batch size from the first data stays, as Keras
         if self._input_layer is None or self._input_layer.batch_shape != input_shape:
             object.__setattr__(self, "_input_layer", InputLayer(batch_shape=input_shape))
             object.__setattr__(self, "_checked_shape", None)
@@ -106,7 +106,7 @@ class Sequential(Model):
         if self._input_layer is not None and shape != self._checked_shape:
             spec = self._input_layer.batch_shape
             if shape is not None and (len(shape) != len(spec) or any(
-                    s is not None and d != s for d, s in zip(shape, spec))):
+                    s is not None and d != s for d, s in zip(shape[1:], spec[1:]))):
                 raise ValueError(f"Input 0 of model {self.name!r} is incompatible: expected "
                                  f"shape {spec}, got {tuple(shape)}")
             object.__setattr__(self, "_checked_shape", shape)  # checked once per shape
