@@ -133,7 +133,7 @@ def ndim(x):
 
 
 def is_keras_tensor(x):
-    from pykern.layers.input_layer import KerasTensor
+    from pykern.backend.keras_tensor import KerasTensor
     return isinstance(x, KerasTensor)
 
 

@@ -9,6 +9,7 @@ from pykern import ops
 from pykern import regularizers as kregularizers
 from pykern.backend.random import SeedGenerator
 from pykern.backend.tensor import Tensor
+from pykern.ops.nn import dense as _dense  # the plain op: Dense is never called symbolically here
 from pykern.layers.layer import Layer
 from pykern.utils.serialization import dump_function, load_function, serialize_keras_object
 
@@ -77,8 +78,8 @@ class Dense(Layer):
             raise ValueError(f"Dense {self.name!r} expects input of shape (..., "
                              f"{self.kernel.shape[0]}), got {tuple(shape)}")
         if self._fused is not False:
-            return ops.dense(inputs, self.kernel, self.bias, self._fused)
-        return self.activation(ops.dense(inputs, self.kernel, self.bias))
+            return _dense(inputs, self.kernel, self.bias, self._fused)
+        return self.activation(_dense(inputs, self.kernel, self.bias))
 
     def compute_output_shape(self, input_shape):
         self._check_shape(input_shape)

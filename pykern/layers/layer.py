@@ -14,6 +14,7 @@ from pykern import constraints as kconstraints
 from pykern import initializers as kinitializers
 from pykern import regularizers as kregularizers
 from pykern.backend.state import to_snake_case, uniquify
+from pykern.backend.keras_tensor import KerasTensor
 from pykern.backend.tensor import Tensor, Variable, no_grad
 from pykern.utils.serialization import register_builtin, serialize_keras_object
 
@@ -27,31 +28,6 @@ class _Context:
     """The call in progress: nested layers inherit `training` and the name scope."""
     training = None
     scope = []
-
-
-class KerasTensor:
-    """A symbolic tensor: a shape with None for unknown dims, and the layer call
-    (`_keras_history` = (layer, node_index, tensor_index)) that produces it."""
-
-    __slots__ = ("shape", "dtype", "name", "_keras_history")
-    __array_priority__ = 1000.0  # ndarray <op> KerasTensor builds a graph node instead
-
-    def __init__(self, shape, dtype="float32", name=None, history=None):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = dtype
-        self.name = name
-        self._keras_history = history
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-    def __array__(self, *args, **kwargs):
-        raise TypeError(f"{self!r} is symbolic: it has no value until the model is called on "
-                        f"data")
 
 
 class Node:

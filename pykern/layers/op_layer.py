@@ -1,21 +1,27 @@
-"""Operations on symbolic tensors: `Dense(3)(x) * 2.0 + x[:, :3]` in a functional
-model. Each operator on a KerasTensor becomes a weightless graph node named as
-Keras names its ops (multiply, add, get_item, ...); `model.layers` leaves them
-out, as Keras does, while summaries and configs list them."""
+"""Operations on symbolic tensors: `Dense(3)(x) * 2.0 + x[:, :3]` or
+`ops.relu(x)` in a functional model. Each operator or op on a KerasTensor
+becomes a weightless graph node named as Keras names its ops (multiply, add,
+get_item, relu, ...); `model.layers` leaves them out, as Keras does, while
+summaries and configs list them."""
 import numpy as np
 
 from pykern import ops
+from pykern.ops import elementwise
+from pykern.ops.matmul import matmul
+from pykern.ops.shape import getitem
 from pykern.backend.state import to_snake_case, uniquify
 from pykern.backend.tensor import no_grad
-from pykern.layers.layer import (KerasTensor, Layer, Node, _flatten, _input_shapes,
-                                 _merge_probes)
+from pykern.layers.layer import (KerasTensor, Layer, Node, _flatten, _input_shapes, _map,
+                                 _merge_probes, _shapes_to_tensors)
 
 __all__ = ["SymbolicOp"]
 
-# Keras op class name -> pykern op
-_OPS = {"Add": ops.add, "Subtract": ops.subtract, "Multiply": ops.multiply,
-        "TrueDivide": ops.divide, "Negative": ops.negative, "Power": ops.power,
-        "Matmul": ops.matmul, "GetItem": ops.getitem}
+# Keras op class name -> the plain pykern op (operators, then every op in pykern.ops)
+_OPS = {"Add": elementwise.add, "Subtract": elementwise.subtract,
+        "Multiply": elementwise.multiply, "TrueDivide": elementwise.divide,
+        "Negative": elementwise.negative, "Power": elementwise.power,
+        "Matmul": matmul, "GetItem": getitem}
+_OPS.update({k: v for k, v in ops.symbolic_ops.items() if k not in _OPS})
 
 
 class SymbolicOp(Layer):
@@ -33,21 +39,24 @@ class SymbolicOp(Layer):
         self._class_name = self._registered_name = op_name
         self.built = True
 
-    def call(self, *args):
-        return _OPS[self.op_name](*args)
+    def call(self, *args, **kwargs):
+        return _OPS[self.op_name](*args, **kwargs)
 
     def __call__(self, *args, **kwargs):
+        fn = _OPS[self.op_name]
         if not any(isinstance(a, KerasTensor) for a in _flatten(list(args))):
-            return _OPS[self.op_name](*args)
+            return fn(*args, **kwargs)
         probes = []
-        for fill in (2, 3):
-            dummy = [np.zeros(tuple(fill if d is None else d for d in a.shape), np.float32)
-                     if isinstance(a, KerasTensor) else a for a in args]
+        for fill in (2, 3):  # dims that change with the unknown sizes are unknown
+            def dummy(a, fill=fill):
+                if not isinstance(a, KerasTensor):
+                    return a
+                return np.zeros(tuple(fill if d is None else d for d in a.shape), np.float32)
             with no_grad():
-                probes.append(_input_shapes(_OPS[self.op_name](*dummy)))
-        out = KerasTensor(_merge_probes(*probes), name=self.name)
-        Node(self, tuple(args), {}, out)
-        return out
+                probes.append(_input_shapes(fn(*[_map(dummy, a) for a in args], **kwargs)))
+        outputs = _shapes_to_tensors(_merge_probes(*probes), self.name)
+        Node(self, tuple(args), dict(kwargs), outputs)
+        return outputs
 
     def get_config(self):
         return {"name": self.name}

@@ -4,6 +4,11 @@ Every op converts its inputs once to float32, computes with one native kernel
 or vectorised NumPy ufunc, and records its backward function. Tensors get the
 arithmetic operators (+ - * / ** @, unary -, abs, indexing) from here.
 """
+import functools
+
+import numpy as np
+
+from pykern.backend.keras_tensor import KerasTensor
 from pykern.backend.tensor import Tensor, Variable
 from pykern.ops.core import (cast, convert_to_numpy, convert_to_tensor, ones_like, shape,
                              stop_gradient, zeros_like)
@@ -65,3 +70,48 @@ def _attach_operators():
 
 
 _attach_operators()
+
+# Keras' op class name for each op (CamelCase of the function name, except these)
+_CLASS_NAMES = {"getitem": "GetItem", "log_softmax": "LogSoftmax", "hard_silu": "HardSilu",
+                "hard_swish": "HardSilu", "swish": "Silu", "absolute": "Absolute"}
+_NOT_SYMBOLIC = {"convert_to_tensor", "convert_to_numpy", "shape", "erf"}
+# Keras op class name -> the plain op, for symbolic nodes and their configs
+symbolic_ops = {}
+
+
+def _class_name(fn_name):
+    return _CLASS_NAMES.get(fn_name) or "".join(p.capitalize() for p in fn_name.split("_"))
+
+
+def _symbolic_aware(fn):
+    """The op, or, when an argument is a KerasTensor (functional model building),
+    a graph node that will run it (pykern.layers.op_layer.SymbolicOp)."""
+    class_name = _class_name(fn.__name__)
+    symbolic_ops.setdefault(class_name, fn)
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        for a in args:
+            if type(a) is KerasTensor or (type(a) in (list, tuple) and any(
+                    type(t) is KerasTensor for t in a)):
+                from pykern.layers.op_layer import SymbolicOp
+                return SymbolicOp(class_name)(*args, **kwargs)
+        return fn(*args, **kwargs)
+    return op
+
+
+for _name in __all__:
+    if _name not in _NOT_SYMBOLIC:
+        globals()[_name] = _symbolic_aware(globals()[_name])
+del _name
+
+
+def _shape_of_anything(x):
+    """The static shape as a tuple (None for unknown dims of symbolic tensors)."""
+    if isinstance(x, (Tensor, KerasTensor)):
+        return tuple(x.shape)
+    return tuple(np.shape(x))
+
+
+shape = _shape_of_anything
+shape.__name__ = "shape"
