@@ -1,12 +1,14 @@
-// SGEMM driver: the BLIS loops, packing and threading around the micro-kernels
-// of cpu/kernels/<isa>/. See pykern/gemm.h for the contract.
+// SGEMM driver: blocking, packing and threading around the micro-kernels of
+// cpu/kernels/<isa>/. See pykern/gemm.h for the contract.
+//
+// Small products (direct path): no copies at all; the micro-kernel reads op(A)
+// and op(B) where they lie. Large products (the BLIS loops, with A unpacked):
 //
 //   for jc in N step NC:
 //     for pc in K step KC:
-//       pack op(B)[pc:+kc, jc:+nc] -> Bp (NR-wide micro-panels)
-//       for ic in M step MC:        pack the A block (MC x KC) -> Ap
-//         for jr in nc step NR:     one KC x NR micro-panel of Bp stays in L1
-//           for ir in mc step MR:   micro-kernel on an MR x NR tile of C
+//       pack op(B)[pc:+kc, jc:+nc] -> Bp (NR-wide micro-panels, KC x NC stays in L2)
+//       for ir in M step MR:        MR rows of op(A), read in place (they stay in L1)
+//         for jr in nc step NR:     micro-kernel on an MR x NR tile of C
 //
 // Threads take disjoint blocks of C (see gemm_packed). Each C element is summed
 // in the same order whoever computes it (the order depends on KC alone), so
@@ -27,30 +29,29 @@ namespace pykern {
 namespace {
 
 struct BlockSizes {
-  int mc, kc, nc;
+  int kc, nc;
 };
 
-// The one block-size table (kernels.md 1.2, tuned with `python -m bench gemm`
-// on the 2-core Zen 4 box: 32 KiB L1d, 1 MiB L2 per core). KC x NR x 4 B keeps
-// the B micro-panel in L1, MC x KC x 4 B the A block in L2.
+// The one block-size table, tuned with bench/ and a min-of-many C++ harness on
+// the 2-core Zen 4 box (32 KiB L1d, 1 MiB L2 per core): KC 384 beat 192/256 on
+// 512^3 to 2048^3 (about 95 vs 80 GFLOP/s on one core); KC x NC x 4 B = 1.5 MiB
+// for the packed B block.
 BlockSizes table_block_sizes(Isa isa) {
   switch (isa) {
-    case Isa::avx512: return {336, 256, 3072};  // MR 14, NR 32
-    case Isa::avx2: return {144, 256, 3072};    // MR 6, NR 16
-    default: return {128, 256, 2048};           // MR 4, NR 16
+    case Isa::avx512: return {384, 1024};  // MR 8, NR 32
+    case Isa::avx2: return {384, 1024};    // MR 6, NR 16
+    default: return {256, 1024};           // MR 4, NR 16
   }
 }
 
-// PYKERN_GEMM_BLOCKS=mc,kc,nc overrides the table, for tuning on a new machine
+// PYKERN_GEMM_BLOCKS=kc,nc overrides the table, for tuning on a new machine
 // (read once; malformed values are ignored).
 BlockSizes block_sizes(Isa isa) {
   static const BlockSizes tuned = [isa] {
     BlockSizes b = table_block_sizes(isa);
     if (const char* env = std::getenv("PYKERN_GEMM_BLOCKS")) {
       BlockSizes e{};
-      if (std::sscanf(env, "%d,%d,%d", &e.mc, &e.kc, &e.nc) == 3 && e.mc > 0 && e.kc > 0 &&
-          e.nc > 0)
-        b = e;
+      if (std::sscanf(env, "%d,%d", &e.kc, &e.nc) == 2 && e.kc > 0 && e.nc > 0) b = e;
     }
     return b;
   }();
@@ -77,30 +78,6 @@ bool use_direct(const GemmArgs& g) {
 }
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-// op(X)(i,k) = X[i*rs + k*cs]. Packs rows [0, mc) and columns [0, kc) into
-// micro-panels of `mr` rows, k-major, zero-padding the last panel.
-void pack_a(const float* X, int64_t rs, int64_t cs, int64_t mc, int64_t kc, int mr, float* dst) {
-  for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += mr * kc) {
-    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - i0));
-    const float* src = X + i0 * rs;
-    if (cs == 1) {
-      for (int r = 0; r < rows; ++r) {
-        const float* s = src + r * rs;
-        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = s[k];
-      }
-      for (int r = rows; r < mr; ++r)
-        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = 0.0f;
-    } else {
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* s = src + k * cs;
-        float* d = dst + k * mr;
-        for (int r = 0; r < rows; ++r) d[r] = s[r * rs];
-        for (int r = rows; r < mr; ++r) d[r] = 0.0f;
-      }
-    }
-  }
-}
 
 // op(X)(k,j) = X[k*rs + j*cs]. Packs one NR-wide micro-panel of `cols` columns
 // starting at column j0, for k in [0, kc), k-major, zero-padded to nr.
@@ -152,8 +129,8 @@ Strides strides_of(const GemmArgs& g) {
   return s;
 }
 
-// Small products: no packing. op(A) is read in place by the direct kernel and
-// op(B) rows are loaded where they lie (B^T is transposed once into scratch).
+// Small products: no packing. op(A) and op(B) are read where they lie (a
+// transposed B is transposed once into scratch, as the kernel loads op(B) rows).
 void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
   const Strides s = strides_of(g);
   const float* B = g.B;
@@ -165,7 +142,7 @@ void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
     B = Bt;
     ldb = g.N;
   }
-  const int mr = ks.dmr, nr = ks.nr;
+  const int mr = ks.mr, nr = ks.nr;
   const int64_t mt = (g.M + mr - 1) / mr, nt_tiles = (g.N + nr - 1) / nr;
   const int64_t tiles = mt * nt_tiles;
   auto tile = [&](int64_t t) {
@@ -174,8 +151,8 @@ void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
     const int m = static_cast<int>(std::min<int64_t>(mr, g.M - i0));
     const int n = static_cast<int>(std::min<int64_t>(nr, g.N - j0));
     float* C = g.C + i0 * g.ldc + j0;
-    ks.direct(g.K, g.A + i0 * s.a_rs, s.a_rs, s.a_cs, B + j0, ldb, C, g.ldc, m, n, g.alpha,
-              g.beta, g.bias ? g.bias + j0 : nullptr);
+    ks.micro(g.K, g.A + i0 * s.a_rs, s.a_rs, s.a_cs, B + j0, ldb, C, g.ldc, m, n, g.alpha,
+             g.beta, g.bias ? g.bias + j0 : nullptr);
     apply_act(ks, C, g.ldc, m, n, g.act);
   };
   const int nt = std::min<int64_t>(threads_for(2.0 * g.M * g.N * g.K), tiles);
@@ -187,15 +164,13 @@ void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
   for (int64_t t = 0; t < tiles; ++t) tile(t);
 }
 
-// One thread's share: the serial five loops on a block of C, with the thread's
-// own packing buffers.
+// One thread's share: the loops above on a block of C, with the thread's own
+// packing buffer.
 void gemm_packed_serial(const GemmArgs& g, const Strides& s, const cpu::IsaKernels& ks,
                         BlockSizes bs) {
   const int mr = ks.mr, nr = ks.nr;
   const int64_t KC = bs.kc, NC = std::min<int64_t>(bs.nc, round_up(g.N, nr));
-  const int64_t MC = std::min<int64_t>(round_up(bs.mc, mr), round_up(g.M, mr));
   float* Bp = thread_scratch(0, KC * NC * sizeof(float));
-  float* Ap = thread_scratch(1, MC * KC * sizeof(float));
   for (int64_t jc = 0; jc < g.N; jc += NC) {
     const int64_t nc = std::min(NC, g.N - jc);
     const int64_t panels = (nc + nr - 1) / nr;
@@ -210,19 +185,16 @@ void gemm_packed_serial(const GemmArgs& g, const Strides& s, const cpu::IsaKerne
         pack_b_panel(g.B + pc * s.b_rs, s.b_rs, s.b_cs, kc, jc + p * nr, cols, nr,
                      Bp + p * nr * kc);
       }
-      for (int64_t ic = 0; ic < g.M; ic += MC) {
-        const int64_t mc = std::min(MC, g.M - ic);
-        pack_a(g.A + ic * s.a_rs + pc * s.a_cs, s.a_rs, s.a_cs, mc, kc, mr, Ap);
+      for (int64_t ir = 0; ir < g.M; ir += mr) {
+        const int m = static_cast<int>(std::min<int64_t>(mr, g.M - ir));
+        const float* A = g.A + ir * s.a_rs + pc * s.a_cs;
         for (int64_t p = 0; p < panels; ++p) {
           const int64_t j = jc + p * nr;
           const int n = static_cast<int>(std::min<int64_t>(nr, g.N - j));
-          for (int64_t ir = 0; ir < mc; ir += mr) {
-            const int m = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-            float* C = g.C + (ic + ir) * g.ldc + j;
-            ks.micro(kc, Ap + ir * kc, Bp + p * nr * kc, nr, C, g.ldc, m, n, g.alpha, beta,
-                     bias ? bias + j : nullptr);
-            apply_act(ks, C, g.ldc, m, n, act);
-          }
+          float* C = g.C + ir * g.ldc + j;
+          ks.micro(kc, A, s.a_rs, s.a_cs, Bp + p * nr * kc, nr, C, g.ldc, m, n, g.alpha, beta,
+                   bias ? bias + j : nullptr);
+          apply_act(ks, C, g.ldc, m, n, act);
         }
       }
     }
@@ -230,8 +202,8 @@ void gemm_packed_serial(const GemmArgs& g, const Strides& s, const cpu::IsaKerne
 }
 
 // Threads take a pr x pc grid of C blocks and run without any barrier; each
-// packs the A rows and B columns it needs itself. The grid minimises that
-// duplicated packing, K*(M*pc + N*pr). A barrier-free split keeps one slow or
+// packs the B columns it needs itself. The grid minimises the duplicated work
+// (B packing and A traffic), K*(M*pc + N*pr). A barrier-free split keeps one slow or
 // descheduled thread from stalling the others at every KC step.
 void gemm_packed(const GemmArgs& g, const cpu::IsaKernels& ks, BlockSizes bs) {
   const Strides s = strides_of(g);

@@ -1,4 +1,4 @@
-// AVX2+FMA SGEMM micro-kernels: a 6x16 register tile (12 ymm accumulators, 2 ymm
+// AVX2+FMA SGEMM micro-kernel: a 6x16 register tile (12 ymm accumulators, 2 ymm
 // of B, one broadcast: the BLIS haswell shape, kernels.md 1.2).
 // Compiled with -mavx2 -mfma only; reached only when cpu_isa() >= avx2.
 #include <immintrin.h>
@@ -55,53 +55,8 @@ __attribute__((always_inline)) inline void store_tile(const __m256 (&acc)[M][NV]
   });
 }
 
-// acc (M x 8*NV) = sum_k Ap[k*MR + r] * B[k*ldb + c]; B loads masked to n columns.
 template <int M, int NV>
-void tile(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc, int n,
-          float alpha, float beta, const float* bias) {
-  __m256 acc[M][NV];
-  __m256i mask[NV];
-  unroll<M>([&](auto r) { unroll<NV>([&](auto v) { acc[r][v] = _mm256_setzero_ps(); }); });
-  unroll<NV>([&](auto v) { mask[v] = lane_mask(n - 8 * v); });
-  const bool full = n >= 8 * NV;
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    __m256 b[NV];
-    unroll<NV>([&](auto v) {
-      b[v] = full ? _mm256_loadu_ps(B + 8 * v) : _mm256_maskload_ps(B + 8 * v, mask[v]);
-    });
-    unroll<M>([&](auto r) {
-      const __m256 a = _mm256_broadcast_ss(Ap + r);
-      unroll<NV>([&](auto v) { acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]); });
-    });
-    Ap += MR;
-    B += ldb;
-  }
-  store_tile<M, NV>(acc, C, ldc, M, n, alpha, beta, bias);
-}
-
-template <int NV>
-void tile_rows(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
-               int m, int n, float alpha, float beta, const float* bias) {
-#define PK_ROWS(M) \
-  case M: return tile<M, NV>(kc, Ap, B, ldb, C, ldc, n, alpha, beta, bias);
-  switch (m) {
-    PK_ROWS(1) PK_ROWS(2) PK_ROWS(3) PK_ROWS(4) PK_ROWS(5) PK_ROWS(6)
-    default: return;
-  }
-#undef PK_ROWS
-}
-
-void micro_6x16(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
-                int m, int n, float alpha, float beta, const float* bias) {
-  if (n > 8)
-    tile_rows<2>(kc, Ap, B, ldb, C, ldc, m, n, alpha, beta, bias);
-  else
-    tile_rows<1>(kc, Ap, B, ldb, C, ldc, m, n, alpha, beta, bias);
-}
-
-template <int M, int NV>
-void direct_tile(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
+void tile(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
                  float* C, int64_t ldc, int n, float alpha, float beta, const float* bias) {
   __m256 acc[M][NV];
   __m256i mask[NV];
@@ -123,11 +78,11 @@ void direct_tile(int64_t K, const float* A, int64_t rsa, int64_t csa, const floa
 }
 
 template <int NV>
-void direct_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
+void tile_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
                  int64_t ldb, float* C, int64_t ldc, int n, float alpha, float beta,
                  const float* bias) {
 #define PK_ROWS(M) \
-  case M: return direct_tile<M, NV>(K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+  case M: return tile<M, NV>(K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
   switch (m) {
     PK_ROWS(1) PK_ROWS(2) PK_ROWS(3) PK_ROWS(4) PK_ROWS(5) PK_ROWS(6)
     default: return;
@@ -135,18 +90,18 @@ void direct_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, con
 #undef PK_ROWS
 }
 
-void direct_6x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
+void micro_6x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
                  float* C, int64_t ldc, int m, int n, float alpha, float beta, const float* bias) {
   if (n > 8)
-    direct_rows<2>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+    tile_rows<2>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
   else
-    direct_rows<1>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+    tile_rows<1>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
 }
 
 }  // namespace
 
 const IsaKernels& kernels() {
-  static const IsaKernels k{MR, NR, micro_6x16, MR, direct_6x16, act_row_impl};
+  static const IsaKernels k{MR, NR, micro_6x16, act_row_impl};
   return k;
 }
 

@@ -1,5 +1,6 @@
-// AVX-512 SGEMM micro-kernels: a 14x32 register tile (28 zmm accumulators, 2 zmm
-// of B, A broadcast from memory: 31 of the 32 zmm registers).
+// AVX-512 SGEMM micro-kernel: an 8x32 register tile (16 zmm accumulators, 2 zmm
+// of B, one broadcast of A). Eight rows keep a row-major A's row pointers in
+// the general registers; 16 independent FMA chains cover the FMA latency.
 // Compiled with -mavx512f/dq/bw/vl only; reached only when cpu_isa() == avx512.
 #include <immintrin.h>
 
@@ -15,10 +16,7 @@ namespace {
 #include "cpu/kernels/activation_body.h"
 #undef PK_VEC_FLOATS
 
-constexpr int MR = 14, NR = 32;
-// Direct tiles: 8 rows x 32 columns, 16 accumulators, and up to 8 row pointers
-// for a row-major A, which still fit in the 16 general registers.
-constexpr int DMR = 8;
+constexpr int MR = 8, NR = 32;
 
 inline __mmask16 lane_mask(int n) {
   return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n > 0 ? n : 0)) - 1u);
@@ -48,51 +46,8 @@ __attribute__((always_inline)) inline void store_tile(const __m512 (&acc)[M][NV]
   });
 }
 
-// acc (M x 16*NV) = sum_k Ap[k*MR + r] * B[k*ldb + c]; B loads masked to n columns.
 template <int M, int NV>
-void tile(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc, int n,
-          float alpha, float beta, const float* bias) {
-  __m512 acc[M][NV];
-  __mmask16 mask[NV];
-  unroll<M>([&](auto r) { unroll<NV>([&](auto v) { acc[r][v] = _mm512_setzero_ps(); }); });
-  unroll<NV>([&](auto v) { mask[v] = lane_mask(n - 16 * v); });
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    __m512 b[NV];
-    unroll<NV>([&](auto v) { b[v] = _mm512_maskz_loadu_ps(mask[v], B + 16 * v); });
-    unroll<M>([&](auto r) {
-      const __m512 a = _mm512_set1_ps(Ap[r]);
-      unroll<NV>([&](auto v) { acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]); });
-    });
-    Ap += MR;
-    B += ldb;
-  }
-  store_tile<M, NV>(acc, C, ldc, M, n, alpha, beta, bias);
-}
-
-template <int NV>
-void tile_rows(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
-               int m, int n, float alpha, float beta, const float* bias) {
-#define PK_ROWS(M) \
-  case M: return tile<M, NV>(kc, Ap, B, ldb, C, ldc, n, alpha, beta, bias);
-  switch (m) {
-    PK_ROWS(1) PK_ROWS(2) PK_ROWS(3) PK_ROWS(4) PK_ROWS(5) PK_ROWS(6) PK_ROWS(7)
-    PK_ROWS(8) PK_ROWS(9) PK_ROWS(10) PK_ROWS(11) PK_ROWS(12) PK_ROWS(13) PK_ROWS(14)
-    default: return;
-  }
-#undef PK_ROWS
-}
-
-void micro_14x32(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
-                 int m, int n, float alpha, float beta, const float* bias) {
-  if (n > 16)
-    tile_rows<2>(kc, Ap, B, ldb, C, ldc, m, n, alpha, beta, bias);
-  else
-    tile_rows<1>(kc, Ap, B, ldb, C, ldc, m, n, alpha, beta, bias);
-}
-
-template <int M, int NV>
-void direct_tile(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
+void tile(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
                  float* C, int64_t ldc, int n, float alpha, float beta, const float* bias) {
   __m512 acc[M][NV];
   __mmask16 mask[NV];
@@ -123,11 +78,11 @@ void direct_tile(int64_t K, const float* A, int64_t rsa, int64_t csa, const floa
 }
 
 template <int NV>
-void direct_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
+void tile_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
                  int64_t ldb, float* C, int64_t ldc, int n, float alpha, float beta,
                  const float* bias) {
 #define PK_ROWS(M) \
-  case M: return direct_tile<M, NV>(K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+  case M: return tile<M, NV>(K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
   switch (m) {
     PK_ROWS(1) PK_ROWS(2) PK_ROWS(3) PK_ROWS(4) PK_ROWS(5) PK_ROWS(6) PK_ROWS(7) PK_ROWS(8)
     default: return;
@@ -135,18 +90,18 @@ void direct_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, con
 #undef PK_ROWS
 }
 
-void direct_8x32(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
+void micro_8x32(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
                  float* C, int64_t ldc, int m, int n, float alpha, float beta, const float* bias) {
   if (n > 16)
-    direct_rows<2>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+    tile_rows<2>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
   else
-    direct_rows<1>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+    tile_rows<1>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
 }
 
 }  // namespace
 
 const IsaKernels& kernels() {
-  static const IsaKernels k{MR, NR, micro_14x32, DMR, direct_8x32, act_row_impl};
+  static const IsaKernels k{MR, NR, micro_8x32, act_row_impl};
   return k;
 }
 

@@ -1,4 +1,4 @@
-// Baseline SGEMM micro-kernels in plain C++ (SSE2 at most, from the compiler):
+// Baseline SGEMM micro-kernel in plain C++ (SSE2 at most, from the compiler):
 // the path for CPUs without AVX2+FMA and for PYKERN_MAX_ISA=scalar. Accumulates
 // in float with separate multiply and add, as the vector kernels' FMA would not
 // be available here.
@@ -28,19 +28,7 @@ void store_tile(const float (&acc)[MR][NR], float* C, int64_t ldc, int m, int n,
   }
 }
 
-void micro_4x16(int64_t kc, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
-                int m, int n, float alpha, float beta, const float* bias) {
-  float acc[MR][NR] = {};
-  for (int64_t k = 0; k < kc; ++k) {
-    for (int r = 0; r < MR; ++r)
-      for (int j = 0; j < n; ++j) acc[r][j] += Ap[r] * B[j];
-    Ap += MR;
-    B += ldb;
-  }
-  store_tile(acc, C, ldc, m, n, alpha, beta, bias);
-}
-
-void direct_4x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
+void micro_4x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
                  float* C, int64_t ldc, int m, int n, float alpha, float beta, const float* bias) {
   float acc[MR][NR] = {};
   for (int64_t k = 0; k < K; ++k)
@@ -54,7 +42,7 @@ void direct_4x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const floa
 }  // namespace
 
 const IsaKernels& kernels() {
-  static const IsaKernels k{MR, NR, micro_4x16, MR, direct_4x16, act_row_impl};
+  static const IsaKernels k{MR, NR, micro_4x16, act_row_impl};
   return k;
 }
 
