@@ -392,3 +392,15 @@ def test_ops_functions_on_symbolic_tensors_match_keras(keras):
     again.set_weights(ours.get_weights())
     x = _x(2, 4)
     np.testing.assert_allclose(again(x).numpy(), ours(x).numpy(), rtol=1e-6)
+
+
+def test_dict_inputs_and_outputs():
+    a, b = pykern.Input((2,), name="in_a"), pykern.Input((3,), name="in_b")
+    cat = layers.Concatenate()([a, b])
+    model = pykern.Model({"first": a, "second": b},
+                         {"sum": layers.Dense(1, name="s")(cat), "cat": cat})
+    xa, xb = _x(4, 2), _x(4, 3)
+    out = model({"second": xb, "first": xa})
+    np.testing.assert_array_equal(out["cat"].numpy(), np.concatenate([xa, xb], 1))
+    by_position = model([xa, xb])
+    np.testing.assert_array_equal(by_position["sum"].numpy(), out["sum"].numpy())

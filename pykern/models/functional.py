@@ -155,11 +155,14 @@ class Functional(Model):
     def _standardize(self, inputs):
         n = len(self._inputs)
         if isinstance(inputs, dict):
-            missing = [k for k in self._input_names if k not in inputs]
+            # keys of a dict-structured model's inputs, else the Input layer names
+            keys = list(self._input_struct) if isinstance(self._input_struct, dict) else \
+                self._input_names
+            missing = [k for k in keys if k not in inputs]
             if missing:
                 raise ValueError(f"Model {self.name!r}: missing inputs {missing}; expected keys "
-                                 f"{self._input_names}, got {sorted(inputs)}")
-            flat = [inputs[k] for k in self._input_names]
+                                 f"{keys}, got {sorted(inputs)}")
+            flat = [inputs[k] for k in keys]
         elif isinstance(inputs, (list, tuple)):
             flat = list(inputs)
         else:
