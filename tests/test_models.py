@@ -404,3 +404,11 @@ def test_dict_inputs_and_outputs():
     np.testing.assert_array_equal(out["cat"].numpy(), np.concatenate([xa, xb], 1))
     by_position = model([xa, xb])
     np.testing.assert_array_equal(by_position["sum"].numpy(), out["sum"].numpy())
+
+
+@pytest.mark.parametrize("kwargs", [{"expand_nested": True}, {"layer_range": ("shared", "sub_op")},
+                                    {"expand_nested": True, "show_trainable": True}])
+def test_summary_options_equal_keras(kwargs, keras):
+    ours = _capture_summary(_shared_and_nested(layers, pykern), **kwargs)
+    theirs = _capture_summary(_shared_and_nested(keras.layers, keras), **kwargs)
+    assert ours == theirs

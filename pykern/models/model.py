@@ -53,7 +53,8 @@ class Model(Layer):
         """Prints the Keras-format table of layers, output shapes and parameter counts."""
         from pykern.models.summary import print_summary
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
-                      show_trainable=show_trainable)
+                      show_trainable=show_trainable, expand_nested=expand_nested,
+                      layer_range=layer_range)
 
     def _build_once(self, input_shape):
         if type(self).build is Model.build:  # subclassed: sub-layers build on first call

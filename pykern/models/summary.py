@@ -1,6 +1,7 @@
 """model.summary() in Keras 3's layout: a box-drawn table (Layer (type) | Output
 Shape | Param # [| Connected to]) whose column widths follow Keras' positions
 and rich's even shrinking of padded columns, then the parameter totals."""
+import re
 import shutil
 import textwrap
 
@@ -134,8 +135,25 @@ def _is_sequential_like(model):
     return True
 
 
+def _layer_bounds(layers, layer_range):
+    """Keras' layer_range: (first, last) name patterns (re.match) -> slice bounds."""
+    if layer_range is None:
+        return 0, len(layers)
+    if len(layer_range) != 2 or not all(isinstance(p, str) for p in layer_range):
+        raise ValueError(f"layer_range must be a pair of layer-name patterns, got "
+                         f"{layer_range!r}")
+    lower = [i for i, layer in enumerate(layers) if re.match(layer_range[0], layer.name)]
+    upper = [i for i, layer in enumerate(layers) if re.match(layer_range[1], layer.name)]
+    if not lower or not upper:
+        raise ValueError(f"layer_range {layer_range!r} matches no layer names; the model's "
+                         f"layers are {[layer.name for layer in layers]}")
+    if min(lower) > max(upper):
+        return min(upper), max(lower) + 1
+    return min(lower), max(upper) + 1
+
+
 def print_summary(model, line_length=None, positions=None, print_fn=None,
-                  show_trainable=False):
+                  show_trainable=False, expand_nested=False, layer_range=None):
     sequential_like = _is_sequential_like(model)
     relevant = None
     if sequential_like:
@@ -166,16 +184,24 @@ def print_summary(model, line_length=None, positions=None, print_fn=None,
         current += width
     widths = _shrink([w + 2 for w in widths], line_length - len(widths) - 1)
 
-    rows = []
-    listed = getattr(model, "_operations", None) if not _is_plain(model) else None
-    for layer in listed or model.layers:
+    def layer_rows(layer, level):
         kind = getattr(layer, "_class_name", type(layer).__name__)
-        row = [f"{layer.name} ({kind})", _format_shape(layer), _params(layer)]
+        prefix = "   " * level + "└ " if level else ""
+        row = [f"{prefix}{layer.name} ({kind})", _format_shape(layer), _params(layer)]
         if not sequential_like:
             row.append(_connections(layer, relevant))
         if show_trainable:
             row.append(("Y" if layer.trainable else "N") if layer.weights else "-")
-        rows.append(row)
+        rows = [row]
+        if expand_nested and getattr(layer, "layers", None):
+            for inner in layer.layers:
+                rows += layer_rows(inner, level + 1)
+        return rows
+
+    listed = getattr(model, "_operations", None) if not _is_plain(model) else None
+    listed = listed or model.layers
+    first, last = _layer_bounds(listed, layer_range)
+    rows = [row for layer in listed[first:last] for row in layer_rows(layer, 0)]
 
     trainable = _count(model.trainable_weights)
     non_trainable = _count(model.non_trainable_weights)

@@ -1,0 +1,67 @@
+"""The training state saved with a model: the compile arguments
+(`compile_config`) and the optimizer's variables (iteration, learning rate,
+slots, in `optimizer.variables` order), so that `fit` after `load_model`
+continues the same trajectory."""
+import collections
+import warnings
+
+import numpy as np
+
+__all__ = ["get_state", "restore", "compile_from_config", "OptimizerState"]
+
+OptimizerState = collections.namedtuple("OptimizerState", ["name", "arrays", "names"])
+
+
+def _optimizer(model):
+    return getattr(model, "optimizer", None)
+
+
+def get_state(model):
+    """The built optimizer's variables as arrays, or None when there are none."""
+    opt = _optimizer(model)
+    variables = list(getattr(opt, "variables", None) or []) if opt is not None else []
+    if not variables or not getattr(opt, "built", True):
+        return None
+    arrays = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in variables]
+    name = getattr(opt, "name", type(opt).__name__.lower())
+    names = [f"{name}/{getattr(v, 'path', None) or getattr(v, 'name', i)}"
+             for i, v in enumerate(variables)]
+    return OptimizerState(name, arrays, names)
+
+
+def restore(model, datasets):
+    """Assigns saved optimizer variables (h5py datasets or arrays), building the
+    optimizer first; a count or shape mismatch is a warning, as in Keras."""
+    opt = _optimizer(model)
+    if opt is None:
+        return
+    if not getattr(opt, "built", True) and hasattr(opt, "build"):
+        opt.build(model.trainable_variables)
+    variables = list(getattr(opt, "variables", None) or [])
+    shapes = [tuple(d.shape) for d in datasets]
+    if len(variables) != len(datasets) or any(
+            tuple(v.shape) != s for v, s in zip(variables, shapes)):
+        warnings.warn(f"Skipping loading the optimizer state: the optimizer has "
+                      f"{len(variables)} variables {[tuple(v.shape) for v in variables]}, the "
+                      f"file holds {len(datasets)} {shapes}", stacklevel=3)
+        return
+    for v, d in zip(variables, datasets):
+        value = np.asarray(d[()] if hasattr(d, "shape") and not isinstance(d, np.ndarray)
+                           else d)
+        v.assign(value.astype(np.asarray(v.numpy()).dtype))
+
+
+def compile_from_config(model, compile_config, custom_objects=None):
+    """Compiles the loaded model with the saved compile arguments."""
+    if hasattr(model, "compile_from_config"):
+        model.compile_from_config(compile_config)
+        return
+    if not hasattr(model, "compile"):
+        warnings.warn("The file holds compile arguments, but this model has no compile(); "
+                      "it is loaded uncompiled", stacklevel=3)
+        return
+    from pykern.utils.serialization import deserialize_keras_object
+    kwargs = dict(compile_config)
+    if isinstance(kwargs.get("optimizer"), dict):
+        kwargs["optimizer"] = deserialize_keras_object(kwargs["optimizer"], custom_objects)
+    model.compile(**kwargs)
