@@ -55,34 +55,46 @@ __attribute__((always_inline)) inline void store_tile(const __m256 (&acc)[M][NV]
   });
 }
 
-template <int M, int NV>
+// FULL: all n columns of both vectors are inside B, so plain loads; otherwise
+// masked loads (slower on AMD, so kept out of the full-width tiles).
+template <int M, int NV, bool FULL>
 void tile(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
-                 float* C, int64_t ldc, int n, float alpha, float beta, const float* bias) {
+          float* C, int64_t ldc, int n, float alpha, float beta, const float* bias) {
   __m256 acc[M][NV];
   __m256i mask[NV];
   unroll<M>([&](auto r) { unroll<NV>([&](auto v) { acc[r][v] = _mm256_setzero_ps(); }); });
   unroll<NV>([&](auto v) { mask[v] = lane_mask(n - 8 * v); });
-  const bool full = n >= 8 * NV;
-  for (int64_t k = 0; k < K; ++k) {
+  // One step: acc += op(A)(:, k) x op(B)(k, :), with a(r) giving &op(A)(r, k).
+  auto step = [&](int64_t k, auto a) __attribute__((always_inline)) {
     __m256 b[NV];
     unroll<NV>([&](auto v) {
-      b[v] = full ? _mm256_loadu_ps(B + k * ldb + 8 * v)
+      b[v] = FULL ? _mm256_loadu_ps(B + k * ldb + 8 * v)
                   : _mm256_maskload_ps(B + k * ldb + 8 * v, mask[v]);
     });
     unroll<M>([&](auto r) {
-      const __m256 x = _mm256_broadcast_ss(A + r * rsa + k * csa);
+      const __m256 x = _mm256_broadcast_ss(a(r));
       unroll<NV>([&](auto v) { acc[r][v] = _mm256_fmadd_ps(x, b[v], acc[r][v]); });
     });
+  };
+  if (csa == 1) {  // op(A) rows are contiguous: one pointer per row
+    const float* a[M];
+    unroll<M>([&](auto r) { a[r] = A + r * rsa; });
+    for (int64_t k = 0; k < K; ++k) step(k, [&](auto r) { return a[r] + k; });
+  } else {  // rsa == 1: op(A) columns are contiguous, fixed offsets from one pointer
+    for (int64_t k = 0; k < K; ++k) {
+      const float* ak = A + k * csa;
+      step(k, [&](auto r) { return ak + r; });
+    }
   }
   store_tile<M, NV>(acc, C, ldc, M, n, alpha, beta, bias);
 }
 
-template <int NV>
+template <int NV, bool FULL>
 void tile_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
-                 int64_t ldb, float* C, int64_t ldc, int n, float alpha, float beta,
-                 const float* bias) {
+               int64_t ldb, float* C, int64_t ldc, int n, float alpha, float beta,
+               const float* bias) {
 #define PK_ROWS(M) \
-  case M: return tile<M, NV>(K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+  case M: return tile<M, NV, FULL>(K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
   switch (m) {
     PK_ROWS(1) PK_ROWS(2) PK_ROWS(3) PK_ROWS(4) PK_ROWS(5) PK_ROWS(6)
     default: return;
@@ -91,11 +103,15 @@ void tile_rows(int m, int64_t K, const float* A, int64_t rsa, int64_t csa, const
 }
 
 void micro_6x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t ldb,
-                 float* C, int64_t ldc, int m, int n, float alpha, float beta, const float* bias) {
-  if (n > 8)
-    tile_rows<2>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+                float* C, int64_t ldc, int m, int n, float alpha, float beta, const float* bias) {
+  if (n == 16)
+    tile_rows<2, true>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+  else if (n > 8)
+    tile_rows<2, false>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+  else if (n == 8)
+    tile_rows<1, true>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
   else
-    tile_rows<1>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
+    tile_rows<1, false>(m, K, A, rsa, csa, B, ldb, C, ldc, n, alpha, beta, bias);
 }
 
 }  // namespace
