@@ -84,6 +84,32 @@ class Model(Layer):
             out = self(x, training=False)
         return _map(lambda t: t.numpy(), out)
 
+    # --- saving: implemented in pykern.saving --------------------------------------------------
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the model: `.keras` (Keras 3 format) or `.h5` (legacy HDF5)."""
+        from pykern.saving import save_model
+        save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Saves the weights: `.weights.h5` (Keras 3 layout) or `.h5` (Keras 2 layout)."""
+        from pykern.saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Loads weights from `.weights.h5`, `.keras` or legacy `.h5` (`by_name=True`)."""
+        from pykern.saving import load_weights
+        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def to_json(self, **kwargs):
+        """The model's config as a JSON string (`pykern.models.model_from_json`)."""
+        from pykern.saving import to_json
+        return to_json(self, **kwargs)
+
+    def export(self, filepath, format="onnx", **kwargs):  # noqa: A002 - Keras' name
+        """Exports the model for inference; `format="onnx"` (opset 17) is supported."""
+        from pykern.saving import export
+        return export(self, filepath, format=format, **kwargs)
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
 

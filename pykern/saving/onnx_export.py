@@ -1,0 +1,362 @@
+"""ONNX export (opset 17) of Sequential and functional models: each layer maps
+to a few standard ONNX operators, weights become initializers, and the batch
+dimension stays symbolic. A layer without a mapping raises NotImplementedError
+naming it; nothing is silently approximated.
+
+Inputs are named after the model's InputLayers, outputs `output_0`, ... (as
+Keras' own ONNX export names them).
+"""
+import numpy as np
+
+from pykern import activations as A
+from pykern.saving.atomic import write_bytes_atomic
+
+__all__ = ["export_onnx", "OPSET"]
+
+OPSET = 17
+_IR_VERSION = 8  # the IR version that goes with opset 17; onnxruntime reads it
+
+
+class _Graph:
+    def __init__(self, helper, numpy_helper):
+        self.h, self.nh = helper, numpy_helper
+        self.nodes, self.initializers = [], []
+        self._count = 0
+
+    def fresh(self, hint):
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, value, hint="const", dtype=np.float32):
+        name = self.fresh(hint)
+        self.initializers.append(self.nh.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type, inputs, hint=None, **attrs):
+        out = self.fresh(hint or op_type.lower())
+        self.nodes.append(self.h.make_node(op_type, list(inputs), [out], **attrs))
+        return out
+
+
+# --- activations ------------------------------------------------------------------------------
+def _gelu(g, x, approximate=False):
+    half = g.const(0.5)
+    if approximate:  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = g.op("Mul", [x, g.op("Mul", [x, x])])
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(0.044715)])])
+        t = g.op("Tanh", [g.op("Mul", [inner, g.const(np.sqrt(2 / np.pi))])])
+    else:  # 0.5 x (1 + erf(x / sqrt(2)))
+        t = g.op("Erf", [g.op("Div", [x, g.const(np.sqrt(2.0))])])
+    return g.op("Mul", [g.op("Mul", [x, half]), g.op("Add", [t, g.const(1.0)])])
+
+
+def _hard_sigmoid(g, x):  # Keras 3: relu6(x + 3) / 6
+    return g.op("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
+
+
+_ACTIVATIONS = {
+    A.linear: lambda g, x: x,
+    A.relu: lambda g, x: g.op("Relu", [x]),
+    A.relu6: lambda g, x: g.op("Clip", [x, g.const(0.0), g.const(6.0)]),
+    A.leaky_relu: lambda g, x: g.op("LeakyRelu", [x], alpha=0.2),
+    A.elu: lambda g, x: g.op("Elu", [x], alpha=1.0),
+    A.selu: lambda g, x: g.op("Selu", [x], alpha=1.6732632423543772,
+                              gamma=1.0507009873554805),
+    A.gelu: _gelu,
+    A.sigmoid: lambda g, x: g.op("Sigmoid", [x]),
+    A.hard_sigmoid: _hard_sigmoid,
+    A.hard_silu: lambda g, x: g.op("Mul", [x, _hard_sigmoid(g, x)]),
+    A.tanh: lambda g, x: g.op("Tanh", [x]),
+    A.softmax: lambda g, x: g.op("Softmax", [x], axis=-1),
+    A.log_softmax: lambda g, x: g.op("LogSoftmax", [x], axis=-1),
+    A.softplus: lambda g, x: g.op("Softplus", [x]),
+    A.softsign: lambda g, x: g.op("Softsign", [x]),
+    A.silu: lambda g, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
+    A.exponential: lambda g, x: g.op("Exp", [x]),
+    A.mish: lambda g, x: g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x])])]),
+}
+
+
+def _activation(g, fn, x, where):
+    emit = _ACTIVATIONS.get(fn)
+    if emit is None:
+        raise NotImplementedError(f"export: {where} uses activation {fn!r}, which has no ONNX "
+                                  f"mapping")
+    return emit(g, x)
+
+
+# --- layers -----------------------------------------------------------------------------------
+def _dense(g, layer, x):
+    y = g.op("MatMul", [x, g.const(layer.kernel.numpy(), f"{layer.name}_kernel")])
+    if layer.bias is not None:
+        y = g.op("Add", [y, g.const(layer.bias.numpy(), f"{layer.name}_bias")])
+    return _activation(g, layer.activation, y, f"Dense {layer.name!r}")
+
+
+def _relu_layer(g, layer, x):
+    if layer.negative_slope == 0 and layer.threshold == 0:
+        y = g.op("Relu", [x])
+    else:
+        below = g.op("Mul", [g.op("Sub", [x, g.const(layer.threshold)]),
+                             g.const(layer.negative_slope)])
+        keep = g.op("GreaterOrEqual", [x, g.const(layer.threshold)])
+        y = g.op("Where", [keep, x, below])
+    if layer.max_value is not None:
+        y = g.op("Min", [y, g.const(layer.max_value)])
+    return y
+
+
+def _softmax_layer(g, layer, x):
+    if isinstance(layer.axis, int):
+        return g.op("Softmax", [x], axis=layer.axis)
+    axes = g.const(list(layer.axis), "axes", np.int64)
+    shifted = g.op("Sub", [x, g.op("ReduceMax", [x], axes=list(layer.axis), keepdims=1)])
+    e = g.op("Exp", [shifted])
+    return g.op("Div", [e, g.op("ReduceSum", [e, axes], keepdims=1)])
+
+
+def _flatten(g, layer, x, rank):
+    if layer.data_format == "channels_first" and rank > 2:
+        x = g.op("Transpose", [x], perm=[0, *range(2, rank), 1])
+    return g.op("Flatten", [x], axis=1)
+
+
+def _reshape(g, layer, x):
+    shape = g.const([0, *layer.target_shape], "shape", np.int64)  # 0 copies the batch size
+    return g.op("Reshape", [x, shape])
+
+
+def _repeat_vector(g, layer, x):
+    x = g.op("Unsqueeze", [x, g.const([1], "axes", np.int64)])
+    return g.op("Tile", [x, g.const([1, layer.n, 1], "repeats", np.int64)])
+
+
+def _align(g, xs, ranks):
+    """Keras' element-wise merges pad lower-rank inputs with 1s after the batch dim."""
+    top = max(ranks)
+    out = []
+    for x, r in zip(xs, ranks):
+        if r < top:
+            x = g.op("Unsqueeze", [x, g.const(list(range(1, 1 + top - r)), "axes", np.int64)])
+        out.append(x)
+    return out
+
+
+def _chain(g, op_type, xs):
+    y = xs[0]
+    for x in xs[1:]:
+        y = g.op(op_type, [y, x])
+    return y
+
+
+def _l2_normalize(g, x, axis):
+    sq = g.op("ReduceSum", [g.op("Mul", [x, x]), g.const([axis], "axes", np.int64)], keepdims=1)
+    return g.op("Div", [x, g.op("Sqrt", [g.op("Max", [sq, g.const(1e-14)])])])
+
+
+def _dot(g, layer, xs, shapes):
+    (x, y), (s1, s2) = xs, shapes
+    a1, a2 = layer._resolve_axes((s1, s2))
+    if any(d is None for d in s1[1:] + s2[1:]):
+        raise NotImplementedError(f"export: Dot {layer.name!r} needs static non-batch dims, "
+                                  f"got {s1} and {s2}")
+    if layer.normalize:
+        x, y = _l2_normalize(g, x, a1), _l2_normalize(g, y, a2)
+    # as the layer: x -> (B, Rx, K), y -> (B, K, Ry), one MatMul, back to (B, *rest)
+    xt = g.op("Transpose", [x], perm=[i for i in range(len(s1)) if i != a1] + [a1])
+    yt = g.op("Transpose", [y], perm=[0, a2] + [i for i in range(1, len(s2)) if i != a2])
+    k = s1[a1]
+    xr = g.op("Reshape", [xt, g.const([0, -1, k], "shape", np.int64)])
+    yr = g.op("Reshape", [yt, g.const([0, k, -1], "shape", np.int64)])
+    z = g.op("MatMul", [xr, yr])
+    rest = [d for i, d in enumerate(s1) if i not in (0, a1)] + \
+        [d for i, d in enumerate(s2) if i not in (0, a2)]
+    return g.op("Reshape", [z, g.const([0, *(rest or [1])], "shape", np.int64)])
+
+
+_MERGES = {"Add": "Sum", "Maximum": "Max", "Minimum": "Min"}
+_IDENTITY = ("Dropout", "Identity", "ActivityRegularization", "InputLayer", "GaussianNoise",
+             "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D")
+_SYMBOLIC = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "TrueDivide": "Div",
+             "Power": "Pow", "Matmul": "MatMul"}
+
+
+def _layer(g, layer, args, shapes):
+    """ONNX for one call of `layer`: args are tensor names (a list for merges),
+    shapes the matching Keras shapes. Returns the output name."""
+    from pykern.models.model import Model
+    kind = type(layer).__name__
+    where = f"{kind} {layer.name!r}"
+    if isinstance(layer, Model):
+        return _model(g, layer, args if isinstance(args, list) else [args])
+    if getattr(layer, "_is_operation", False):
+        return _symbolic(g, layer, args, shapes)
+    if isinstance(args, list):
+        ranks = [len(s) for s in shapes]
+        if kind in _MERGES:
+            return g.op(_MERGES[kind], _align(g, args, ranks))
+        if kind == "Subtract":
+            return g.op("Sub", _align(g, args, ranks))
+        if kind == "Multiply":
+            return _chain(g, "Mul", _align(g, args, ranks))
+        if kind == "Average":
+            total = g.op("Sum", _align(g, args, ranks))
+            return g.op("Div", [total, g.const(float(len(args)))])
+        if kind == "Concatenate":
+            return g.op("Concat", args, axis=layer.axis)
+        if kind == "Dot":
+            return _dot(g, layer, args, shapes)
+        raise NotImplementedError(f"export: {where} has no ONNX mapping for list inputs")
+    x = args
+    if kind in _IDENTITY:
+        return g.op("Identity", [x])
+    if kind == "Dense":
+        return _dense(g, layer, x)
+    if kind == "Activation":
+        return _activation(g, layer.activation, x, where)
+    if kind == "ReLU":
+        return _relu_layer(g, layer, x)
+    if kind == "LeakyReLU":
+        return g.op("LeakyRelu", [x], alpha=float(layer.negative_slope))
+    if kind == "ELU":
+        return g.op("Elu", [x], alpha=float(layer.alpha))
+    if kind == "Softmax":
+        return _softmax_layer(g, layer, x)
+    if kind == "PReLU":
+        return g.op("PRelu", [x, g.const(layer.alpha.numpy(), f"{layer.name}_alpha")])
+    if kind == "Flatten":
+        return _flatten(g, layer, x, len(shapes))
+    if kind == "Reshape":
+        return _reshape(g, layer, x)
+    if kind == "Permute":
+        return g.op("Transpose", [x], perm=[0, *layer.dims])
+    if kind == "RepeatVector":
+        return _repeat_vector(g, layer, x)
+    raise NotImplementedError(f"export: {where} has no ONNX mapping (yet); layers that export "
+                              f"are Dense, activations, Dropout, Flatten, Reshape, Permute, "
+                              f"RepeatVector, merging layers and nested models")
+
+
+def _symbolic(g, layer, args, shapes):
+    onnx_op = _SYMBOLIC.get(layer.op_name)
+    if layer.op_name == "Negative":
+        return g.op("Neg", [args[0]])
+    if onnx_op is None or len(args) != 2:
+        raise NotImplementedError(f"export: the graph op {layer.op_name!r} "
+                                  f"({layer.name!r}) has no ONNX mapping")
+    return g.op(onnx_op, list(args))
+
+
+def _value(g, v, cache):
+    """An argument of a node call: a tensor's name, or a constant as an initializer."""
+    from pykern.layers.layer import KerasTensor
+    if isinstance(v, KerasTensor):
+        return cache[id(v)]
+    if isinstance(v, (int, float, np.ndarray, np.generic)):
+        return g.const(np.asarray(v, np.float32))
+    raise NotImplementedError(f"export: cannot export the constant argument {v!r}")
+
+
+def _model(g, model, inputs):
+    """Emits the nodes of a nested or top-level model; returns the output name(s)."""
+    from pykern.layers.layer import KerasTensor, _flatten as flat
+    from pykern.models.functional import Functional
+    from pykern.models.sequential import Sequential
+    if isinstance(model, Sequential):
+        x, shape = inputs[0], model.input_shape
+        for layer in model.layers:
+            x = _layer(g, layer, x, shape)
+            shape = layer.compute_output_shape(shape)
+        return x
+    if not isinstance(model, Functional):
+        raise NotImplementedError(f"export: subclassed model {model.name!r} "
+                                  f"({type(model).__name__}) cannot be exported: its call() is "
+                                  f"Python code; build it as a Sequential or functional model")
+    cache = {id(t): name for t, name in zip(model.inputs, inputs)}
+    for node in model._plan:
+        if node.kwargs:
+            raise NotImplementedError(f"export: layer {node.layer.name!r} is called with "
+                                      f"keyword arguments {sorted(node.kwargs)}")
+        layer = node.layer
+        if getattr(layer, "_is_operation", False):
+            args = [_value(g, a, cache) for a in node.args]
+            shapes = [getattr(a, "shape", ()) for a in node.args]
+        else:
+            if len(node.args) != 1:
+                raise NotImplementedError(f"export: layer {layer.name!r} takes "
+                                          f"{len(node.args)} positional inputs")
+            arg = node.args[0]
+            if isinstance(arg, (list, tuple)):
+                args = [_value(g, a, cache) for a in arg]
+                shapes = [a.shape for a in arg]
+            else:
+                args, shapes = _value(g, arg, cache), arg.shape
+        out = _layer(g, layer, args, shapes)
+        outs = out if isinstance(out, list) else [out]
+        for t, name in zip([t for t in flat(node.outputs) if isinstance(t, KerasTensor)], outs):
+            cache[id(t)] = name
+    outs = [cache[id(t)] for t in model.outputs]
+    return outs[0] if len(outs) == 1 else outs
+
+
+def _value_info(helper, TensorProto, name, shape):
+    dims = ["batch" if i == 0 else (f"{name}_dim{i}" if d is None else int(d))
+            for i, d in enumerate(shape)]
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+
+def build_onnx(model):
+    """The onnx.ModelProto for `model` (checked)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from pykern.models.sequential import Sequential
+    if not model.built:
+        raise ValueError(f"export: model {model.name!r} is not built; call it on data or "
+                         f"build it with an input shape first")
+    g = _Graph(helper, numpy_helper)
+    if isinstance(model, Sequential):
+        in_names, in_shapes = [model._input_layer.name], [model.input_shape]
+    else:
+        inputs = getattr(model, "inputs", None)
+        if not inputs:
+            _model(g, model, [])  # raises the subclassed-model message
+        in_names = [t._keras_history[0].name for t in inputs]
+        in_shapes = [t.shape for t in inputs]
+    outs = _model(g, model, list(in_names))
+    outs = outs if isinstance(outs, list) else [outs]
+    out_shapes = model.output_shape
+    if len(outs) == 1:
+        out_shapes = [out_shapes]
+    graph_outputs = []
+    for i, (name, shape) in enumerate(zip(outs, out_shapes)):
+        g.nodes.append(helper.make_node("Identity", [name], [f"output_{i}"]))
+        graph_outputs.append(_value_info(helper, TensorProto, f"output_{i}", shape))
+    graph = helper.make_graph(
+        g.nodes, model.name, [_value_info(helper, TensorProto, n, s)
+                              for n, s in zip(in_names, in_shapes)],
+        graph_outputs, initializer=g.initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="pykern")
+    proto.ir_version = _IR_VERSION
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def export_onnx(model, filepath, verbose=None, input_signature=None, opset_version=None):
+    """Writes `model` as an ONNX file (atomically); returns the path."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ImportError("export(format='onnx') needs the onnx package: pip install "
+                          "'pykern[onnx]'") from None
+    if input_signature is not None:
+        raise NotImplementedError("export: input_signature is not supported; the model's "
+                                  "own input shapes are used (batch dimension symbolic)")
+    if opset_version not in (None, OPSET):
+        raise ValueError(f"export: pykern writes opset {OPSET}, got opset_version="
+                         f"{opset_version}")
+    proto = build_onnx(model)
+    write_bytes_atomic(filepath, proto.SerializeToString())
+    if verbose:
+        print(f"Saved ONNX model to {filepath}")
+    return filepath
