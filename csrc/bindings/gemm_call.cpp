@@ -87,7 +87,7 @@ void def_sgemm(py::module_& m, const char* name, const char* op, void (*run)(con
                 float beta, py::object bias, const std::string& activation) {
         return sgemm_py(op, run, a, b, c, trans_a, trans_b, alpha, beta, bias, activation);
       },
-      py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::kw_only(),
+      py::arg("a"), py::arg("b"), py::arg("c") = py::none(),
       py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
       py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("activation") = "none", doc);
 }
