@@ -80,3 +80,22 @@ def numeric_gradients(f, inputs, eps=3e-3):
             gflat[i] = (up - down) / (2 * eps)
         grads.append(g)
     return grads
+
+
+def gemm_operands(m, n, k, trans_a, trans_b, seed=0):
+    """Standard-normal float32 a, b stored for op(a) (m, k) and op(b) (k, n)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+    return a, b
+
+
+def assert_gemm_matches(got, a, b, c=None, **kw):
+    """`got` lies within gemm_error_bound of the float64 oracle, element by element."""
+    want = gemm_ref(a, b, c, **kw)
+    bound = gemm_error_bound(a, b, c, **kw)
+    err = np.abs(got.astype(np.float64) - want)
+    worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.size else None
+    assert np.all(err <= bound), (
+        f"max excess at {worst}: got {got[worst]}, want {want[worst]}, bound {bound[worst]}")
+    return bound

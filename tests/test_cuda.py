@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from reference import gemm_error_bound, gemm_ref
+from reference import assert_gemm_matches, gemm_operands
 
 try:
     from pykern import _cuda
@@ -22,22 +22,13 @@ SIZES = (1, 7, 31, 33, 127, 129)
 TRANSPOSES = list(itertools.product((False, True), repeat=2))
 
 
-def operands(m, n, k, trans_a, trans_b, seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
-    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
-    return a, b
+operands = gemm_operands
 
 
 def assert_matches_oracle_and_cpu(got, a, b, c0=None, **kw):
     """got (from _cuda) is within the float32 error bound of the float64 oracle,
     and within twice it of pykern._cpu.sgemm (both may err by the bound)."""
-    want = gemm_ref(a, b, c0, **kw)
-    bound = gemm_error_bound(a, b, c0, **kw)
-    err = np.abs(got.astype(np.float64) - want)
-    worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.size else None
-    assert np.all(err <= bound), (
-        f"oracle: max excess at {worst}: got {got[worst]}, want {want[worst]}, bound {bound[worst]}")
+    bound = assert_gemm_matches(got, a, b, c0, **kw)
     cpu = _cpu.sgemm(a, b, None if c0 is None else c0.copy(), **kw)
     assert np.all(np.abs(got.astype(np.float64) - cpu) <= 2 * bound), "differs from _cpu.sgemm"
 
