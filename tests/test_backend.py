@@ -153,6 +153,19 @@ def test_keras2_style_helpers():
     assert K.eval(K.sum(v, axis=0, keepdims=True)).shape == (1, 2)
 
 
+def test_k_function_extracts_intermediate_outputs():
+    inp = pykern.Input((3,))
+    hidden = pykern.layers.Dense(4, activation="relu")(inp)
+    out = pykern.layers.Dense(2)(hidden)
+    model = pykern.Model(inp, out)
+    x = np.ones((5, 3), np.float32)
+    h, o = K.function([model.input], [hidden, model.output])([x])
+    assert isinstance(h, np.ndarray) and h.shape == (5, 4)
+    np.testing.assert_allclose(o, model(x).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(K.eval(K.concatenate([x, x])), np.ones((5, 6)))
+    assert K.int_shape(K.transpose(x)) == (3, 5)
+
+
 def test_clear_session_restarts_automatic_names():
     K.clear_session()
     assert pykern.layers.Dense(1).name == "dense"

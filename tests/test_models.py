@@ -347,6 +347,8 @@ def test_models_report_input_and_output_shapes():
     assert model.output_shape == [(None, 3), (None, 1)]
     seq = _mlp(layers, pykern)
     assert seq.input_shape == (None, 6) and seq.output_shape == (None, 3)
+    assert seq.input.shape == (None, 6) and seq.output.shape == (None, 3)
+    assert model.input[1].shape == (None, 3) and model.output[1].shape == (None, 1)
 
 
 def test_nested_models_round_trip_through_config(keras):

@@ -15,6 +15,8 @@ __all__ = ["config", "random", "Tensor", "Variable", "is_tensor", "no_grad", "gr
            "grad_arrays", "GradientTape", "SeedGenerator", "set_random_seed", "variable",
            "constant", "eval", "get_value", "set_value", "batch_get_value", "batch_set_value",
            "square", "sum", "mean", "max", "min", "exp", "log", "sqrt", "abs", "dot",
+           "transpose", "reshape", "concatenate", "stack", "maximum", "minimum", "clip", "cast",
+           "relu", "sigmoid", "tanh", "softmax", "ones_like", "zeros_like", "function",
            "int_shape", "shape", "ndim", "clear_session", "floatx", "epsilon", "cast_to_floatx",
            "zeros", "ones", "stop_gradient", "is_keras_tensor"]
 
@@ -94,6 +96,40 @@ sqrt = _op("sqrt")
 abs = _op("abs")  # noqa: A001 - Keras' name
 dot = _op("matmul")
 stop_gradient = _op("stop_gradient")
+transpose = _op("transpose")
+reshape = _op("reshape")
+stack = _op("stack")
+maximum = _op("maximum")
+minimum = _op("minimum")
+clip = _op("clip")
+cast = _op("cast")
+relu = _op("relu")
+sigmoid = _op("sigmoid")
+tanh = _op("tanh")
+softmax = _op("softmax")
+ones_like = _op("ones_like")
+zeros_like = _op("zeros_like")
+
+
+def concatenate(tensors, axis=-1):
+    """Keras 2's K.concatenate (default axis -1)."""
+    from pykern.ops import concatenate as _concatenate
+    return _concatenate(tensors, axis=axis)
+
+
+def function(inputs, outputs):
+    """Keras 2's K.function: a callable mapping input arrays to output arrays,
+    e.g. K.function([model.input], [model.layers[2].output])."""
+    from pykern.models.functional import Functional
+    model = Functional(inputs, outputs, name="k_function")
+
+    def run(values):
+        with no_grad():
+            out = model(values if isinstance(inputs, (list, tuple)) else values)
+        if isinstance(out, (list, tuple)):
+            return [t.numpy() for t in out]
+        return out.numpy()
+    return run
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name

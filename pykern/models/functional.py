@@ -139,6 +139,14 @@ class Functional(Model):
         return list(self._outputs)
 
     @property
+    def input(self):
+        return self._input_struct
+
+    @property
+    def output(self):
+        return self._output_struct
+
+    @property
     def input_shape(self):
         shapes = [t.shape for t in self._inputs]
         return shapes[0] if len(shapes) == 1 else shapes

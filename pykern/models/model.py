@@ -8,11 +8,12 @@ import numpy as np
 
 from pykern.backend.tensor import no_grad
 from pykern.layers.layer import Layer
+from pykern.models.training import Trainer
 
 __all__ = ["Model"]
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     _keras_module = "keras"
 
     def __new__(cls, *args, **kwargs):

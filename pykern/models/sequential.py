@@ -92,6 +92,7 @@ class Sequential(Model):
         x = self._input_layer.output
         for layer in self._layers:
             x = layer(x)
+        object.__setattr__(self, "_output_tensor", x)
         self.built = True
 
     def _build_once(self, input_shape):
@@ -127,6 +128,18 @@ class Sequential(Model):
             raise AttributeError(f"Sequential {self.name!r} is not built, so it has no input "
                                  f"shape")
         return self._input_layer.batch_shape
+
+    @property
+    def input(self):
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential {self.name!r} is not built, so it has no input")
+        return self._input_layer.output
+
+    @property
+    def output(self):
+        if not self.built or not self._layers:
+            raise AttributeError(f"Sequential {self.name!r} is not built, so it has no output")
+        return self._output_tensor
 
     @property
     def output_shape(self):

@@ -145,10 +145,14 @@ def read_weights_group(group, model, by_name=False, skip_mismatch=False):
 
 def _strip_layer_keys(config):
     """Keras' legacy writer gives each layer entry only class_name/config (+ name,
-    inbound_nodes in functional models); nested objects keep their keys."""
+    inbound_nodes in functional models; a registered custom class is named by its
+    registered name); nested objects keep their keys."""
     if isinstance(config, dict):
         for entry in config.get("config", {}).get("layers", []) if isinstance(
                 config.get("config"), dict) else []:
+            registered = entry.get("registered_name")
+            if isinstance(registered, str) and ">" in registered:
+                entry["class_name"] = registered  # Keras 2 names custom classes 'package>name'
             for key in ("module", "registered_name", "build_config", "compile_config"):
                 entry.pop(key, None)
             _strip_layer_keys(entry)

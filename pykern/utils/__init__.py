@@ -1,10 +1,13 @@
-"""Utilities: seeding, the serialization registry."""
+"""Utilities: seeding, to_categorical, Sequence, the serialization registry."""
 from pykern.backend.random import set_random_seed
+from pykern.utils.numerical import to_categorical
+from pykern.utils.sequence import PyDataset, Sequence
 from pykern.utils.serialization import (SafeModeScope, deserialize_keras_object,
                                         enable_unsafe_deserialization, get_registered_name,
                                         get_registered_object, register_keras_serializable,
                                         serialize_keras_object)
 
-__all__ = ["set_random_seed", "register_keras_serializable", "get_registered_object",
+__all__ = ["set_random_seed", "to_categorical", "Sequence", "PyDataset",
+           "register_keras_serializable", "get_registered_object",
            "get_registered_name", "serialize_keras_object", "deserialize_keras_object",
            "enable_unsafe_deserialization", "SafeModeScope"]

@@ -1,0 +1,434 @@
+"""Callbacks with Keras' hooks and order (keras_behaviour.md §6.1).
+
+fit calls, in order: on_train_begin; per epoch on_epoch_begin, per batch
+on_train_batch_begin/end, then (when validating) on_test_begin, on_test_batch_*,
+on_test_end; on_epoch_end with the val_ logs; finally on_train_end. A
+CallbackList holds the user's callbacks, then History, then the progress bar.
+Batch hooks are skipped entirely when no callback overrides them, so a quiet
+fit builds no per-batch logs.
+"""
+import csv
+import io
+import math
+import os
+import sys
+import warnings
+
+import numpy as np
+
+__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
+           "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN",
+           "LambdaCallback"]
+
+_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
+                "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end")
+
+
+class Callback:
+    """Base class: every hook does nothing. `self.model` and `self.params` are set by fit."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+        self.validation_data = None
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_predict_begin(self, logs=None): pass
+    def on_predict_end(self, logs=None): pass
+    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs)
+    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs)
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+
+def _overrides(cb, hook):
+    if hook in vars(cb) or (hook.startswith("on_train_batch") and
+                            hook.replace("train_", "") in vars(cb)):
+        return True
+    own = getattr(type(cb), hook, None)
+    if own is not getattr(Callback, hook):
+        return True
+    alias = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+    return hook in alias and getattr(type(cb), alias[hook]) is not getattr(Callback,
+                                                                           alias[hook])
+
+
+class CallbackList:
+    """Calls each hook on every callback in order; knows which batch hooks are used."""
+
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None,
+                 verbose=1, epochs=1, steps=None):
+        self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise ValueError(f"callbacks must be Callback instances, got {cb!r}")
+        if add_history:
+            self.history = History()
+            self.callbacks.append(self.history)
+        if add_progbar and verbose:
+            self.callbacks.append(ProgbarLogger())
+        self.model = model
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+        self._hooks = {h: [getattr(cb, h) for cb in self.callbacks if _overrides(cb, h)]
+                       for h in _BATCH_HOOKS}
+
+    def wants(self, hook):
+        return bool(self._hooks[hook])
+
+    def _call(self, hook, *args):
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def batch(self, hook, batch, logs=None):
+        for fn in self._hooks[hook]:
+            fn(batch, logs)
+
+    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
+    def on_train_end(self, logs=None): self._call("on_train_end", logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
+    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
+    def on_test_end(self, logs=None): self._call("on_test_end", logs)
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
+    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
+
+
+class History(Callback):
+    """Records every epoch's logs: history[key] is a list, epoch the epoch numbers."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+        self.model.history = self
+
+
+class ProgbarLogger(Callback):
+    """verbose=1: a progress bar per epoch; verbose=2: one line per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self._bar = None
+        self._seen = 0
+
+    def _verbose(self):
+        return self.params.get("verbose", 1)
+
+    def on_train_begin(self, logs=None):
+        self.epochs = self.params.get("epochs", 1)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from pykern.utils.progbar import Progbar
+        if self.epochs > 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}")
+        self._bar = Progbar(self.params.get("steps"), verbose=self._verbose())
+        self._seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen = batch + 1
+        if self._verbose() == 1:
+            self._bar.update(batch + 1, list((logs or {}).items()), finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None:
+            steps = self.params.get("steps") or self._seen
+            self._bar.target = steps
+            self._bar.update(steps, list((logs or {}).items()), finalize=True)
+
+
+def _monitor_op(owner, mode, monitor, model):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "min":
+        return np.less
+    if mode == "max":
+        return np.greater
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    if name == "loss" or name.endswith("_loss"):
+        return np.less
+    lower = {"loss", "mse", "mae", "mape", "msle", "mean_squared_error", "mean_absolute_error",
+             "root_mean_squared_error", "rmse", "crossentropy", "hinge", "poisson", "logcosh",
+             "kl_divergence", "kld", "error"}
+    higher = {"acc", "accuracy", "auc", "precision", "recall", "cosine_similarity"}
+    if any(name == h or name.endswith(h) for h in higher):
+        return np.greater
+    if any(name == h or name.endswith(h) for h in lower):
+        return np.less
+    raise ValueError(f"{owner}: cannot infer the direction of the monitored quantity "
+                     f"{monitor!r} in mode 'auto'; pass mode='min' or mode='max'")
+
+
+class EarlyStopping(Callback):
+    """Stops when `monitor` has not improved by more than min_delta for `patience`
+    epochs; restore_best_weights restores the best epoch's weights at the end of
+    training (even without an early stop, as Keras 3)."""
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        self.monitor = monitor
+        self.min_delta = abs(min_delta)
+        self.patience = patience
+        self.verbose = verbose
+        self.mode = mode
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self._op = None
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+        self._op = _monitor_op("EarlyStopping", self.mode, self.monitor, self.model)
+
+    def _better(self, current, reference):
+        if reference is None:
+            return True
+        delta = -self.min_delta if self._op is np.less else self.min_delta
+        return bool(self._op(current - delta, reference))
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            warnings.warn(f"EarlyStopping is conditioned on metric {self.monitor!r} which is "
+                          f"not available. Available metrics are: {sorted(logs or {})}",
+                          stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
+            return
+        self.wait += 1
+        if self._better(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._better(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+def _get_lr(model):
+    return float(np.asarray(model.optimizer.learning_rate))
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiplies the learning rate by `factor` after `patience` epochs without an
+    improvement of more than min_delta; logs 'learning_rate' every epoch."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0, got "
+                             f"{factor}")
+        if kwargs:
+            raise TypeError(f"ReduceLROnPlateau: unexpected keyword argument(s) "
+                            f"{sorted(kwargs)}")
+        self.monitor, self.factor, self.patience = monitor, factor, patience
+        self.verbose, self.mode, self.min_delta = verbose, mode, min_delta
+        self.cooldown, self.min_lr = cooldown, min_lr
+        self._reset()
+
+    def _reset(self):
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.best = None
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        self._op = _monitor_op("ReduceLROnPlateau", self.mode, self.monitor, self.model)
+
+    def _improved(self, current):
+        if self.best is None:
+            return True
+        if self._op is np.less:
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = _get_lr(self.model)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"ReduceLROnPlateau is conditioned on metric {self.monitor!r} which "
+                          f"is not available. Available metrics are: {sorted(logs)}",
+                          stacklevel=2)
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = _get_lr(self.model)
+                if old > np.float32(self.min_lr):
+                    new = max(old * self.factor, self.min_lr)
+                    self.model.optimizer.learning_rate = new
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
+                              f"to {new}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at each epoch's start to schedule(epoch, lr)."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        try:
+            lr = self.schedule(epoch, _get_lr(self.model))
+        except TypeError:  # a schedule of the epoch alone
+            lr = self.schedule(epoch)
+        lr = float(np.asarray(lr))
+        if not np.isfinite(lr):
+            raise ValueError(f"LearningRateScheduler: the schedule returned {lr!r} for epoch "
+                             f"{epoch}; it must be a finite float")
+        self.model.optimizer.learning_rate = lr
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _get_lr(self.model)
+
+
+def _atomic_write(path, text):
+    """Writes `text` to `path` through a temporary file and a rename, so a crash
+    leaves either the old or the new file, never a torn one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    with open(tmp, "w", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class CSVLogger(Callback):
+    """One CSV row per epoch: 0-based epoch, then the logs' keys sorted (val_ columns
+    added up front when the first epoch has none). The whole file is rewritten
+    atomically after every epoch."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.keys = None
+
+    def on_train_begin(self, logs=None):
+        self._prefix = ""
+        self.keys = None
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="") as f:
+                self._prefix = f.read()
+        self._rows = []
+
+    def _fmt(self, v):
+        if isinstance(v, str):
+            return v
+        if isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) > 0:
+            return '"[%s]"' % ", ".join(str(x) for x in np.ravel(v))
+        return str(v)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if not any(k.startswith("val_") for k in self.keys):
+                self.keys += [f"val_{k}" for k in list(self.keys)]
+                self.keys.sort()
+        self._rows.append([str(epoch)] + [self._fmt(logs.get(k, "NA")) for k in self.keys])
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=self.sep, lineterminator="\n",
+                            quoting=csv.QUOTE_MINIMAL)
+        if not self._prefix:
+            writer.writerow(["epoch"] + self.keys)
+        writer.writerows(self._rows)
+        _atomic_write(self.filename, self._prefix + buf.getvalue())
+
+
+class TerminateOnNaN(Callback):
+    """Stops training when a batch's loss is NaN or infinite."""
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf found in the loss at batch {batch}: {loss}")
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """Callbacks from plain functions: on_epoch_begin(epoch, logs), on_batch_end(batch,
+    logs), on_train_begin(logs), ..."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 on_batch_begin=None, on_batch_end=None, **kwargs):
+        super().__init__()
+        fns = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                   on_train_begin=on_train_begin, on_train_end=on_train_end,
+                   on_train_batch_begin=on_train_batch_begin or on_batch_begin,
+                   on_train_batch_end=on_train_batch_end or on_batch_end, **kwargs)
+        for name, fn in fns.items():
+            if fn is None:
+                continue
+            if not hasattr(Callback, name):
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}")
+            setattr(self, name, fn)

@@ -1,0 +1,522 @@
+"""Stateful metrics as Keras 3 defines them: update_state(y_true, y_pred,
+sample_weight) accumulates NumPy state, result() reads it, reset_state() clears it.
+
+Metrics work on arrays (no graph): per-batch work is vectorised NumPy. Mean-type
+metrics keep a weighted total and count, so an epoch's value is the running mean
+over all samples seen, as in Keras.
+"""
+import numpy as np
+
+from pykern import losses as klosses
+from pykern.backend.state import to_snake_case
+from pykern.backend.tensor import Tensor, no_grad
+from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
+                                        serialize_keras_object)
+
+__all__ = [
+    "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
+    "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError",
+    "RootMeanSquaredError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "KLDivergence", "Poisson", "Hinge", "SquaredHinge", "CategoricalHinge", "LogCoshError",
+    "CosineSimilarity", "Precision", "Recall", "AUC", "binary_accuracy",
+    "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy", "accuracy", "get", "serialize", "deserialize",
+]
+
+_F32 = np.float32
+EPSILON = 1e-7
+
+
+def _np(x):
+    if isinstance(x, Tensor):
+        return x._value
+    return np.asarray(x)
+
+
+def _numeric(x, what):
+    v = _np(x)
+    if v.dtype.kind not in "fiub":
+        raise ValueError(f"{what} must be numeric, got an array of dtype {v.dtype}")
+    return v
+
+
+# --- metric functions (per-sample values, NumPy) -----------------------------------------------
+def _squeeze_like(y, p):
+    if y.ndim == p.ndim + 1 and y.shape[-1] == 1:
+        return y.reshape(y.shape[:-1])
+    if y.ndim + 1 == p.ndim and p.shape[-1] == 1:
+        return y.reshape(y.shape + (1,))
+    return y
+
+
+def accuracy(y_true, y_pred):
+    """Exact equality, averaged over the last axis."""
+    y, p = _np(y_true), _np(y_pred)
+    y = _squeeze_like(y, p)
+    return np.mean(y == p, axis=-1, dtype=_F32) if p.ndim else (y == p).astype(_F32)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """mean over the last axis of y == (p > threshold) (strict, as Keras)."""
+    y, p = _np(y_true).astype(_F32), _np(y_pred)
+    y = _squeeze_like(y, p)
+    return np.mean(y == (p > threshold), axis=-1, dtype=_F32)
+
+
+def categorical_accuracy(y_true, y_pred):
+    y, p = _np(y_true), _np(y_pred)
+    return (np.argmax(y, axis=-1) == np.argmax(p, axis=-1)).astype(_F32)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    y, p = _np(y_true), _np(y_pred)
+    if y.ndim == p.ndim and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    return (y.astype(np.int64) == np.argmax(p, axis=-1)).astype(_F32)
+
+
+def _in_top_k(p, idx, k):
+    """idx (B,) is among the k largest of p (B, C); ties favour the target as TF does."""
+    target = np.take_along_axis(p, idx[:, None], axis=-1)
+    return ((p > target).sum(axis=-1) < k).astype(_F32)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    p = _np(y_pred)
+    return _in_top_k(p.reshape(-1, p.shape[-1]), np.argmax(_np(y_true), axis=-1).ravel(),
+                     k).reshape(p.shape[:-1])
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    y, p = _np(y_true), _np(y_pred)
+    if y.ndim == p.ndim and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    return _in_top_k(p.reshape(-1, p.shape[-1]), y.astype(np.int64).ravel(),
+                     k).reshape(p.shape[:-1])
+
+
+def _from_loss(fn):
+    def metric_fn(y_true, y_pred, **kwargs):
+        with no_grad():
+            return fn(y_true, y_pred, **kwargs)._value
+    metric_fn.__name__ = fn.__name__
+    return metric_fn
+
+
+# --- base classes ------------------------------------------------------------------------------
+class Metric:
+    """Base class: subclasses implement update_state, result and reset_state."""
+
+    _keras_module = "keras.metrics"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ == __name__:
+            register_builtin(cls._keras_module, cls)
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or to_snake_case(type(self).__name__)
+        self.dtype = dtype or "float32"
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement update_state")
+
+    def result(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement result")
+
+    def reset_state(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement reset_state")
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _weights(sample_weight, shape):
+    w = _np(sample_weight).astype(_F32)
+    if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
+        w = w.reshape(w.shape[:-1])
+    while w.ndim < len(shape):
+        w = w[..., None]
+    try:
+        return np.broadcast_to(w, shape)
+    except ValueError:
+        raise ValueError(f"sample_weight of shape {np.shape(sample_weight)} does not fit "
+                         f"values of shape {tuple(shape)}") from None
+
+
+class Mean(Metric):
+    """The weighted mean of every value seen: total / count."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        v = _numeric(values, f"{self.name}: values").astype(np.float64)
+        if sample_weight is None:
+            self.total += float(v.sum())
+            self.count += float(v.size)
+        else:
+            w = _weights(sample_weight, v.shape)
+            self.total += float((v * w).sum())
+            self.count += float(w.sum())
+
+    def _add(self, total, count):
+        """Adds a precomputed sum and count (the training loop's loss tracker)."""
+        self.total += total
+        self.count += count
+
+    def result(self):
+        return _F32(self.total / self.count) if self.count else _F32(0.0)
+
+
+class Sum(Metric):
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        v = _numeric(values, f"{self.name}: values").astype(np.float64)
+        if sample_weight is not None:
+            v = v * _weights(sample_weight, v.shape)
+        self.total += float(v.sum())
+
+    def result(self):
+        return _F32(self.total)
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of fn(y_true, y_pred, **kwargs) over all samples."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or fn.__name__, dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y = _numeric(y_true, f"{self.name}: y_true")
+        values = self._fn(y, _np(y_pred), **self._fn_kwargs)
+        Mean.update_state(self, values, sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs}
+
+
+def _wrapper(class_name, fn, default_name, params=()):
+    def __init__(self, *args, name=default_name, dtype=None, **kwargs):
+        kw = dict(params)
+        kw.update(zip([p for p, _ in params], args))
+        unknown = set(kwargs) - set(kw)
+        if unknown:
+            raise TypeError(f"{class_name}: unexpected keyword argument(s) {sorted(unknown)}")
+        kw.update(kwargs)
+        MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **kw)
+
+    cls = type(class_name, (MeanMetricWrapper,), {"__init__": __init__, "__module__": __name__,
+                                                  "__qualname__": class_name})
+    register_builtin("keras.metrics", cls)
+    return cls
+
+
+Accuracy = _wrapper("Accuracy", accuracy, "accuracy")
+BinaryAccuracy = _wrapper("BinaryAccuracy", binary_accuracy, "binary_accuracy",
+                          (("threshold", 0.5),))
+CategoricalAccuracy = _wrapper("CategoricalAccuracy", categorical_accuracy,
+                               "categorical_accuracy")
+SparseCategoricalAccuracy = _wrapper("SparseCategoricalAccuracy", sparse_categorical_accuracy,
+                                     "sparse_categorical_accuracy")
+TopKCategoricalAccuracy = _wrapper("TopKCategoricalAccuracy", top_k_categorical_accuracy,
+                                   "top_k_categorical_accuracy", (("k", 5),))
+SparseTopKCategoricalAccuracy = _wrapper("SparseTopKCategoricalAccuracy",
+                                         sparse_top_k_categorical_accuracy,
+                                         "sparse_top_k_categorical_accuracy", (("k", 5),))
+MeanSquaredError = _wrapper("MeanSquaredError", _from_loss(klosses.mean_squared_error),
+                            "mean_squared_error")
+MeanAbsoluteError = _wrapper("MeanAbsoluteError", _from_loss(klosses.mean_absolute_error),
+                             "mean_absolute_error")
+MeanAbsolutePercentageError = _wrapper(
+    "MeanAbsolutePercentageError", _from_loss(klosses.mean_absolute_percentage_error),
+    "mean_absolute_percentage_error")
+MeanSquaredLogarithmicError = _wrapper(
+    "MeanSquaredLogarithmicError", _from_loss(klosses.mean_squared_logarithmic_error),
+    "mean_squared_logarithmic_error")
+BinaryCrossentropy = _wrapper("BinaryCrossentropy", _from_loss(klosses.binary_crossentropy),
+                              "binary_crossentropy",
+                              (("from_logits", False), ("label_smoothing", 0.0)))
+CategoricalCrossentropy = _wrapper("CategoricalCrossentropy",
+                                   _from_loss(klosses.categorical_crossentropy),
+                                   "categorical_crossentropy",
+                                   (("from_logits", False), ("label_smoothing", 0.0)))
+SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy",
+                                         _from_loss(klosses.sparse_categorical_crossentropy),
+                                         "sparse_categorical_crossentropy",
+                                         (("from_logits", False),))
+KLDivergence = _wrapper("KLDivergence", _from_loss(klosses.kl_divergence), "kl_divergence")
+Poisson = _wrapper("Poisson", _from_loss(klosses.poisson), "poisson")
+Hinge = _wrapper("Hinge", _from_loss(klosses.hinge), "hinge")
+SquaredHinge = _wrapper("SquaredHinge", _from_loss(klosses.squared_hinge), "squared_hinge")
+CategoricalHinge = _wrapper("CategoricalHinge", _from_loss(klosses.categorical_hinge),
+                            "categorical_hinge")
+LogCoshError = _wrapper("LogCoshError", _from_loss(klosses.log_cosh), "logcosh")
+
+
+def _cosine(y_true, y_pred, axis=-1):
+    y, p = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
+    yn = y / np.maximum(np.linalg.norm(y, axis=axis, keepdims=True), EPSILON)
+    pn = p / np.maximum(np.linalg.norm(p, axis=axis, keepdims=True), EPSILON)
+    return (yn * pn).sum(axis=axis)
+
+
+CosineSimilarity = _wrapper("CosineSimilarity", _cosine, "cosine_similarity", (("axis", -1),))
+
+
+class RootMeanSquaredError(Mean):
+    """sqrt of the weighted mean of squared errors."""
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y, p = _numeric(y_true, f"{self.name}: y_true").astype(_F32), _np(y_pred)
+        y = _squeeze_like(y, p)
+        super().update_state(np.square(y - p), sample_weight)
+
+    def result(self):
+        return _F32(np.sqrt(self.total / self.count)) if self.count else _F32(0.0)
+
+
+# --- confusion-matrix metrics ------------------------------------------------------------------
+def _thresholds_arg(thresholds, default):
+    if thresholds is None:
+        return np.array([default])
+    t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    if np.any((t < 0) | (t > 1)):
+        raise ValueError(f"thresholds must be in [0, 1], got {thresholds!r}")
+    return t
+
+
+def _confusion(y_true, y_pred, thresholds, sample_weight, class_id=None, top_k=None):
+    """(tp, fp, tn, fn) per threshold, weighted, with Keras' strict `p > t`."""
+    y, p = _numeric(y_true, "y_true"), _np(y_pred).astype(np.float64)
+    y = _squeeze_like(y, p)
+    if class_id is not None:
+        y, p = y[..., class_id], p[..., class_id]
+    if top_k is not None:
+        kth = -np.sort(-p, axis=-1)[..., top_k - 1:top_k]
+        p = np.where(p >= kth, p, -np.inf)
+    pos = (y.astype(np.float64) > 0).ravel()
+    p = p.ravel()
+    w = np.ones_like(p) if sample_weight is None else \
+        _weights(sample_weight, y.shape).astype(np.float64).ravel()
+    above = p[None, :] > thresholds[:, None]  # (T, N)
+    wp, wn = w * pos, w * ~pos
+    tp = above @ wp
+    fp = above @ wn
+    return tp, fp, wn.sum() - fp, wp.sum() - tp
+
+
+class _Confusion(Metric):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.init_thresholds = thresholds
+        self.thresholds = _thresholds_arg(thresholds, 0.5)
+        self.top_k = top_k
+        self.class_id = class_id
+        self.reset_state()
+
+    def reset_state(self):
+        n = len(self.thresholds)
+        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
+        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        tp, fp, tn, fn = _confusion(y_true, y_pred, self.thresholds, sample_weight,
+                                    self.class_id, self.top_k)
+        self.true_positives += tp
+        self.false_positives += fp
+        self.true_negatives += tn
+        self.false_negatives += fn
+
+    def _ratio(self, num, den):
+        r = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0).astype(_F32)
+        return r[0] if self.init_thresholds is None or np.ndim(self.init_thresholds) == 0 else r
+
+    def get_config(self):
+        return {**super().get_config(), "thresholds": self.init_thresholds,
+                "top_k": self.top_k, "class_id": self.class_id}
+
+
+class Precision(_Confusion):
+    """tp / (tp + fp) at each threshold (default 0.5)."""
+
+    def result(self):
+        return self._ratio(self.true_positives, self.true_positives + self.false_positives)
+
+
+class Recall(_Confusion):
+    """tp / (tp + fn) at each threshold (default 0.5)."""
+
+    def result(self):
+        return self._ratio(self.true_positives, self.true_positives + self.false_negatives)
+
+
+def _div_no_nan(a, b):
+    return np.where(b != 0, a / np.where(b != 0, b, 1), 0.0)
+
+
+class AUC(Metric):
+    """Area under the ROC or PR curve from confusion counts at num_thresholds
+    thresholds (Keras' Riemann sums; PR with 'interpolation' uses Davis &
+    Goadrich's interpolation as Keras)."""
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
+                 name=None, dtype=None, thresholds=None, multi_label=False, num_labels=None,
+                 label_weights=None, from_logits=False):
+        super().__init__(name=name or "auc", dtype=dtype)
+        if curve.upper() not in ("ROC", "PR"):
+            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError(f"AUC: invalid summation_method {summation_method!r}")
+        if multi_label or label_weights is not None:
+            raise ValueError("AUC: multi_label and label_weights are not supported by pykern")
+        if num_thresholds <= 1:
+            raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
+        self.curve, self.summation_method = curve.upper(), summation_method
+        self.num_thresholds, self.from_logits = num_thresholds, from_logits
+        self.multi_label, self.num_labels, self.label_weights = False, None, None
+        if thresholds is not None:
+            inner = sorted(float(t) for t in thresholds)
+            self.num_thresholds = len(inner) + 2
+        else:
+            inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        self._init_thresholds = thresholds
+        self.thresholds = np.array([0.0 - EPSILON] + inner + [1.0 + EPSILON])
+        self.reset_state()
+
+    def reset_state(self):
+        n = len(self.thresholds)
+        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
+        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p = _np(y_pred)
+        if self.from_logits:
+            p = 1 / (1 + np.exp(-p.astype(np.float64)))
+        tp, fp, tn, fn = _confusion(y_true, p, self.thresholds, sample_weight)
+        self.true_positives += tp
+        self.false_positives += fp
+        self.true_negatives += tn
+        self.false_negatives += fn
+
+    def _pr_interpolated(self):
+        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        slope = _div_no_nan(dtp, np.maximum(dp, 0))
+        intercept = tp[1:] - slope * p[1:]
+        both = (p[:-1] > 0) & (p[1:] > 0)
+        ratio = np.where(both, _div_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        inc = _div_no_nan(slope * (dtp + intercept * np.log(ratio)),
+                          np.maximum(tp[1:] + fn[1:], 0))
+        return _F32(inc.sum())
+
+    def result(self):
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._pr_interpolated()
+        tp, fp = self.true_positives, self.false_positives
+        tn, fn = self.true_negatives, self.false_negatives
+        recall = _div_no_nan(tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _div_no_nan(fp, fp + tn), recall
+        else:
+            x, y = recall, _div_no_nan(tp, tp + fp)
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2
+        elif self.summation_method == "minoring":
+            heights = np.minimum(y[:-1], y[1:])
+        else:
+            heights = np.maximum(y[:-1], y[1:])
+        return _F32(((x[:-1] - x[1:]) * heights).sum())
+
+    def get_config(self):
+        return {**super().get_config(), "num_thresholds": self.num_thresholds,
+                "curve": self.curve, "summation_method": self.summation_method,
+                "thresholds": self._init_thresholds, "multi_label": False,
+                "label_weights": None, "from_logits": self.from_logits}
+
+
+# --- lookup ---------------------------------------------------------------------------------------
+_BY_STRING = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
+    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy":
+    CategoricalCrossentropy, "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "poisson": Poisson, "hinge": Hinge,
+    "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
+    "logcosh": LogCoshError, "log_cosh": LogCoshError, "cosine_similarity": CosineSimilarity,
+    "auc": AUC, "precision": Precision, "recall": Recall,
+}
+_CLASSES = {c.__name__: c for c in (
+    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+    MeanAbsolutePercentageError, MeanSquaredLogarithmicError, RootMeanSquaredError,
+    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence,
+    Poisson, Hinge, SquaredHinge, CategoricalHinge, LogCoshError, CosineSimilarity, AUC,
+    Precision, Recall, Mean, Sum)}
+
+
+def serialize(metric):
+    return serialize_keras_object(metric)
+
+
+def deserialize(config, custom_objects=None):
+    return deserialize_keras_object(config, custom_objects=custom_objects)
+
+
+def get(identifier):
+    """A Metric instance or metric function for a string (not 'accuracy', which the
+    training loop resolves from shapes), a class name, a function or an instance."""
+    if isinstance(identifier, Metric) or (callable(identifier) and
+                                          not isinstance(identifier, (str, type))):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, str):
+        if identifier in _BY_STRING:
+            return _BY_STRING[identifier](name=identifier)
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise ValueError(f"Could not interpret metric identifier: {identifier!r}")

@@ -1,0 +1,275 @@
+"""Data adapters for fit/evaluate/predict: arrays (or lists/dicts of them),
+Python generators/iterators and pykern.utils.Sequence, all turned into batches
+(x, [y per output], [sample_weight per output], batch_size).
+
+Arrays are checked and converted once per call (float data to float32, integer
+data kept, non-numeric rejected) and then only sliced per batch.
+"""
+import math
+
+import numpy as np
+
+from pykern.backend.random import global_generator
+from pykern.backend.tensor import Tensor
+
+__all__ = ["DataHandler", "standardize", "split_validation"]
+
+_F32 = np.float32
+
+
+def _array(a, what):
+    if isinstance(a, Tensor):
+        a = a._value
+    try:
+        v = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} could not be converted to an array: {e}") from None
+    if v.dtype.kind not in "fiub":
+        raise ValueError(f"{what} must be numeric, got an array of dtype {v.dtype}")
+    if v.dtype.kind == "f" and v.dtype != _F32:
+        v = v.astype(_F32)
+    if v.ndim == 0:
+        raise ValueError(f"{what} must have a batch dimension, got a scalar")
+    return np.ascontiguousarray(v)
+
+
+def _structure(data, what):
+    """(kind, flat list of arrays, rebuild function) for an array, list or dict."""
+    if isinstance(data, dict):
+        keys = list(data)
+        return [_array(data[k], f"{what}[{k!r}]") for k in keys], \
+            lambda flat: dict(zip(keys, flat))
+    if isinstance(data, (list, tuple)):
+        return [_array(v, f"{what}[{i}]") for i, v in enumerate(data)], list
+    return [_array(data, what)], lambda flat: flat[0]
+
+
+def _per_output(data, output_names, what):
+    """Targets or sample weights as one entry per output (None where absent)."""
+    n = len(output_names)
+    if data is None:
+        return [None] * n
+    if isinstance(data, dict):
+        unknown = set(data) - set(output_names)
+        if unknown:
+            raise ValueError(f"{what} has keys {sorted(unknown)} that are not model outputs "
+                             f"{output_names}")
+        return [None if data.get(k) is None else _array(data[k], f"{what}[{k!r}]")
+                for k in output_names]
+    if isinstance(data, (list, tuple)) and n > 1:
+        if len(data) != n:
+            raise ValueError(f"{what} has {len(data)} entries for {n} model outputs "
+                             f"{output_names}")
+        return [None if d is None else _array(d, f"{what}[{i}]") for i, d in enumerate(data)]
+    if n > 1:
+        raise ValueError(f"{what}: the model has {n} outputs {output_names}; pass a list or "
+                         f"dict with one entry per output")
+    return [_array(data, what)]
+
+
+def _class_weights(y, class_weight):
+    """Per-sample weights class_weight[class of each sample] (argmax of one-hot rows,
+    else the rounded label); classes not in the dict weigh 1."""
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"class_weight must be a dict {{class: weight}}, got {class_weight!r}")
+    labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else \
+        np.round(y.reshape(len(y), -1)[:, 0]).astype(np.int64)
+    top = max(int(k) for k in class_weight) + 1
+    table = np.ones(max(top, int(labels.max(initial=0)) + 1), _F32)
+    for k, w in class_weight.items():
+        table[int(k)] = w
+    return table[np.clip(labels, 0, len(table) - 1)]
+
+
+def _check_lengths(xs, ys, sws, what):
+    sizes = {len(a) for a in xs}
+    if len(sizes) > 1:
+        raise ValueError(f"{what}: all input arrays must have the same number of samples, got "
+                         f"{sorted(len(a) for a in xs)}")
+    n = sizes.pop()
+    for label, arrays in (("y", ys), ("sample_weight", sws)):
+        for a in arrays:
+            if a is not None and len(a) != n:
+                raise ValueError(f"{what} has {n} samples but {label} has {len(a)}: x and "
+                                 f"{label} must have the same length")
+    if n == 0:
+        raise ValueError(f"{what} is empty (0 samples)")
+    return n
+
+
+def _check_features(model, xs, what):
+    """Compares the per-sample shapes with the model's known input shapes, once."""
+    specs = None
+    try:
+        if type(model).__name__ == "Sequential" and model._input_layer is not None:
+            specs = [model._input_layer.batch_shape]
+        elif type(model).__name__ == "Functional":
+            specs = [t.shape for t in model.inputs]
+    except AttributeError:
+        return
+    if not specs or len(specs) != len(xs):
+        return
+    for i, (a, spec) in enumerate(zip(xs, specs)):
+        if a.ndim != len(spec) or any(s is not None and d != s
+                                      for d, s in zip(a.shape[1:], spec[1:])):
+            name = what if len(xs) == 1 else f"{what}[{i}]"
+            raise ValueError(f"{name} has samples of shape {a.shape[1:]} but model "
+                             f"{model.name!r} expects inputs of shape {tuple(spec)}")
+
+
+def standardize(model, x, y, sample_weight, class_weight, output_names, what="x",
+                need_targets=True):
+    """One batch as (x, ys, sws, n), checked."""
+    if x is None:
+        raise ValueError(f"{what}: no input data was given")
+    xs, rebuild = _structure(x, what)
+    ys = _per_output(y, output_names, "y") if output_names else []
+    if need_targets and output_names and all(v is None for v in ys):
+        raise ValueError(f"{what}: targets y are required to train or evaluate model "
+                         f"{model.name!r}")
+    sws = _per_output(sample_weight, output_names, "sample_weight") if output_names else []
+    n = _check_lengths(xs, ys, sws, what)
+    if class_weight is not None:
+        if len(ys) != 1:
+            raise ValueError("class_weight is only supported for models with a single output")
+        cw = _class_weights(ys[0], class_weight)
+        sws = [cw if sws[0] is None else sws[0] * cw]
+    return rebuild(xs), ys, sws, n
+
+
+def split_validation(x, y, sample_weight, validation_split):
+    """(train (x, y, sw), validation (x, y, sw)): the LAST fraction, before any shuffling."""
+    def take(d, sl):
+        if d is None:
+            return None
+        if isinstance(d, dict):
+            return {k: take(v, sl) for k, v in d.items()}
+        if isinstance(d, (list, tuple)):
+            return [take(v, sl) for v in d]
+        if not hasattr(d, "__len__") or not hasattr(d, "shape") and not isinstance(d, list):
+            raise ValueError("validation_split is only supported for arrays (not generators "
+                             "or Sequences)")
+        return np.asarray(d._value if isinstance(d, Tensor) else d)[sl]
+
+    first = x
+    while isinstance(first, (list, tuple, dict)):
+        first = list(first.values())[0] if isinstance(first, dict) else first[0]
+    if not hasattr(first, "shape"):
+        raise ValueError("validation_split is only supported for arrays (not generators or "
+                         "Sequences)")
+    n = len(first)
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(f"validation_split={validation_split} leaves an empty training or "
+                         f"validation set for {n} samples")
+    head, tail = slice(0, split_at), slice(split_at, None)
+    return ((take(x, head), take(y, head), take(sample_weight, head)),
+            (take(x, tail), take(y, tail), take(sample_weight, tail)))
+
+
+class DataHandler:
+    """Batches for each epoch, from arrays, a Sequence or a generator."""
+
+    def __init__(self, model, x, y, sample_weight, batch_size, steps, shuffle, class_weight,
+                 output_names, training, what="x", need_targets=True):
+        from pykern.utils.sequence import Sequence
+        self.model, self.output_names = model, output_names or []
+        self.class_weight, self.need_targets, self.what = class_weight, need_targets, what
+        self.exhausted = False
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or
+                                  steps < 1):
+            raise ValueError(f"steps must be a positive int or None, got {steps!r}")
+        if isinstance(x, Sequence) or _is_iterator(x):
+            if batch_size is not None:
+                raise ValueError(f"batch_size={batch_size} must not be given when {what} is a "
+                                 f"generator or Sequence (it yields whole batches)")
+            if y is not None or sample_weight is not None:
+                raise ValueError(f"y and sample_weight must not be given when {what} is a "
+                                 f"generator or Sequence (it yields them)")
+            self.kind = "sequence" if isinstance(x, Sequence) else "generator"
+            self.source = x
+            self.iterator = None if self.kind == "sequence" else iter(x)
+            self.steps = steps if steps is not None else (
+                len(x) if self.kind == "sequence" else None)
+            if self.kind == "sequence" and self.steps == 0:
+                raise ValueError(f"{what}: the Sequence is empty (len 0)")
+            return
+        if batch_size is None:
+            batch_size = 32
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.kind = "arrays"
+        batch, self.ys, self.sws, self.n = standardize(
+            model, x, y, sample_weight, class_weight, self.output_names, what, need_targets)
+        self.xs, self.rebuild = _structure(batch, what)
+        _check_features(model, self.xs, what)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        full = math.ceil(self.n / batch_size)
+        self.steps = full if steps is None else min(steps, full)
+
+    def epoch(self, epoch):
+        if self.kind == "arrays":
+            return self._array_batches()
+        if self.kind == "sequence":
+            return self._sequence_batches()
+        return self._generator_batches()
+
+    def _array_batches(self):
+        n, bs = self.n, self.batch_size
+        xs, ys, sws = self.xs, self.ys, self.sws
+        single = len(xs) == 1
+        order = None
+        if self.shuffle == "batch":
+            order = np.arange(n)
+            starts = global_generator().permutation(math.ceil(n / bs)) * bs
+            order = np.concatenate([order[s:s + bs] for s in starts])
+        elif self.shuffle:
+            order = global_generator().permutation(n)
+        for step in range(self.steps):
+            lo, hi = step * bs, min(n, (step + 1) * bs)
+            if order is None:
+                sl = slice(lo, hi)
+                xb = xs[0][sl] if single else self.rebuild([a[sl] for a in xs])
+                yb = [None if a is None else a[sl] for a in ys]
+                wb = [None if a is None else a[sl] for a in sws]
+            else:
+                idx = order[lo:hi]
+                xb = xs[0].take(idx, axis=0) if single else \
+                    self.rebuild([a.take(idx, axis=0) for a in xs])
+                yb = [None if a is None else a.take(idx, axis=0) for a in ys]
+                wb = [None if a is None else a.take(idx, axis=0) for a in sws]
+            yield xb, yb, wb, hi - lo
+
+    def _unpack(self, item):
+        if isinstance(item, tuple) and 1 <= len(item) <= 3:
+            x = item[0]
+            y = item[1] if len(item) > 1 else None
+            sw = item[2] if len(item) > 2 else None
+        else:
+            x, y, sw = item, None, None
+        return standardize(self.model, x, y, sw, self.class_weight, self.output_names,
+                           self.what, self.need_targets)
+
+    def _sequence_batches(self):
+        seq = self.source
+        for i in range(self.steps):
+            yield self._unpack(seq[i % len(seq)])
+        seq.on_epoch_end()
+
+    def _generator_batches(self):
+        count = 0
+        while self.steps is None or count < self.steps:
+            try:
+                item = next(self.iterator)
+            except StopIteration:
+                self.exhausted = True
+                return
+            count += 1
+            yield self._unpack(item)
+
+
+def _is_iterator(x):
+    if isinstance(x, (np.ndarray, Tensor, list, tuple, dict, str, bytes)):
+        return False
+    return hasattr(x, "__next__") or (hasattr(x, "__iter__") and not hasattr(x, "__len__"))

@@ -1,0 +1,560 @@
+"""compile / fit / evaluate / predict and the batch methods, mixed into Model.
+
+One training step is: the model's forward pass with training=True, the compiled
+loss (x loss_weights, + the layers' regularization losses), one backward pass
+over the graph (`grad_arrays`, owned float32 arrays), one native optimizer call
+for all parameters, and NumPy metric updates. Everything that does not change
+between steps (targets, trainable variables, optimizer plan, which callbacks
+need per-batch logs) is prepared once per fit, not per batch.
+
+When the output layer ends in sigmoid/softmax and the loss is the matching
+crossentropy on probabilities, the step computes the output's logits and the
+fused logits crossentropy (what TensorFlow-Keras does through the logits it
+attaches to sigmoid/softmax outputs, keras_behaviour.md §3.2): stable, and one
+op fewer.
+"""
+import copy
+import math
+import warnings
+
+import numpy as np
+
+from pykern import losses as klosses
+from pykern import metrics as kmetrics
+from pykern import optimizers as koptimizers
+from pykern.backend.autograd import grad_arrays
+from pykern.backend.random import global_generator
+from pykern.backend.tensor import Tensor, _Recording, no_grad
+from pykern.callbacks import CallbackList
+from pykern.models.data import DataHandler, split_validation, standardize
+
+__all__ = ["Trainer"]
+
+_F32 = np.float32
+_PROB_LOSSES = {klosses.binary_crossentropy: "sigmoid",
+                klosses.categorical_crossentropy: "softmax",
+                klosses.sparse_categorical_crossentropy: "softmax"}
+
+
+def _loss_name(spec):
+    if isinstance(spec, str):
+        return spec
+    return getattr(spec, "name", None) or getattr(spec, "__name__", "loss")
+
+
+class _OutputLoss:
+    """One output's loss: the callable, its weight, and (when fusable) the logits form."""
+
+    def __init__(self, spec, weight):
+        self.spec = spec
+        self.fn = klosses.get(spec)
+        self.weight = float(weight)
+        self.reduction = getattr(self.fn, "reduction", "sum_over_batch_size")
+        base, kwargs = self.fn, {}
+        if isinstance(self.fn, klosses.LossFunctionWrapper):
+            base, kwargs = self.fn.fn, dict(self.fn._fn_kwargs)
+        self.base, self.kwargs = base, kwargs
+        self.prob_activation = None
+        if base in _PROB_LOSSES and not kwargs.get("from_logits", False):
+            self.prob_activation = _PROB_LOSSES[base]
+
+    def __call__(self, y, out, sw, logits=False):
+        if logits:
+            values = self.base(y, out, **{**self.kwargs, "from_logits": True})
+            return klosses.reduce_values(values, sw, self.reduction)
+        if isinstance(self.fn, klosses.Loss):
+            return self.fn(y, out, sample_weight=sw)
+        values = self.fn(y, out)
+        return klosses.reduce_values(values if isinstance(values, Tensor) else Tensor(values),
+                                     sw, "sum_over_batch_size")
+
+
+def _resolve_metric(spec, y, p, output_loss):
+    """A Metric for one compile entry; 'accuracy'/'acc' and 'crossentropy'/'ce' follow
+    the shapes as Keras does (binary if y_pred's last dim is 1, sparse if y_true has a
+    lower rank or a trailing 1 while y_pred has several classes)."""
+    if isinstance(spec, str) and spec in ("accuracy", "acc", "crossentropy", "ce"):
+        binary = p.shape[-1:] == (1,) if p.ndim else True
+        sparse = y.ndim < p.ndim or (y.shape[-1:] == (1,) and p.shape[-1] > 1)
+        if spec in ("accuracy", "acc"):
+            cls = kmetrics.BinaryAccuracy if binary else (
+                kmetrics.SparseCategoricalAccuracy if sparse else kmetrics.CategoricalAccuracy)
+        else:
+            cls = kmetrics.BinaryCrossentropy if binary else (
+                kmetrics.SparseCategoricalCrossentropy if sparse else
+                kmetrics.CategoricalCrossentropy)
+        return cls(name=spec)
+    if isinstance(spec, kmetrics.Metric):
+        return spec
+    m = kmetrics.get(spec)
+    if not isinstance(m, kmetrics.Metric):  # a plain function
+        m = kmetrics.MeanMetricWrapper(m, name=getattr(m, "__name__", "metric"))
+    return m
+
+
+class _Compiled:
+    """What compile() fixed: optimizer, per-output losses and metric specs."""
+
+    def __init__(self, model, optimizer, loss, loss_weights, metrics, weighted_metrics):
+        self.optimizer = koptimizers.get(optimizer)
+        self.output_names = model._output_names()
+        n = len(self.output_names)
+        self.losses = self._per_output(loss, "loss", n)
+        weights = self._per_output(loss_weights, "loss_weights", n, default=1.0) \
+            if loss_weights is not None else [1.0] * n
+        self.loss_terms = [None if spec is None else _OutputLoss(spec, w)
+                           for spec, w in zip(self.losses, weights)]
+        if all(t is None for t in self.loss_terms):
+            raise ValueError(f"compile: no loss was given for model {model.name!r}; pass "
+                             f"loss=... (a name, function or Loss instance)")
+        self.metric_specs = self._metric_lists(metrics, n)
+        self.weighted_specs = self._metric_lists(weighted_metrics, n)
+        self.metrics = None  # resolved on the first batch (they depend on shapes)
+        self.loss_tracker = kmetrics.Mean(name="loss")
+        self.output_loss_trackers = [kmetrics.Mean(name=f"{name}_loss")
+                                     for name in self.output_names] if n > 1 else []
+        self.fused = None  # (layer, attribute, original, activation) once probed
+        self.trainable = None
+
+    def _per_output(self, spec, what, n, default=None):
+        names = self.output_names
+        if isinstance(spec, dict):
+            unknown = set(spec) - set(names)
+            if unknown:
+                raise ValueError(f"compile: {what} has keys {sorted(unknown)} that are not "
+                                 f"model outputs {names}")
+            return [spec.get(k, default) for k in names]
+        if isinstance(spec, (list, tuple)):
+            if len(spec) != n:
+                raise ValueError(f"compile: {what} has {len(spec)} entries for {n} model "
+                                 f"outputs {names}")
+            return list(spec)
+        return [spec] * n
+
+    def _metric_lists(self, metrics, n):
+        if metrics is None:
+            return [[] for _ in range(n)]
+        if isinstance(metrics, dict):
+            out = []
+            for name in self.output_names:
+                m = metrics.get(name, [])
+                out.append(list(m) if isinstance(m, (list, tuple)) else [m])
+            return out
+        if isinstance(metrics, (list, tuple)) and n > 1 and metrics and all(
+                isinstance(m, (list, tuple)) for m in metrics):
+            if len(metrics) != n:
+                raise ValueError(f"compile: metrics has {len(metrics)} lists for {n} outputs")
+            return [list(m) for m in metrics]
+        if not isinstance(metrics, (list, tuple)):
+            raise ValueError(f"compile: metrics must be a list or dict, got {metrics!r}")
+        return [list(metrics) for _ in range(n)]
+
+    def build_metrics(self, ys, ps):
+        """Resolves the metric specs against the first batch; names as the user wrote
+        them (prefixed by the output name for multi-output models), duplicates _1, _2."""
+        self.metrics = []
+        used = {"loss"}
+        multi = len(self.output_names) > 1
+        for i, (name, y, p) in enumerate(zip(self.output_names, ys, ps)):
+            for specs, weighted in ((self.metric_specs[i], False),
+                                    (self.weighted_specs[i], True)):
+                for spec in specs:
+                    m = _resolve_metric(spec, y, p, self.loss_terms[i])
+                    if m in [e[1] for e in self.metrics]:
+                        m = copy.deepcopy(m)
+                    label = spec if isinstance(spec, str) else m.name
+                    if weighted and isinstance(spec, str):
+                        label = f"weighted_{label}"
+                    key = f"{name}_{label}" if multi else label
+                    base, k = key, 1
+                    while key in used:
+                        key = f"{base}_{k}"
+                        k += 1
+                    used.add(key)
+                    self.metrics.append((i, m, key, weighted))
+
+
+class Trainer:
+    """The Keras training API, mixed into Model."""
+
+    optimizer = None
+    loss = None
+    history = None
+    stop_training = False
+    _compiled = None
+
+    # --- structure ------------------------------------------------------------------------
+    def _output_names(self):
+        outputs = getattr(self, "_outputs", None)
+        if outputs and type(self).__name__ == "Functional":
+            struct = getattr(self, "_output_struct", None)
+            if isinstance(struct, dict):
+                return list(struct)
+            return [t._keras_history[0].name for t in outputs]
+        return ["output"]
+
+    def _output_layer(self):
+        """The single layer whose activation produces the output, if it is a plain
+        Dense or Activation used once (for the fused logits path)."""
+        layer = None
+        if type(self).__name__ == "Sequential" and self._layers:
+            layer = self._layers[-1]
+        elif type(self).__name__ == "Functional" and len(self._outputs) == 1:
+            layer = self._outputs[0]._keras_history[0]
+            if len(layer._inbound_nodes) != 1:
+                return None
+        return layer
+
+    # --- compile --------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configures training: optimizer (name, config or instance), loss (one per
+        output, or a dict/list), loss_weights, metrics and weighted_metrics."""
+        c = _Compiled(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
+        object.__setattr__(self, "_compiled", c)
+        object.__setattr__(self, "optimizer", c.optimizer)
+        object.__setattr__(self, "loss", loss)
+        object.__setattr__(self, "compiled_loss", loss)
+        object.__setattr__(self, "_compile_config", {
+            "optimizer": koptimizers.serialize(c.optimizer), "loss": loss,
+            "loss_weights": loss_weights, "metrics": metrics,
+            "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution, "jit_compile": jit_compile})
+        self.stop_training = False
+        self._probe_fused()
+
+    def _probe_fused(self):
+        c = self._compiled
+        c.fused = None
+        if len(c.loss_terms) != 1 or c.loss_terms[0] is None:
+            return
+        want = c.loss_terms[0].prob_activation
+        layer = self._output_layer()
+        if want is None or layer is None:
+            return
+        from pykern import activations as kact
+        target = kact.sigmoid if want == "sigmoid" else kact.softmax
+        kind = type(layer).__name__
+        if kind == "Dense" and getattr(layer, "activation", None) is target and \
+                hasattr(layer, "_fused"):
+            c.fused = (layer, "_fused", None, want)
+        elif kind == "Activation" and getattr(layer, "activation", None) is target:
+            c.fused = (layer, "activation", kact.linear, want)
+
+    def _require_compiled(self, what):
+        if self._compiled is None:
+            raise ValueError(f"You must call compile() before {what} on model {self.name!r}")
+        return self._compiled
+
+    @property
+    def metrics_names(self):
+        c = self._compiled
+        if c is None:
+            return []
+        names = ["loss"]
+        if c.metrics is not None:
+            names += [key for _, _, key, _ in c.metrics]
+        return names
+
+    @property
+    def metrics(self):
+        c = self._compiled
+        if c is None:
+            return []
+        return [c.loss_tracker] + ([m for _, m, _, _ in c.metrics] if c.metrics else [])
+
+    def get_compile_config(self):
+        return getattr(self, "_compile_config", None)
+
+    # --- one batch ------------------------------------------------------------------------
+    def _forward(self, x, training):
+        """Model outputs as a list of Tensors; with the fused path the single output
+        holds logits and probs its activation (NumPy) for the metrics."""
+        fused = self._compiled.fused
+        if fused is not None:
+            layer, attr, replacement, act = fused
+            original = getattr(layer, attr)
+            object.__setattr__(layer, attr, replacement)
+            try:
+                out = self(x, training=training)
+            finally:
+                object.__setattr__(layer, attr, original)
+            z = out._value
+            if act == "sigmoid":
+                probs = klosses._sigmoid(z).astype(_F32)
+            else:
+                probs = klosses._softmax(z).astype(_F32)
+            return [out], [probs], True
+        out = self(x, training=training)
+        outs = list(out.values()) if isinstance(out, dict) else (
+            list(out) if isinstance(out, (list, tuple)) else [out])
+        return outs, [o._value for o in outs], False
+
+    def _total_loss(self, ys, outs, sws, logits):
+        c = self._compiled
+        total, parts = None, []
+        for term, y, out, sw in zip(c.loss_terms, ys, outs, sws):
+            if term is None:
+                parts.append(None)
+                continue
+            value = term(y, out, sw, logits=logits)
+            parts.append(float(value._value))
+            if term.weight != 1.0:
+                value = value * term.weight
+            total = value if total is None else total + value
+        reg = self.losses
+        if reg:
+            for r in reg:
+                total = total + r
+        return total, parts
+
+    def _update_metrics(self, ys, probs, sws, batch_size, loss_value, parts):
+        c = self._compiled
+        c.loss_tracker._add(loss_value * batch_size, batch_size)
+        for tracker, part in zip(c.output_loss_trackers, parts):
+            if part is not None:
+                tracker._add(part * batch_size, batch_size)
+        if c.metrics is None:
+            c.build_metrics(ys, probs)
+        for i, m, _, weighted in c.metrics:
+            m.update_state(ys[i], probs[i], sws[i] if weighted else None)
+
+    def _logs(self):
+        c = self._compiled
+        logs = {"loss": float(c.loss_tracker.result())}
+        for t in c.output_loss_trackers:
+            logs[t.name] = float(t.result())
+        for _, m, key, _ in c.metrics or ():
+            r = m.result()
+            logs[key] = float(r) if np.ndim(r) == 0 else np.asarray(r)
+        return logs
+
+    def _reset_metrics(self):
+        c = self._compiled
+        c.loss_tracker.reset_state()
+        for t in c.output_loss_trackers:
+            t.reset_state()
+        for _, m, _, _ in c.metrics or ():
+            m.reset_state()
+
+    def _prepare_training(self):
+        """Trainable variables and the optimizer, fixed for a fit (Keras likewise
+        needs a recompile after trainable flags change)."""
+        c = self._compiled
+        variables = self.trainable_weights
+        if not variables:
+            raise ValueError(f"Model {self.name!r} has no trainable weights to train")
+        opt = c.optimizer
+        if not opt.built:
+            opt.build(variables)
+        index = opt._index
+        missing = [v.path for v in variables if id(v) not in index]
+        if missing:
+            raise ValueError(f"The optimizer was built for other variables; {missing[:3]} "
+                             f"are unknown to it. Compile with a new optimizer.")
+        c.trainable = variables
+        c.indices = [index[id(v)] for v in variables]
+
+    def _train_step(self, x, ys, sws, batch_size):
+        c = self._compiled
+        prev = _Recording.on
+        _Recording.on = True
+        try:
+            outs, probs, logits = self._forward(x, True)
+            total, parts = self._total_loss(ys, outs, sws, logits)
+        finally:
+            _Recording.on = prev
+        grads = grad_arrays([total], c.trainable)
+        keep = [i for i, g in enumerate(grads) if g is not None]
+        if len(keep) < len(grads):
+            c.optimizer._apply_arrays([grads[i] for i in keep], [c.indices[i] for i in keep])
+        else:
+            c.optimizer._apply_arrays(grads, c.indices)
+        loss_value = float(total._value)
+        self._update_metrics(ys, probs, sws, batch_size, loss_value, parts)
+
+    def _test_step(self, x, ys, sws, batch_size):
+        with no_grad():
+            outs, probs, logits = self._forward(x, False)
+            total, parts = self._total_loss(ys, outs, sws, logits)
+        self._update_metrics(ys, probs, sws, batch_size, float(total._value), parts)
+
+    # --- fit ------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, **kwargs):
+        """Trains for `epochs` epochs and returns the History callback."""
+        if kwargs:
+            raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}")
+        c = self._require_compiled("fit()")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+        if validation_data is None and validation_split:
+            if not 0.0 < validation_split < 1.0:
+                raise ValueError(f"fit: validation_split must be in (0, 1), got "
+                                 f"{validation_split}")
+            (x, y, sample_weight), validation_data = split_validation(
+                x, y, sample_weight, validation_split)
+        data = DataHandler(self, x, y, sample_weight, batch_size, steps_per_epoch, shuffle,
+                           class_weight, c.output_names, training=True)
+        val = None
+        if validation_data is not None:
+            val = self._validation_handler(validation_data,
+                                           validation_batch_size or batch_size,
+                                           validation_steps)
+        self._prepare_training()
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=True, model=self,
+                           verbose=verbose, epochs=epochs, steps=data.steps)
+        self.stop_training = False
+        want_begin = cbs.wants("on_train_batch_begin")
+        want_end = cbs.wants("on_train_batch_end")
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            step = 0
+            for step, (xb, ys, sws, n) in enumerate(data.epoch(epoch)):
+                if want_begin:
+                    cbs.batch("on_train_batch_begin", step)
+                self._train_step(xb, ys, sws, n)
+                if want_end:
+                    cbs.batch("on_train_batch_end", step, self._logs())
+                if self.stop_training:
+                    break
+            if data.exhausted and step == 0 and c.loss_tracker.count == 0:
+                warnings.warn("fit: the input ran out of data; stopping training",
+                              stacklevel=2)
+                break
+            logs = self._logs()
+            if val is not None and self._should_validate(epoch, validation_freq):
+                val_logs = self._run_evaluation(val, CallbackList(callbacks, model=self,
+                                                                  verbose=0))
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return cbs.history
+
+    @staticmethod
+    def _should_validate(epoch, freq):
+        if isinstance(freq, int):
+            if freq < 1:
+                raise ValueError(f"fit: validation_freq must be >= 1, got {freq}")
+            return (epoch + 1) % freq == 0
+        return epoch + 1 in freq
+
+    def _validation_handler(self, validation_data, batch_size, steps):
+        c = self._compiled
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3) and \
+                not _is_sequence_like(validation_data):
+            vx, vy = validation_data[0], validation_data[1]
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+        else:
+            vx, vy, vsw = validation_data, None, None
+        return DataHandler(self, vx, vy, vsw, batch_size, steps, False, None, c.output_names,
+                           training=False, what="validation_data")
+
+    def _run_evaluation(self, data, cbs):
+        self._reset_metrics()
+        want_begin = cbs.wants("on_test_batch_begin")
+        want_end = cbs.wants("on_test_batch_end")
+        cbs.on_test_begin()
+        for step, (xb, ys, sws, n) in enumerate(data.epoch(0)):
+            if want_begin:
+                cbs.batch("on_test_batch_begin", step)
+            self._test_step(xb, ys, sws, n)
+            if want_end:
+                cbs.batch("on_test_batch_end", step, self._logs())
+        if self._compiled.loss_tracker.count == 0:
+            raise ValueError("evaluate: the data has no batches")
+        logs = self._logs()
+        cbs.on_test_end(logs)
+        return logs
+
+    # --- evaluate / predict ----------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, **kwargs):
+        """Loss and metrics on the data: a scalar without metrics, else [loss, *metrics]
+        in compile order (or a dict with return_dict)."""
+        if kwargs:
+            raise TypeError(f"evaluate: unexpected keyword argument(s) {sorted(kwargs)}")
+        c = self._require_compiled("evaluate()")
+        data = DataHandler(self, x, y, sample_weight, batch_size, steps, False, None,
+                           c.output_names, training=False)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        cbs = CallbackList(callbacks, model=self, verbose=verbose, steps=data.steps)
+        logs = self._run_evaluation(data, cbs)
+        if verbose:
+            from pykern.utils.progbar import Progbar
+            Progbar(data.steps, verbose=verbose).update(data.steps or 1, list(logs.items()),
+                                                        finalize=True)
+        return self._format_results(logs, return_dict)
+
+    def _format_results(self, logs, return_dict):
+        if return_dict:
+            return dict(logs)
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for every sample, concatenated over batches of `batch_size` (32)."""
+        data = DataHandler(self, x, None, None, batch_size, steps, False, None, None,
+                           training=False, what="x", need_targets=False)
+        cbs = CallbackList(callbacks, model=self, verbose=0, steps=data.steps)
+        want = cbs.wants("on_predict_batch_end")
+        cbs.on_predict_begin()
+        chunks = []
+        with no_grad():
+            for step, (xb, _, _, _) in enumerate(data.epoch(0)):
+                out = self(xb, training=False)
+                chunks.append(_to_numpy(out))
+                if want:
+                    cbs.batch("on_predict_batch_end", step, {"outputs": chunks[-1]})
+        cbs.on_predict_end()
+        if not chunks:
+            raise ValueError("predict: the input has no samples")
+        first = chunks[0]
+        if isinstance(first, dict):
+            return {k: np.concatenate([ch[k] for ch in chunks]) for k in first}
+        if isinstance(first, (list, tuple)):
+            return [np.concatenate([ch[i] for ch in chunks]) for i in range(len(first))]
+        return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+
+    # --- single batches ---------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One optimizer step on this batch; returns the batch's loss (and metrics)."""
+        c = self._require_compiled("train_on_batch()")
+        xb, ys, sws, n = standardize(self, x, y, sample_weight, class_weight, c.output_names)
+        if c.trainable is None:
+            self._prepare_training()
+        self._reset_metrics()
+        self._train_step(xb, ys, sws, n)
+        return self._format_results(self._logs(), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        c = self._require_compiled("test_on_batch()")
+        xb, ys, sws, n = standardize(self, x, y, sample_weight, None, c.output_names)
+        self._reset_metrics()
+        self._test_step(xb, ys, sws, n)
+        return self._format_results(self._logs(), return_dict)
+
+
+def _is_sequence_like(obj):
+    from pykern.utils.sequence import Sequence
+    return isinstance(obj, Sequence)
+
+
+def _to_numpy(out):
+    if isinstance(out, Tensor):
+        return out._value
+    if isinstance(out, dict):
+        return {k: _to_numpy(v) for k, v in out.items()}
+    if isinstance(out, (list, tuple)):
+        return [_to_numpy(v) for v in out]
+    return np.asarray(out)
