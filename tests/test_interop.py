@@ -1,0 +1,204 @@
+"""Files go both ways between pykern and TensorFlow-Keras: `.keras`, legacy `.h5`
+and `.weights.h5` written by Keras 3 load in pykern and predict the same, files
+written by pykern load in Keras 3 and predict the same, and Keras 2 `.h5` files
+written by tf-keras load in pykern. Sequential, branching functional and nested
+models over the core layers."""
+import h5py
+import numpy as np
+import pytest
+
+import pykern
+from pykern import layers
+from pykern.models import load_model
+
+RNG = np.random.default_rng(23)
+
+
+def _x(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def _sequential(L, M):
+    return M.Sequential([
+        M.Input((6,)), L.Dense(8, activation="relu", name="d1"), L.Dropout(0.3, name="drop"),
+        L.Reshape((2, 4), name="reshape"), L.Permute((2, 1), name="permute"),
+        L.Flatten(name="flat"), L.Dense(5, activation="tanh", name="d2"), L.PReLU(name="prelu"),
+        L.LeakyReLU(name="leaky"), L.Dense(3, activation="softmax", name="out")], name="seq")
+
+
+def _branching(L, M):
+    a, b = M.Input((5,), name="a"), M.Input((4,), name="b")
+    h = L.Dense(4, activation="elu", name="h")(a)
+    g = L.Dense(4, activation="sigmoid", name="g")(b)
+    s = L.Add(name="add")([h, g])
+    d = L.Subtract(name="sub")([h, g])
+    m = L.Multiply(name="mul")([s, d])
+    avg = L.Average(name="avg")([h, g, m])
+    mx = L.Maximum(name="max")([h, g])
+    dot = L.Dot(axes=1, name="dot")([h, g])
+    cat = L.Concatenate(name="cat")([avg, mx, dot, b])
+    out = L.Dense(3, name="out")(cat)
+    aux = L.Dense(1, activation="relu", name="aux")(L.Activation("softplus", name="act")(m))
+    return M.Model([a, b], [out, aux], name="branchy")
+
+
+def _nested(L, M):
+    inner_seq = M.Sequential([M.Input((4,)), L.Dense(6, activation="relu", name="s1"),
+                              L.Dense(4, name="s2")], name="inner_seq")
+    x = M.Input((4,), name="x")
+    y = L.Dense(4, activation="tanh", name="pre")(x)
+    inner_fn = M.Model(x, L.Concatenate(name="fcat")([y, inner_seq(y)]), name="inner_fn")
+    return M.Sequential([M.Input((4,)), inner_fn, L.Dense(2, name="head")], name="outer")
+
+
+BUILDERS = [_sequential, _branching, _nested]
+
+
+def _randomize(model):
+    model.set_weights([RNG.standard_normal(w.shape).astype(np.float32) * 0.5
+                       for w in model.get_weights()])
+    return model
+
+
+def _inputs(pk_model):
+    if isinstance(pk_model, pykern.Sequential):
+        return [_x(3, *pk_model.input_shape[1:])]
+    return [_x(3, *t.shape[1:]) for t in pk_model.inputs]
+
+
+def _as_list(y):
+    return [np.asarray(v) for v in y] if isinstance(y, (list, tuple)) else [np.asarray(y)]
+
+
+def _keras_predict(model, xs):
+    return _as_list(model(xs if len(xs) > 1 else xs[0], training=False))
+
+
+def _pykern_predict(model, xs):
+    return _as_list(model.predict_on_batch(xs if len(xs) > 1 else xs[0]))
+
+
+def _assert_close(ours, theirs):
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+# --- Keras 3 -> pykern ------------------------------------------------------------------------
+@pytest.mark.parametrize("build", BUILDERS)
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+def test_model_saved_by_keras_loads_in_pykern_and_predicts_the_same(keras, tmp_path, build, ext):
+    k_model = _randomize(build(keras.layers, keras))
+    path = tmp_path / f"k.{ext}"
+    k_model.save(path)
+    ours = load_model(path)
+    xs = _inputs(ours)
+    assert [l.name for l in ours.layers] == [l.name for l in k_model.layers]
+    _assert_close(_pykern_predict(ours, xs), _keras_predict(k_model, xs))
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_weights_saved_by_keras_load_in_pykern(keras, tmp_path, build):
+    k_model = _randomize(build(keras.layers, keras))
+    k_model.save_weights(tmp_path / "k.weights.h5")
+    ours = build(layers, pykern)
+    ours.load_weights(tmp_path / "k.weights.h5")
+    xs = _inputs(ours)
+    _assert_close(_pykern_predict(ours, xs), _keras_predict(k_model, xs))
+
+
+# --- pykern -> Keras 3 ------------------------------------------------------------------------
+@pytest.mark.parametrize("build", BUILDERS)
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+def test_model_saved_by_pykern_loads_in_keras_and_predicts_the_same(keras, tmp_path, build, ext):
+    ours = _randomize(build(layers, pykern))
+    path = tmp_path / f"p.{ext}"
+    ours.save(path)
+    k_model = keras.models.load_model(path)
+    xs = _inputs(ours)
+    assert [l.name for l in k_model.layers] == [l.name for l in ours.layers]
+    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_weights_saved_by_pykern_load_in_keras(keras, tmp_path, build):
+    ours = _randomize(build(layers, pykern))
+    ours.save_weights(tmp_path / "p.weights.h5")
+    k_model = build(keras.layers, keras)
+    k_model.load_weights(tmp_path / "p.weights.h5")
+    xs = _inputs(ours)
+    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+
+
+def _h5_layout(path):
+    out = {}
+
+    def visit(name, obj):
+        out[name] = tuple(obj.shape) if isinstance(obj, h5py.Dataset) else "group"
+    with h5py.File(path) as f:
+        f.visititems(visit)
+    return out
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_weights_file_layout_is_the_one_keras_writes(keras, tmp_path, build):
+    build(keras.layers, keras).save_weights(tmp_path / "k.weights.h5")
+    build(layers, pykern).save_weights(tmp_path / "p.weights.h5")
+    assert _h5_layout(tmp_path / "p.weights.h5") == _h5_layout(tmp_path / "k.weights.h5")
+
+
+def test_keras_lambda_file_is_refused_in_safe_mode(keras, tmp_path):
+    k_model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda t: t * 2.0)])
+    k_model.save(tmp_path / "lam.keras")
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        load_model(tmp_path / "lam.keras")
+
+
+# --- Keras 2 (tf-keras) -> pykern -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tf_keras(tf):
+    return pytest.importorskip("tf_keras")
+
+
+def _keras2_models(K):
+    seq = K.Sequential([K.layers.Dense(6, activation="relu", input_shape=(4,)),
+                        K.layers.Dropout(0.2), K.layers.Dense(3, activation="softmax")])
+    a, b = K.Input((4,)), K.Input((3,))
+    h = K.layers.Dense(5, activation="tanh")(a)
+    inner = K.Sequential([K.layers.Dense(4, input_shape=(8,)), K.layers.LeakyReLU()],
+                         name="inner")
+    cat = K.layers.Concatenate()([h, b])
+    out = K.layers.Dense(2)(K.layers.Add()([inner(cat), K.layers.Dense(4)(cat)]))
+    fn = K.Model([a, b], out)
+    return {"sequential": seq, "functional": fn}
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_keras2_h5_written_by_tf_keras_loads_in_pykern(tf_keras, tmp_path, kind):
+    k2 = _randomize(_keras2_models(tf_keras)[kind])
+    k2.compile("adam", "mse")
+    path = tmp_path / "k2.h5"
+    k2.save(path)
+    with h5py.File(path) as f:  # a genuine Keras 2 file: ':0' weight names
+        assert f.attrs["keras_version"].startswith("2.")
+        names = [n for g in f["model_weights"].values() for n in g.attrs["weight_names"]]
+        assert any(str(n).endswith(":0") for n in names)
+    ours = load_model(path, compile=False)
+    xs = _inputs(ours)
+    _assert_close(_pykern_predict(ours, xs), _keras_predict(k2, xs))
+
+
+def test_keras2_weights_file_loads_positionally_and_by_name(tf_keras, tmp_path):
+    k2 = _randomize(_keras2_models(tf_keras)["sequential"])
+    k2.save_weights(tmp_path / "k2w.h5")
+    ours = pykern.Sequential([pykern.Input((4,)), layers.Dense(6, activation="relu"),
+                              layers.Dropout(0.2), layers.Dense(3, activation="softmax")])
+    ours.load_weights(tmp_path / "k2w.h5")
+    x = _x(3, 4)
+    _assert_close(_pykern_predict(ours, [x]), _keras_predict(k2, [x]))
+    renamed = pykern.Sequential([pykern.Input((4,)),
+                                 layers.Dense(6, name=k2.layers[0].name),
+                                 layers.Dense(3, name="unrelated")])
+    renamed.load_weights(tmp_path / "k2w.h5", by_name=True)
+    np.testing.assert_array_equal(renamed.layers[0].kernel.numpy(), k2.layers[0].get_weights()[0])
