@@ -478,3 +478,67 @@ def test_killing_a_process_while_it_saves_leaves_a_whole_model(tmp_path, ext):
         assert version in (done[-1], done[-1] + 1), (version, done[-1])
         kills += 1
     assert kills >= 3
+
+
+# --- optimizer state --------------------------------------------------------------------------
+def _trained_regressor(optimizer):
+    pykern.utils.set_random_seed(4)
+    model = pykern.Sequential([pykern.Input((4,)), layers.Dense(8, activation="relu"),
+                               layers.Dense(1)], name="reg")
+    model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
+    return model
+
+
+def _regression_data():
+    x = np.random.default_rng(0).standard_normal((48, 4)).astype(np.float32)
+    return x, x.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+@pytest.mark.parametrize("opt", ["adam", "rmsprop", "sgd_momentum"])
+def test_fit_after_load_model_continues_the_same_trajectory(tmp_path, ext, opt):
+    make = {"adam": lambda: pykern.optimizers.Adam(0.01),
+            "rmsprop": lambda: pykern.optimizers.RMSprop(0.01, momentum=0.5),
+            "sgd_momentum": lambda: pykern.optimizers.SGD(0.01, momentum=0.9, nesterov=True)}[opt]
+    x, y = _regression_data()
+    model = _trained_regressor(make())
+    model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    model.save(tmp_path / f"m.{ext}")
+    model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)  # never interrupted
+    resumed = load_model(tmp_path / f"m.{ext}")
+    assert type(resumed.optimizer) is type(model.optimizer)
+    assert int(resumed.optimizer.iterations.numpy()) == 6
+    resumed.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(model.optimizer.variables, resumed.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_weights_file_carries_the_optimizer_in_keras_order(tmp_path):
+    x, y = _regression_data()
+    model = _trained_regressor(pykern.optimizers.Adam(0.01))
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5") as f:
+        opt = f["optimizer/vars"]
+        assert opt.attrs["name"] == "adam"
+        assert opt["0"][()] == 3 and opt["0"].dtype == np.int64
+        assert opt["1"].dtype == np.float32
+        shapes = [opt[str(i)].shape for i in range(2, len(opt))]
+    weights = [w.shape for w in model.trainable_weights]
+    assert shapes == [s for s in weights for _ in range(2)]  # momentum, velocity per weight
+    resumed = _trained_regressor(pykern.optimizers.Adam(0.01))
+    resumed.load_weights(tmp_path / "w.weights.h5")
+    assert int(resumed.optimizer.iterations.numpy()) == 3
+
+
+def test_include_optimizer_false_and_compile_false_leave_the_optimizer_out(tmp_path):
+    x, y = _regression_data()
+    model = _trained_regressor("adam")
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    model.save(tmp_path / "m.h5", include_optimizer=False)
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert "optimizer_weights" not in f
+    model.save(tmp_path / "m.keras")
+    assert load_model(tmp_path / "m.keras", compile=False).optimizer is None

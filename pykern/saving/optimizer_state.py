@@ -3,6 +3,7 @@
 slots, in `optimizer.variables` order), so that `fit` after `load_model`
 continues the same trajectory."""
 import collections
+import json
 import warnings
 
 import numpy as np
@@ -24,9 +25,14 @@ def get_state(model):
         return None
     arrays = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in variables]
     name = getattr(opt, "name", type(opt).__name__.lower())
-    names = [f"{name}/{getattr(v, 'path', None) or getattr(v, 'name', i)}"
-             for i, v in enumerate(variables)]
+    names = [_var_name(v, name, i) for i, v in enumerate(variables)]
     return OptimizerState(name, arrays, names)
+
+
+def _var_name(v, optimizer_name, i):
+    """Keras 3's name in legacy files: the variable path, e.g. 'adam/iteration'."""
+    path = getattr(v, "path", None) or getattr(v, "name", None) or f"variable_{i}"
+    return path if "/" in path else f"{optimizer_name}/{path}"
 
 
 def restore(model, datasets):
@@ -60,8 +66,11 @@ def compile_from_config(model, compile_config, custom_objects=None):
         warnings.warn("The file holds compile arguments, but this model has no compile(); "
                       "it is loaded uncompiled", stacklevel=3)
         return
+    from pykern.saving.config_io import _drop_unset_keys, custom_object_scope
     from pykern.utils.serialization import deserialize_keras_object
-    kwargs = dict(compile_config)
-    if isinstance(kwargs.get("optimizer"), dict):
-        kwargs["optimizer"] = deserialize_keras_object(kwargs["optimizer"], custom_objects)
-    model.compile(**kwargs)
+    kwargs = json.loads(json.dumps(compile_config))
+    _drop_unset_keys(kwargs)
+    with custom_object_scope(custom_objects):
+        if isinstance(kwargs.get("optimizer"), dict):
+            kwargs["optimizer"] = deserialize_keras_object(kwargs["optimizer"], custom_objects)
+        model.compile(**kwargs)
