@@ -1,0 +1,138 @@
+"""ONNX export: the exported graph (opset >= 17) gives pykern's outputs under
+onnxruntime, for any batch size, over the layers that exist today."""
+import numpy as np
+import pytest
+
+import pykern
+from pykern import layers
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+RNG = np.random.default_rng(31)
+
+
+def _x(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def _randomize(model):
+    model.set_weights([RNG.standard_normal(w.shape).astype(np.float32) * 0.5
+                       for w in model.get_weights()])
+    return model
+
+
+def _run_onnx(path, feeds):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return session.run(None, dict(zip(names, feeds)))
+
+
+def _check(model, path, batch_sizes=(1, 5), rtol=1e-5, atol=1e-5):
+    model.export(path, format="onnx")
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    inputs = [model.input_shape] if isinstance(model, pykern.Sequential) or \
+        len(model.inputs) == 1 else [t.shape for t in model.inputs]
+    for batch in batch_sizes:
+        feeds = [_x(batch, *shape[1:]) for shape in inputs]
+        ours = model.predict_on_batch(feeds if len(feeds) > 1 else feeds[0])
+        ours = ours if isinstance(ours, list) else [ours]
+        theirs = _run_onnx(path, feeds)
+        assert len(theirs) == len(ours)
+        for a, b in zip(theirs, ours):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+ACTIVATIONS = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
+               "hard_sigmoid", "hard_silu", "tanh", "softmax", "log_softmax", "softplus",
+               "softsign", "silu", "exponential", "mish"]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_with_every_activation_matches_under_onnxruntime(tmp_path, activation):
+    model = _randomize(pykern.Sequential([pykern.Input((5,)),
+                                          layers.Dense(7, activation=activation)]))
+    _check(model, tmp_path / "m.onnx")
+
+
+def test_sequential_of_core_and_activation_layers(tmp_path):
+    model = _randomize(pykern.Sequential([
+        pykern.Input((3, 4)), layers.Dense(6, activation="relu"), layers.Dropout(0.5),
+        layers.Permute((2, 1)), layers.Flatten(), layers.Reshape((3, 6)),
+        layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2), layers.LeakyReLU(0.2),
+        layers.ELU(0.7), layers.PReLU(shared_axes=[1]), layers.Softmax(axis=1),
+        layers.Activation("tanh"), layers.Flatten(), layers.RepeatVector(2),
+        layers.Identity(), layers.Softmax(axis=(1, 2)), layers.Dense(2)]))
+    _check(model, tmp_path / "seq.onnx")
+
+
+def test_branching_functional_with_every_merge_and_two_outputs(tmp_path):
+    a, b = pykern.Input((5,), name="a"), pykern.Input((4,), name="b")
+    h = layers.Dense(4, activation="elu")(a)
+    g = layers.Dense(4, activation="sigmoid")(b)
+    s = layers.Add()([h, g])
+    d = layers.Subtract()([h, g])
+    m = layers.Multiply()([s, d, g])
+    avg = layers.Average()([h, g, m])
+    mx, mn = layers.Maximum()([h, g]), layers.Minimum()([h, g])
+    dot = layers.Dot(axes=1, normalize=True)([h, g])
+    seq_a = layers.Reshape((2, 2))(h)
+    seq_b = layers.Reshape((2, 2))(g)
+    dot3 = layers.Flatten()(layers.Dot(axes=(2, 1))([seq_a, seq_b]))
+    cat = layers.Concatenate()([avg, mx, mn, dot, dot3, b])
+    out = layers.Dense(3, activation="softmax", name="out")(cat)
+    aux = layers.Dense(1, name="aux")(m)
+    model = _randomize(pykern.Model([a, b], [out, aux]))
+    _check(model, tmp_path / "fn.onnx")
+
+
+def test_nested_models_and_graph_ops(tmp_path):
+    inner = pykern.Sequential([pykern.Input((4,)), layers.Dense(4, activation="relu"),
+                               layers.Dense(4)], name="inner")
+    x = pykern.Input((4,), name="x")
+    y = layers.Dense(4, activation="tanh")(x)
+    z = inner(y) * 2.0 + y - x / 4.0
+    inner_fn = pykern.Model(x, layers.Concatenate()([z, -y]), name="inner_fn")
+    model = _randomize(pykern.Sequential([pykern.Input((4,)), inner_fn, layers.Dense(2)]))
+    _check(model, tmp_path / "nested.onnx")
+
+
+def test_graph_inputs_keep_the_model_input_names_and_a_symbolic_batch(tmp_path):
+    a, b = pykern.Input((5,), name="tokens"), pykern.Input((4,), name="side")
+    model = pykern.Model([a, b], layers.Concatenate()([layers.Dense(2)(a), b]))
+    model.export(tmp_path / "m.onnx")
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    assert [i.name for i in graph.input] == ["tokens", "side"]
+    assert [o.name for o in graph.output] == ["output_0"]
+    dims = graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and dims[1].dim_value == 5
+
+
+def test_layers_without_an_onnx_mapping_are_refused_by_name(tmp_path):
+    model = pykern.Sequential([pykern.Input((3,)), layers.Lambda(lambda t: t * 2, name="lam")])
+    with pytest.raises(NotImplementedError, match="'lam'"):
+        model.export(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+    class Custom(pykern.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+    sub = Custom()
+    sub(_x(1, 3))
+    with pytest.raises(NotImplementedError, match="subclassed"):
+        sub.export(tmp_path / "sub.onnx")
+
+
+def test_export_rejects_other_formats_and_unbuilt_models(tmp_path):
+    model = pykern.Sequential([pykern.Input((3,)), layers.Dense(2)])
+    with pytest.raises(ValueError, match="onnx"):
+        model.export(tmp_path / "m", format="tf_saved_model")
+    with pytest.raises(ValueError, match="not built"):
+        pykern.Sequential([layers.Dense(2)]).export(tmp_path / "m.onnx")
