@@ -429,11 +429,11 @@ class Trainer:
                 warnings.warn("fit: the input ran out of data; stopping training",
                               stacklevel=2)
                 break
-            logs = self._logs()
+            logs = dict(sorted(self._logs().items()))  # Keras' order: sorted, then val_ sorted
             if val is not None and self._should_validate(epoch, validation_freq):
                 val_logs = self._run_evaluation(val, CallbackList(callbacks, model=self,
                                                                   verbose=0))
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                logs.update({f"val_{k}": v for k, v in sorted(val_logs.items())})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
