@@ -219,12 +219,14 @@ def dense(x, kernel, bias=None, activation=None):
                          f"{w.shape}")
     lead = xv.shape[:-1]
     x2 = xv if xv.ndim == 2 else xv.reshape(-1, w.shape[0])
+    # sgemm(a, b, c, trans_a, trans_b, alpha, beta, bias, activation), positionally:
+    # pybind11's keyword matching costs ~0.6 us a call, a third of a small dense op.
     if bias is not None:
         bias = _t(bias)
-        y2 = _cpu.sgemm(x2, w, bias=bias._value, activation=act)
+        y2 = _cpu.sgemm(x2, w, None, False, False, 1.0, 0.0, bias._value, act)
         parents = (x, kernel, bias)
     else:
-        y2 = _cpu.sgemm(x2, w, activation=act)
+        y2 = _cpu.sgemm(x2, w, None, False, False, 1.0, 0.0, None, act)
         parents = (x, kernel)
 
     def backward(g, needs):
@@ -237,8 +239,8 @@ def dense(x, kernel, bias=None, activation=None):
             dz = g2 * (1 - y2 * y2)
         else:
             dz = g2
-        dx = _cpu.sgemm(dz, w, trans_b=True).reshape(xv.shape) if needs[0] else None
-        dw = _cpu.sgemm(x2, dz, trans_a=True) if needs[1] else None
+        dx = _cpu.sgemm(dz, w, None, False, True).reshape(xv.shape) if needs[0] else None
+        dw = _cpu.sgemm(x2, dz, None, True) if needs[1] else None
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (dz.sum(axis=0) if needs[2] else None)
