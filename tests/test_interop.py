@@ -199,6 +199,44 @@ def test_optimizer_state_saved_by_pykern_is_restored_in_keras(keras, tmp_path):
         np.testing.assert_array_equal(a.numpy(), b)
 
 
+def test_keras_compile_config_with_loss_and_metric_objects_compiles_in_pykern(keras, tmp_path):
+    k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    k_model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                    loss=keras.losses.SparseCategoricalCrossentropy(),
+                    metrics=["accuracy", keras.metrics.SparseCategoricalAccuracy(name="acc2")])
+    x, _ = _data()
+    y = (x.sum(axis=1) > 0).astype(np.int32)
+    k_model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    k_model.save(tmp_path / "k.keras")
+    ours = load_model(tmp_path / "k.keras")
+    assert isinstance(ours.optimizer, pykern.optimizers.SGD) and ours.optimizer.momentum == 0.9
+    for a, b in zip(ours.optimizer.variables, k_model.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), np.asarray(b))
+    logs = ours.evaluate(x, y, verbose=0, return_dict=True)
+    theirs = k_model.evaluate(x, y, verbose=0, return_dict=True)
+    for key in ("loss", "accuracy", "acc2"):
+        np.testing.assert_allclose(logs[key], theirs[key], rtol=1e-5, atol=1e-6)
+
+
+def _shared(L, M):
+    a, b = M.Input((4,), name="a"), M.Input((4,), name="b")
+    shared = L.Dense(3, activation="tanh", name="shared")
+    return M.Model([a, b], L.Add(name="add")([shared(a), shared(b)]), name="siamese")
+
+
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+def test_shared_layers_go_both_ways(keras, tmp_path, ext):
+    ours = _randomize(_shared(layers, pykern))
+    ours.save(tmp_path / f"p.{ext}")
+    k_model = keras.models.load_model(tmp_path / f"p.{ext}")
+    xs = _inputs(ours)
+    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+    k_model = _randomize(_shared(keras.layers, keras))
+    k_model.save(tmp_path / f"k.{ext}")
+    _assert_close(_pykern_predict(load_model(tmp_path / f"k.{ext}"), xs),
+                  _keras_predict(k_model, xs))
+
+
 # --- Keras 2 (tf-keras) -> pykern -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tf_keras(tf):
@@ -246,3 +284,10 @@ def test_keras2_weights_file_loads_positionally_and_by_name(tf_keras, tmp_path):
                                  layers.Dense(3, name="unrelated")])
     renamed.load_weights(tmp_path / "k2w.h5", by_name=True)
     np.testing.assert_array_equal(renamed.layers[0].kernel.numpy(), k2.layers[0].get_weights()[0])
+
+
+def test_keras2_lambda_file_is_refused_in_safe_mode(tf_keras, tmp_path):
+    k2 = tf_keras.Sequential([tf_keras.layers.Lambda(lambda t: t + 1.0, input_shape=(3,))])
+    k2.save(tmp_path / "lam.h5")
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        load_model(tmp_path / "lam.h5")

@@ -207,6 +207,23 @@ def test_model_from_json_rejects_bad_json():
         model_from_json("[1, 2]")
 
 
+def test_deferred_sequential_round_trips_after_its_first_call(tmp_path):
+    model = pykern.Sequential([layers.Dense(3, activation="relu"), layers.Dense(2)])
+    model(_x(2, 4))
+    _randomize(model)
+    model.save(tmp_path / "m.keras")
+    _assert_same_predictions(model, load_model(tmp_path / "m.keras"), _x(3, 4))
+
+
+def test_long_string_attributes_are_chunked_and_read_back(tmp_path):
+    from pykern.saving.legacy_h5 import _write_strings, attr_strings
+    names = [f"layer_with_a_rather_long_name_{i:05d}" for i in range(3000)]  # > 64 KB
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        _write_strings(f, "layer_names", names)
+        assert "layer_names" not in f.attrs and "layer_names0" in f.attrs
+        assert attr_strings(f, "layer_names") == names
+
+
 # --- custom objects ---------------------------------------------------------------------------
 class Scale(layers.Layer):
     def __init__(self, factor=2.0, **kwargs):
@@ -531,6 +548,24 @@ def test_weights_file_carries_the_optimizer_in_keras_order(tmp_path):
     resumed = _trained_regressor(pykern.optimizers.Adam(0.01))
     resumed.load_weights(tmp_path / "w.weights.h5")
     assert int(resumed.optimizer.iterations.numpy()) == 3
+
+
+def test_a_compile_config_that_does_not_compile_loads_uncompiled_with_a_warning(tmp_path):
+    model = _trained_regressor("adam")
+    model.fit(*_regression_data(), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    config = json.loads(members["config.json"])
+    config["compile_config"]["loss"] = "no_such_loss"
+    members["config.json"] = json.dumps(config)
+    with zipfile.ZipFile(tmp_path / "bad.keras", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.warns(UserWarning, match="uncompiled"):
+        loaded = load_model(tmp_path / "bad.keras")
+    assert loaded.optimizer is None
+    _assert_same_predictions(model, loaded, _x(2, 4))
 
 
 def test_include_optimizer_false_and_compile_false_leave_the_optimizer_out(tmp_path):

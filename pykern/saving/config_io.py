@@ -235,6 +235,10 @@ def _upgrade(c):
         if isinstance(inner.get("axis"), list) and len(inner["axis"]) == 1 and \
                 name in ("BatchNormalization", "LayerNormalization"):
             inner["axis"] = inner["axis"][0]
+        if name == "Lambda" and isinstance(inner.get("function"), str):  # a named function
+            inner["function"] = {"class_name": "function", "config": inner["function"],
+                                 "module": inner.pop("module", None), "registered_name": None}
+            inner.pop("function_type", None)
         if name == "Lambda" and isinstance(inner.get("function"), (list, tuple)):
             code, defaults, closure = (list(inner["function"]) + [None, None])[:3]
             inner["function"] = {"class_name": "__lambda__",

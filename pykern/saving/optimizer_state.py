@@ -57,20 +57,37 @@ def restore(model, datasets):
         v.assign(value.astype(np.asarray(v.numpy()).dtype))
 
 
+def _objects(spec):
+    """Serialized losses/metrics (dicts with class_name) as objects; names stay."""
+    from pykern.utils.serialization import deserialize_keras_object
+    if isinstance(spec, dict) and "class_name" in spec and "config" in spec:
+        return deserialize_keras_object(spec)
+    if isinstance(spec, dict):
+        return {k: _objects(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_objects(v) for v in spec]
+    return spec
+
+
 def compile_from_config(model, compile_config, custom_objects=None):
-    """Compiles the loaded model with the saved compile arguments."""
-    if hasattr(model, "compile_from_config"):
-        model.compile_from_config(compile_config)
-        return
+    """Compiles the loaded model with the saved compile arguments. Returns True on
+    success; a failure is a warning and leaves the model uncompiled, as in Keras."""
+    from pykern.saving.config_io import _drop_unset_keys, custom_object_scope
     if not hasattr(model, "compile"):
         warnings.warn("The file holds compile arguments, but this model has no compile(); "
                       "it is loaded uncompiled", stacklevel=3)
-        return
-    from pykern.saving.config_io import _drop_unset_keys, custom_object_scope
-    from pykern.utils.serialization import deserialize_keras_object
+        return False
     kwargs = json.loads(json.dumps(compile_config))
     _drop_unset_keys(kwargs)
-    with custom_object_scope(custom_objects):
-        if isinstance(kwargs.get("optimizer"), dict):
-            kwargs["optimizer"] = deserialize_keras_object(kwargs["optimizer"], custom_objects)
-        model.compile(**kwargs)
+    try:
+        with custom_object_scope(custom_objects):
+            for key in ("optimizer", "loss", "metrics", "weighted_metrics"):
+                if key in kwargs:
+                    kwargs[key] = _objects(kwargs[key])
+            model.compile(**kwargs)
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        warnings.warn(f"The model could not be compiled from the saved compile arguments "
+                      f"({type(e).__name__}: {e}); it is loaded uncompiled, without its "
+                      f"optimizer state. Compile it manually.", stacklevel=3)
+        return False
+    return True
