@@ -25,3 +25,24 @@ def fresh_names():
     backend.clear_session()
     yield
     backend.clear_session()
+
+
+@pytest.fixture
+def sgemm_calls(monkeypatch):
+    """Records every _cpu.sgemm call the ops make, as a dict of its arguments by name
+    (however they were passed), and still runs the real kernel."""
+    from pykern import _cpu
+    from pykern.ops import nn
+    calls = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(_cpu, name)
+
+        def sgemm(self, a, b, c=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
+                  bias=None, activation="none"):
+            calls.append(dict(trans_a=trans_a, trans_b=trans_b, bias=bias,
+                              activation=activation))
+            return _cpu.sgemm(a, b, c, trans_a, trans_b, alpha, beta, bias, activation)
+    monkeypatch.setattr(nn, "_cpu", Spy())
+    return calls

@@ -401,19 +401,8 @@ def test_prelu_called_on_another_shape_names_layer_and_shapes():
 
 @pytest.mark.parametrize("activation,fused", [("relu", "relu"), ("tanh", "tanh"), (None, "none"),
                                               ("gelu", "none")])
-def test_dense_layer_forward_is_one_gemm_with_fused_epilogue(activation, fused, monkeypatch):
-    from pykern import _cpu
-    from pykern.ops import nn
-    calls = []
-
-    class Spy:
-        def __getattr__(self, name):
-            return getattr(_cpu, name)
-
-        def sgemm(self, *args, **kwargs):
-            calls.append(kwargs)
-            return _cpu.sgemm(*args, **kwargs)
-    monkeypatch.setattr(nn, "_cpu", Spy())
+def test_dense_layer_forward_is_one_gemm_with_fused_epilogue(activation, fused, sgemm_calls):
+    calls = sgemm_calls
     layer = layers.Dense(3, activation=activation)
     layer(_x(4, 5))
     assert len(calls) == 1

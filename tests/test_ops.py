@@ -197,20 +197,8 @@ def test_dense_op_acts_on_last_axis_of_3d_input(keras):
               [_normal(2, 4, 6), _normal(6, 3), _normal(3)], rtol=1e-5, atol=1e-5)
 
 
-def test_dense_op_is_one_fused_gemm_call(monkeypatch):
-    from pykern import _cpu
-    from pykern.ops import nn
-    calls = []
-    real = _cpu.sgemm
-
-    class Spy:
-        def __getattr__(self, name):
-            return getattr(_cpu, name)
-
-        def sgemm(self, *args, **kwargs):
-            calls.append(kwargs)
-            return real(*args, **kwargs)
-    monkeypatch.setattr(nn, "_cpu", Spy())
+def test_dense_op_is_one_fused_gemm_call(sgemm_calls):
+    calls = sgemm_calls
     x, w, b = pykern.Variable(_normal(4, 3)), pykern.Variable(_normal(3, 2)), \
         pykern.Variable(_normal(2))
     y = ops.dense(x, w, b, "tanh")
