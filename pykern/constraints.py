@@ -3,8 +3,8 @@
 epsilon 1e-7 as Keras."""
 import numpy as np
 
-from pykern.utils.serialization import (deserialize_keras_object, get_registered_object,
-                                        register_builtin, serialize_keras_object)
+from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
+                                        resolve_identifier, serialize_keras_object)
 
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "max_norm", "non_neg",
            "unit_norm", "min_max_norm", "get", "serialize", "deserialize"]
@@ -103,19 +103,5 @@ def deserialize(config, custom_objects=None):
 
 
 def get(identifier, custom_objects=None):
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            found = get_registered_object(identifier, custom_objects)
-            if found is None:
-                raise ValueError(f"Unknown constraint {identifier!r}; expected one of "
-                                 f"{sorted(k for k in _BY_NAME if '_' in k)}")
-            return found() if isinstance(found, type) else found
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier, custom_objects)
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"Could not interpret constraint identifier {identifier!r}")
+    return resolve_identifier(identifier, "constraint", Constraint, _BY_NAME, custom_objects,
+                              listed=[k for k in _BY_NAME if "_" in k])

@@ -10,8 +10,8 @@ import math
 import numpy as np
 
 from pykern.backend import random as krandom
-from pykern.utils.serialization import (deserialize_keras_object, get_registered_object,
-                                        register_builtin)
+from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
+                                        resolve_identifier)
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal",
            "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
@@ -244,20 +244,7 @@ def deserialize(config, custom_objects=None):
 def get(identifier, custom_objects=None):
     """An Initializer from a name ('glorot_uniform', 'GlorotUniform'), config dict,
     instance or callable; None stays None."""
-    if identifier is None or isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower().replace("_", "")) or _BY_NAME.get(
-            identifier.lower())
-        if cls is None:
-            found = get_registered_object(identifier, custom_objects)
-            if found is not None:
-                return found() if isinstance(found, type) else found
-            raise ValueError(f"Unknown initializer {identifier!r}; expected one of "
-                             f"{sorted(k for k in _BY_NAME if '_' in k or k.isalpha())}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier, custom_objects)
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"Could not interpret initializer identifier {identifier!r}")
+    return resolve_identifier(
+        identifier, "initializer", Initializer, _BY_NAME, custom_objects,
+        keys=(lambda n: n.lower().replace("_", ""), str.lower),
+        listed=[k for k in _BY_NAME if "_" in k or k.isalpha()])

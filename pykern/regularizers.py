@@ -4,8 +4,8 @@ trainable weights; the training loss adds them (Keras: L2(0.01) adds
 import numpy as np
 
 from pykern import ops
-from pykern.utils.serialization import (deserialize_keras_object, get_registered_object,
-                                        register_builtin, serialize_keras_object)
+from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
+                                        resolve_identifier, serialize_keras_object)
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
            "deserialize"]
@@ -84,19 +84,4 @@ def deserialize(config, custom_objects=None):
 
 
 def get(identifier, custom_objects=None):
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            found = get_registered_object(identifier, custom_objects)
-            if found is None:
-                raise ValueError(f"Unknown regularizer {identifier!r}; expected one of "
-                                 f"{sorted(_BY_NAME)}")
-            return found() if isinstance(found, type) else found
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier, custom_objects)
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"Could not interpret regularizer identifier {identifier!r}")
+    return resolve_identifier(identifier, "regularizer", Regularizer, _BY_NAME, custom_objects)

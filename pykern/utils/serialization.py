@@ -108,6 +108,36 @@ def deserialize_keras_object(config, custom_objects=None):
     return cls(**inner)
 
 
+def resolve_identifier(identifier, kind, base, by_name, custom_objects=None,
+                       keys=(str.lower,), listed=None):
+    """Keras' `get(identifier)` for a family of objects (initializers, regularizers, ...).
+
+    None or an instance of `base` is returned as is; a name is looked up in
+    `by_name` under each of `keys(name)` in turn, then in the registry and
+    `custom_objects`, and the class found is instantiated with its defaults; a
+    config dict is deserialized; any other callable is returned as is. An
+    unknown name raises ValueError naming `kind` and the `listed` names (default:
+    all of `by_name`); anything else raises TypeError.
+    """
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str):
+        for key in keys:
+            cls = by_name.get(key(identifier))
+            if cls is not None:
+                return cls()
+        found = get_registered_object(identifier, custom_objects)
+        if found is None:
+            names = sorted(by_name if listed is None else listed)
+            raise ValueError(f"Unknown {kind} {identifier!r}; expected one of {names}")
+        return found() if isinstance(found, type) else found
+    if isinstance(identifier, dict):
+        return deserialize_keras_object(identifier, custom_objects)
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"Could not interpret {kind} identifier {identifier!r}")
+
+
 def in_safe_mode():
     return _Safe.mode
 
