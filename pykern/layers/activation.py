@@ -1,6 +1,5 @@
 """Activation layers: ReLU, LeakyReLU, Softmax, ELU, PReLU (Keras 3 defaults:
 LeakyReLU's negative_slope is 0.3, unlike the leaky_relu function's 0.2)."""
-import numpy as np
 
 from pykern import constraints as kconstraints
 from pykern import initializers as kinitializers

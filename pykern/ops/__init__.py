@@ -10,7 +10,7 @@ import numpy as np
 
 from pykern.backend.keras_tensor import KerasTensor
 from pykern.backend.tensor import Tensor, Variable
-from pykern.ops.core import (cast, convert_to_numpy, convert_to_tensor, ones_like, shape,
+from pykern.ops.core import (cast, convert_to_numpy, convert_to_tensor, ones_like,
                              stop_gradient, zeros_like)
 from pykern.ops.elementwise import (abs, absolute, add, clip, divide, equal, exp, floor,
                                     greater, greater_equal, less, less_equal, log, logical_and,
