@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from pykern import ops
+from pykern import _cpu, ops
 from pykern.backend.tensor import Tensor
 from pykern.ops.core import _out, _t
 from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
@@ -98,8 +98,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     """mean over the last axis of -(y log p + (1-y) log(1-p)); probabilities are
     clipped to [eps, 1-eps] and eps is added inside the logs, as TF-Keras."""
     p = _t(y_pred)
-    y = _same_rank(_labels(y_true), p.shape, "binary_crossentropy")
-    y = np.broadcast_to(y, p.shape)
+    y = _labels(y_true)
+    if y.shape != p.shape:
+        y = np.broadcast_to(_same_rank(y, p.shape, "binary_crossentropy"), p.shape)
     if label_smoothing:
         y = y * _F32(1 - label_smoothing) + _F32(0.5 * label_smoothing)
     y, p = _move_axis_last(y, p, axis)
@@ -107,7 +108,10 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     n = _F32(z.shape[-1])
     if from_logits:
         elem = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-        grad = (_sigmoid(z).astype(_F32) - y) / n
+        grad = _cpu.activation(z, "sigmoid")
+        grad -= y
+        if n != 1:
+            grad /= n
     else:
         eps = _F32(EPSILON)
         pc = np.clip(z, eps, _F32(1) - eps)

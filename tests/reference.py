@@ -99,3 +99,83 @@ def assert_gemm_matches(got, a, b, c=None, **kw):
     assert np.all(err <= bound), (
         f"max excess at {worst}: got {got[worst]}, want {want[worst]}, bound {bound[worst]}")
     return bound
+
+
+# --- optimizer steps (tests/test_optim_kernel.py) ------------------------------------------------
+def clip_grads_ref(grads, clipnorm=0.0, global_clipnorm=0.0, clipvalue=0.0):
+    """Keras' gradient clipping, in float64: per-tensor norm, else global norm, else value."""
+    grads = [np.asarray(g, np.float64) for g in grads]
+    if clipnorm > 0:
+        return [g * clipnorm / max(np.sqrt((g * g).sum()), clipnorm) for g in grads]
+    if global_clipnorm > 0:
+        norm = np.sqrt(sum((g * g).sum() for g in grads))
+        return [g * global_clipnorm / max(norm, global_clipnorm) for g in grads]
+    if clipvalue > 0:
+        return [np.clip(g, -clipvalue, clipvalue) for g in grads]
+    return grads
+
+
+def optim_step_ref(kind, w, g, slots, lr, t, hyper, decay=0.0):
+    """One Keras 3 update of one tensor in float64: returns (new w, new slots).
+
+    t is the 1-based step; hyper holds momentum, nesterov, rho, centered, beta1,
+    beta2, epsilon, amsgrad and (nadam) u_prev, the momentum-cache product before
+    this step. Weight decay w -= w * decay * lr comes first, as in Keras.
+    """
+    w = np.asarray(w, np.float64) * (1.0 - decay * lr)
+    g = np.asarray(g, np.float64)
+    s = [np.asarray(x, np.float64).copy() for x in slots]
+    h = hyper
+    eps = h.get("epsilon", 1e-7)
+    if kind == "sgd":
+        mu = h.get("momentum", 0.0)
+        if mu == 0:
+            return w - lr * g, s
+        s[0] = mu * s[0] - lr * g
+        return (w + mu * s[0] - lr * g if h.get("nesterov") else w + s[0]), s
+    if kind == "rmsprop":
+        rho, mu = h.get("rho", 0.9), h.get("momentum", 0.0)
+        s[0] = rho * s[0] + (1 - rho) * g * g
+        denom = s[0] + eps
+        if h.get("centered"):
+            k = 2 if mu > 0 else 1
+            s[k] = rho * s[k] + (1 - rho) * g
+            denom = s[0] - s[k] ** 2 + eps
+        inc = lr * g / np.sqrt(denom)
+        if mu > 0:
+            s[1] = mu * s[1] + inc
+            return w - s[1], s
+        return w - inc, s
+    b1, b2 = h.get("beta1", 0.9), h.get("beta2", 0.999)
+    if kind == "adam":
+        s[0] = s[0] + (g - s[0]) * (1 - b1)
+        s[1] = s[1] + (g * g - s[1]) * (1 - b2)
+        v = s[1]
+        if h.get("amsgrad"):
+            s[2] = np.maximum(s[2], s[1])
+            v = s[2]
+        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        return w - alpha * s[0] / (np.sqrt(v) + eps), s
+    if kind == "adagrad":
+        s[0] = s[0] + g * g
+        return w - lr * g / np.sqrt(s[0] + eps), s
+    if kind == "adadelta":
+        rho = h.get("rho", 0.95)
+        s[0] = rho * s[0] + (1 - rho) * g * g
+        delta = -np.sqrt(s[1] + eps) * g / np.sqrt(s[0] + eps)
+        s[1] = rho * s[1] + (1 - rho) * delta * delta
+        return w + lr * delta, s
+    if kind == "adamax":
+        s[0] = s[0] + (g - s[0]) * (1 - b1)
+        s[1] = np.maximum(b2 * s[1], np.abs(g))
+        return w - lr * s[0] / ((1 - b1 ** t) * (s[1] + eps)), s
+    if kind == "nadam":
+        u_t = b1 * (1 - 0.5 * 0.96 ** t)
+        u_t1 = b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        prod = h["u_prev"] * u_t
+        s[0] = s[0] + (g - s[0]) * (1 - b1)
+        s[1] = s[1] + (g * g - s[1]) * (1 - b2)
+        m_hat = u_t1 * s[0] / (1 - prod * u_t1) + (1 - u_t) * g / (1 - prod)
+        v_hat = s[1] / (1 - b2 ** t)
+        return w - lr * m_hat / (np.sqrt(v_hat) + eps), s
+    raise ValueError(kind)

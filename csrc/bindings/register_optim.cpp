@@ -89,20 +89,32 @@ class OptimPlan {
   }
 
   // One update of every parameter; `lr` scales the weight decay factors too.
+  // The per-gradient checks build no strings unless one fails (this runs every step).
   void step(py::list grads, float lr, float c1, float c2, float c3) {
     const int64_t n = static_cast<int64_t>(size_.size());
     if (static_cast<int64_t>(grads.size()) != n)
       fail(kOp, "got " + std::to_string(grads.size()) + " gradients for " + std::to_string(n) +
                     " parameters");
     grad_.resize(n);
+    auto& api = py::detail::npy_api::get();
     for (int64_t i = 0; i < n; ++i) {
-      py::handle h = grads[i];
-      py::array g = float_buffer(h, false, "grads[" + std::to_string(i) + "]");
-      if (g.size() != size_[i])
-        fail(kOp, "grads[" + std::to_string(i) + "] has shape " + shape_str(shape_of(g)) +
-                      " but params[" + std::to_string(i) + "] has shape " +
-                      shape_str(shapes_[i]));
-      grad_[i] = static_cast<const float*>(g.data());
+      PyObject* h = PyList_GET_ITEM(grads.ptr(), i);
+      bool ok = api.PyArray_Check_(h);
+      if (ok) {
+        auto* a = py::detail::array_proxy(h);
+        auto* d = py::detail::array_descriptor_proxy(a->descr);
+        int64_t count = 1;
+        for (int k = 0; k < a->nd; ++k) count *= a->dimensions[k];
+        ok = d->type_num == py::detail::npy_api::NPY_FLOAT_ && d->byteorder != '>' &&
+             (a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) && count == size_[i];
+        if (ok) grad_[i] = reinterpret_cast<const float*>(a->data);
+      }
+      if (!ok) {
+        const std::string what = "grads[" + std::to_string(i) + "]";
+        py::array g = float_buffer(h, false, what);
+        fail(kOp, what + " has shape " + shape_str(shape_of(g)) + " but params[" +
+                      std::to_string(i) + "] has shape " + shape_str(shapes_[i]));
+      }
     }
     OptimArgs a = args_;
     a.lr = lr;

@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from pykern import _cpu
 from pykern import losses as klosses
 from pykern import metrics as kmetrics
 from pykern import optimizers as koptimizers
@@ -115,6 +116,7 @@ class _Compiled:
                                      for name in self.output_names] if n > 1 else []
         self.fused = None  # (layer, attribute, original, activation) once probed
         self.trainable = None
+        self.loss_sources = None  # (layers, regularized variables) fixed for a fit
 
     def _per_output(self, spec, what, n, default=None):
         names = self.output_names
@@ -281,10 +283,10 @@ class Trainer:
             finally:
                 object.__setattr__(layer, attr, original)
             z = out._value
-            if act == "sigmoid":
-                probs = klosses._sigmoid(z).astype(_F32)
-            else:
-                probs = klosses._softmax(z).astype(_F32)
+            if self._compiled.metrics == []:  # nothing reads the probabilities
+                return [out], [z], True
+            probs = _cpu.activation(z, "sigmoid") if act == "sigmoid" else \
+                klosses._softmax(z).astype(_F32)
             return [out], [probs], True
         out = self(x, training=training)
         outs = list(out.values()) if isinstance(out, dict) else (
@@ -303,11 +305,39 @@ class Trainer:
             if term.weight != 1.0:
                 value = value * term.weight
             total = value if total is None else total + value
-        reg = self.losses
-        if reg:
-            for r in reg:
-                total = total + r
+        for r in self._extra_losses():
+            total = total + r
         return total, parts
+
+    def _extra_losses(self):
+        """Regularization penalties and add_loss/activity losses of the last call: the
+        same terms as `self.losses`, from sources listed once per fit (walking every
+        layer's `losses` each step costs more than the rest of a small step)."""
+        sources = self._compiled.loss_sources
+        if sources is None:
+            return self.losses
+        layers, regularized = sources
+        out = [v.regularizer(v) for v in regularized]
+        for layer in layers:
+            if layer._call_losses:
+                out.extend(layer._call_losses)
+        return out
+
+    def _collect_loss_sources(self):
+        layers, seen, regularized = [], set(), []
+
+        def visit(layer):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            layers.append(layer)
+            for v in layer._own_variables():
+                if v.regularizer is not None and v.trainable and layer._trainable:
+                    regularized.append(v)
+            for sub in layer._layers:
+                visit(sub)
+        visit(self)
+        return layers, regularized
 
     def _update_metrics(self, ys, probs, sws, batch_size, loss_value, parts):
         c = self._compiled
@@ -355,6 +385,7 @@ class Trainer:
                              f"are unknown to it. Compile with a new optimizer.")
         c.trainable = variables
         c.indices = [index[id(v)] for v in variables]
+        c.loss_sources = self._collect_loss_sources()
 
     def _train_step(self, x, ys, sws, batch_size):
         c = self._compiled
