@@ -3,6 +3,8 @@ and `.weights.h5` written by Keras 3 load in pykern and predict the same, files
 written by pykern load in Keras 3 and predict the same, and Keras 2 `.h5` files
 written by tf-keras load in pykern. Sequential, branching functional and nested
 models over the core layers."""
+import sys
+
 import h5py
 import numpy as np
 import pytest
@@ -12,6 +14,16 @@ from pykern import layers
 from pykern.models import load_model
 
 RNG = np.random.default_rng(23)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _forget_automatic_names():
+    """Leaves pykern's and Keras' automatic layer names as a fresh session has them
+    (other modules compare auto-generated names between the two)."""
+    yield
+    pykern.backend.clear_session()
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
 
 
 def _x(*shape):
@@ -146,6 +158,20 @@ def test_weights_file_layout_is_the_one_keras_writes(keras, tmp_path, build):
     build(keras.layers, keras).save_weights(tmp_path / "k.weights.h5")
     build(layers, pykern).save_weights(tmp_path / "p.weights.h5")
     assert _h5_layout(tmp_path / "p.weights.h5") == _h5_layout(tmp_path / "k.weights.h5")
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_json_configs_go_both_ways(keras, build):
+    ours = build(layers, pykern)
+    k_model = keras.models.model_from_json(ours.to_json())
+    assert [l.name for l in k_model.layers] == [l.name for l in ours.layers]
+    k_model.set_weights(_randomize(ours).get_weights())
+    xs = _inputs(ours)
+    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+    back = pykern.models.model_from_json(k_model.to_json())
+    assert [w.shape for w in back.weights] == [tuple(w.shape) for w in k_model.weights]
+    back.set_weights(k_model.get_weights())
+    _assert_close(_pykern_predict(back, xs), _keras_predict(k_model, xs))
 
 
 def test_keras_lambda_file_is_refused_in_safe_mode(keras, tmp_path):

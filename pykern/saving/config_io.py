@@ -152,7 +152,8 @@ def check_safe(config, custom_objects=None, where="the model config"):
                     inner.get("output_shape_type") == "lambda":
                 refuse(f"a Lambda layer {inner.get('name')!r} with Python bytecode")
         if name is not None and isinstance(c.get("config"), dict):
-            owner = f"{name} {c['config'].get('name', '')!r}".rstrip(" ''")
+            layer_name = c["config"].get("name")
+            owner = f"{name} {layer_name!r}" if isinstance(layer_name, str) else name
         for v in c.values():
             walk(v, owner)
     walk(config, "the config")
