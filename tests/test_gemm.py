@@ -247,10 +247,11 @@ def test_config_reports_isa_and_threads(restore_threads):
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_python(args, **env):
-    """Runs `python args...` in tests/: `python -c`/`-m` put the cwd on sys.path, and
-    the repository root would shadow the installed package with the uncompiled sources."""
-    env = dict(os.environ, **env)
+def run_python(args, drop=(), **env):
+    """Runs `python args...` in tests/ with `env` added and the variables in `drop`
+    removed: `python -c`/`-m` put the cwd on sys.path, and the repository root
+    would shadow the installed package with the uncompiled sources."""
+    env = dict({k: v for k, v in os.environ.items() if k not in drop}, **env)
     if env.get("PYTHONPATH"):  # keep a relative PYTHONPATH=. meaning the same from tests/
         env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p)
                                             for p in env["PYTHONPATH"].split(os.pathsep))
@@ -279,3 +280,11 @@ def test_every_capped_isa_path(isa):
 def test_bad_isa_cap_is_reported():
     run = run_python(["-c", "from pykern import config; config.cpu_isa()"], PYKERN_MAX_ISA="sse9")
     assert run.returncode != 0 and "PYKERN_MAX_ISA must be avx512, avx2 or scalar" in run.stderr
+
+
+def test_import_shortens_openmp_spin_unless_the_user_chose():
+    show = ["-c", "import os, pykern; print(os.environ.get('GOMP_SPINCOUNT'))"]
+    unset = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+    assert run_python(show, drop=unset).stdout.strip() == "10000"
+    assert run_python(show, drop=unset, GOMP_SPINCOUNT="5").stdout.strip() == "5"
+    assert run_python(show, drop=unset, OMP_WAIT_POLICY="passive").stdout.strip() == "None"
