@@ -18,7 +18,7 @@ import numpy as np
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN",
-           "LambdaCallback"]
+           "LambdaCallback", "ModelCheckpoint", "BackupAndRestore"]
 
 _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
                 "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end")
@@ -432,3 +432,154 @@ class LambdaCallback(Callback):
             if not hasattr(Callback, name):
                 raise TypeError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model (`.keras`/`.h5`) or its weights (`.weights.h5`) every epoch or
+    every `save_freq` batches; the path is formatted with the 1-based epoch (and
+    batch) and the logs, e.g. 'ck_{epoch:02d}-{val_loss:.2f}.keras'. Files are
+    written atomically by pykern.saving."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None):
+        super().__init__()
+        self.filepath = os.fspath(filepath)
+        self.monitor, self.verbose = monitor, verbose
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        self.mode, self.save_freq = mode, save_freq
+        self.best = initial_value_threshold
+        if save_weights_only and not self.filepath.endswith(".weights.h5"):
+            raise ValueError(f"ModelCheckpoint: with save_weights_only=True the filepath must "
+                             f"end in `.weights.h5`, got {self.filepath!r}")
+        if not save_weights_only and not self.filepath.endswith((".keras", ".h5")):
+            raise ValueError(f"ModelCheckpoint: the filepath must end in `.keras` (or `.h5`), "
+                             f"got {self.filepath!r}")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or
+                                     not isinstance(save_freq, int) or save_freq < 1):
+            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive int, "
+                             f"got {save_freq!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"ModelCheckpoint: mode must be 'auto', 'min' or 'max', got "
+                             f"{mode!r}")
+        self._batches = 0
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self._op = _monitor_op("ModelCheckpoint", self.mode, self.monitor, self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches += 1
+        if self._batches % self.save_freq == 0:
+            self._save(self._epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _path(self, epoch, batch, logs):
+        try:
+            if batch is None:
+                return self.filepath.format(epoch=epoch + 1, **(logs or {}))
+            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **(logs or {}))
+        except KeyError as e:
+            raise KeyError(f"ModelCheckpoint: failed to format filepath {self.filepath!r}: "
+                           f"the logs have no key {e}; available keys are {sorted(logs or {})}"
+                           ) from None
+
+    def _save(self, epoch, batch, logs):
+        logs = logs or {}
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                warnings.warn(f"ModelCheckpoint: can save the best model only with "
+                              f"{self.monitor!r} available, skipping", stacklevel=2)
+                return
+            if self.best is not None and not self._op(current, self.best):
+                if self.verbose > 0:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from "
+                          f"{self.best:.5f}")
+                return
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best} to "
+                      f"{current:.5f}, saving model")
+            self.best = current
+        path = self._path(epoch, batch, logs)
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path, overwrite=True)
+        else:
+            self.model.save(path, overwrite=True)
+        if self.verbose > 0 and not self.save_best_only:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+
+
+class BackupAndRestore(Callback):
+    """Backs up weights and optimizer state (`.weights.h5`) and the epoch reached to
+    `backup_dir` after every epoch; a fit that starts with a backup present resumes
+    from the next epoch with that state. The backup is deleted when training ends
+    normally (delete_checkpoint=True).
+
+    Each epoch's weights go to their own file, then a metadata file naming it is
+    replaced atomically, then the previous weights file is removed: a crash at any
+    point leaves metadata that names a complete weights file of the epoch it says.
+    """
+
+    _META = "training_metadata.json"
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
+                 delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore: backup_dir must be a non-empty path")
+        if save_freq != "epoch":
+            raise ValueError(f"BackupAndRestore: pykern backs up at epoch ends only "
+                             f"(save_freq='epoch'), got {save_freq!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = double_checkpoint
+        self.delete_checkpoint = delete_checkpoint
+        self._meta_path = os.path.join(self.backup_dir, self._META)
+
+    def _read_meta(self):
+        import json
+        if not os.path.exists(self._meta_path):
+            return None
+        with open(self._meta_path) as f:
+            return json.load(f)
+
+    def on_train_begin(self, logs=None):
+        meta = self._read_meta()
+        if meta is None:
+            return
+        self.model.load_weights(os.path.join(self.backup_dir, meta["weights"]))
+        self.model._resume_epoch = int(meta["epoch"]) + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        import json
+        os.makedirs(self.backup_dir, exist_ok=True)
+        previous = self._read_meta()
+        name = f"epoch_{epoch}.weights.h5"
+        self.model.save_weights(os.path.join(self.backup_dir, name), overwrite=True)
+        _atomic_write(self._meta_path, json.dumps({"epoch": epoch, "weights": name}))
+        if previous is not None and previous["weights"] != name:
+            old = os.path.join(self.backup_dir, previous["weights"])
+            if os.path.exists(old):
+                os.remove(old)
+
+    def on_train_end(self, logs=None):
+        if not self.delete_checkpoint:
+            return
+        meta = self._read_meta()
+        if meta is not None:
+            os.remove(self._meta_path)
+            weights = os.path.join(self.backup_dir, meta["weights"])
+            if os.path.exists(weights):
+                os.remove(weights)

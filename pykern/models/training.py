@@ -442,7 +442,10 @@ class Trainer:
         self.stop_training = False
         want_begin = cbs.wants("on_train_batch_begin")
         want_end = cbs.wants("on_train_batch_end")
+        object.__setattr__(self, "_resume_epoch", None)
         cbs.on_train_begin()
+        if self._resume_epoch is not None:  # set by BackupAndRestore
+            initial_epoch = self._resume_epoch
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
