@@ -263,6 +263,66 @@ def test_shared_layers_go_both_ways(keras, tmp_path, ext):
                   _keras_predict(k_model, xs))
 
 
+# --- configs of training objects (what compile_config holds) ----------------------------------
+def _training_objects():
+    """(label, pykern factory, Keras factory name path, kwargs) with explicit names."""
+    opt = [("SGD", dict(learning_rate=0.05, momentum=0.5, nesterov=True, clipnorm=1.0)),
+           ("RMSprop", dict(learning_rate=0.01, rho=0.8, momentum=0.1, centered=True)),
+           ("Adam", dict(learning_rate=0.002, beta_1=0.8, amsgrad=True, weight_decay=0.01)),
+           ("AdamW", dict(learning_rate=0.002, weight_decay=0.1)),
+           ("Adagrad", dict(learning_rate=0.02, initial_accumulator_value=0.2)),
+           ("Adadelta", dict(learning_rate=0.02, rho=0.9)),
+           ("Adamax", dict(learning_rate=0.02)), ("Nadam", dict(learning_rate=0.02))]
+    sched = [("ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=10,
+                                       decay_rate=0.9, staircase=True)),
+             ("InverseTimeDecay", dict(initial_learning_rate=0.1, decay_steps=10,
+                                       decay_rate=0.5)),
+             ("PiecewiseConstantDecay", dict(boundaries=[10, 20], values=[0.1, 0.01, 0.001])),
+             ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=10, power=2.0)),
+             ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=10, alpha=0.1))]
+    loss = [("MeanSquaredError", {}), ("MeanAbsoluteError", {}), ("Huber", {}),  # Keras' config drops delta
+            ("BinaryCrossentropy", dict(from_logits=True, label_smoothing=0.1)),
+            ("CategoricalCrossentropy", dict(label_smoothing=0.2)),
+            ("SparseCategoricalCrossentropy", dict(from_logits=True))]
+    metric = [("Accuracy", {}), ("BinaryAccuracy", dict(threshold=0.3)),
+              ("CategoricalAccuracy", {}), ("SparseCategoricalAccuracy", {}),
+              ("MeanSquaredError", {}), ("AUC", {}), ("Precision", {}), ("Recall", {})]
+    out = [("optimizers", n, dict(kw, name=f"my_{n.lower()}")) for n, kw in opt]
+    out += [("optimizers.schedules", n, dict(kw, name=f"my_{n.lower()}")) for n, kw in sched]
+    out += [("losses", n, dict(kw, name=f"my_{n.lower()}")) for n, kw in loss]
+    out += [("metrics", n, dict(kw, name=f"my_{n.lower()}")) for n, kw in metric]
+    return out
+
+
+def _resolve(root, dotted, name):
+    for part in dotted.split("."):
+        root = getattr(root, part)
+    return getattr(root, name, None)
+
+
+def _same_config(a, b):
+    assert set(a) == set(b), (sorted(a), sorted(b))
+    for key in a:
+        if isinstance(a[key], float) or isinstance(b[key], float):
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-6, err_msg=key)
+        else:
+            assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("family,name,kwargs", _training_objects(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_training_object_configs_go_both_ways(keras, family, name, kwargs):
+    from pykern.utils import deserialize_keras_object, serialize_keras_object
+    ours_cls, theirs_cls = _resolve(pykern, family, name), _resolve(keras, family, name)
+    if ours_cls is None:
+        pytest.fail(f"pykern.{family}.{name} does not exist")
+    ours, theirs = ours_cls(**kwargs), theirs_cls(**kwargs)
+    from_ours = keras.saving.deserialize_keras_object(serialize_keras_object(ours))
+    _same_config(from_ours.get_config(), theirs.get_config())
+    from_theirs = deserialize_keras_object(keras.saving.serialize_keras_object(theirs))
+    _same_config(from_theirs.get_config(), ours.get_config())
+
+
 # --- Keras 2 (tf-keras) -> pykern -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tf_keras(tf):
