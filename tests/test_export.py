@@ -148,3 +148,16 @@ def test_export_rejects_other_formats_and_unbuilt_models(tmp_path):
         model.export(tmp_path / "m", format="tf_saved_model")
     with pytest.raises(ValueError, match="not built"):
         pykern.Sequential([layers.Dense(2)]).export(tmp_path / "m.onnx")
+
+
+def test_a_model_loaded_from_a_keras_file_exports(keras, tmp_path):
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu")],
+                             name="inner")
+    x = keras.Input((4,), name="x")
+    k_model = keras.Model(x, keras.layers.Add()([inner(x), keras.layers.Dense(3)(x)]))
+    k_model.save(tmp_path / "k.keras")
+    model = pykern.models.load_model(tmp_path / "k.keras")
+    _check(model, tmp_path / "k.onnx")
+    feed = _x(2, 4)
+    np.testing.assert_allclose(_run_onnx(tmp_path / "k.onnx", [feed])[0],
+                               k_model(feed).numpy(), rtol=1e-5, atol=1e-5)

@@ -323,6 +323,18 @@ def test_lambda_bytecode_is_refused_in_safe_mode(tmp_path, ext):
     assert pykern.utils.serialization.in_safe_mode()  # the global switch is left as it was
 
 
+@register_keras_serializable(package="test_saving")
+def triple_plus_one(t):
+    return t * 3.0 + 1.0
+
+
+def test_lambda_of_a_registered_function_loads_in_safe_mode(tmp_path):
+    model = pykern.Sequential([pykern.Input((3,)), layers.Lambda(triple_plus_one)])
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict_on_batch(np.ones((1, 3), np.float32)), 4.0)
+
+
 def test_json_with_lambda_is_refused_in_safe_mode():
     text = _lambda_model().to_json()
     with pytest.raises(ValueError, match="safe mode"):

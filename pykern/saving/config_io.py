@@ -93,12 +93,7 @@ def _annotate(entry, layer):
 
 def _compile_config(model):
     get = getattr(model, "get_compile_config", None)
-    if get is None:
-        return {}
-    try:
-        return get() or {}
-    except (AttributeError, TypeError, ValueError, NotImplementedError):
-        return {}
+    return (get() if get is not None else None) or {}
 
 
 def model_config(model):

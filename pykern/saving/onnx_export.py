@@ -274,9 +274,10 @@ def _model(g, model, inputs):
                                   f"Python code; build it as a Sequential or functional model")
     cache = {id(t): name for t, name in zip(model.inputs, inputs)}
     for node in model._plan:
-        if node.kwargs:
+        set_kwargs = sorted(k for k, v in node.kwargs.items() if v is not None)
+        if set_kwargs:  # Keras configs record mask=None on nested-model calls
             raise NotImplementedError(f"export: layer {node.layer.name!r} is called with "
-                                      f"keyword arguments {sorted(node.kwargs)}")
+                                      f"keyword arguments {set_kwargs}")
         layer = node.layer
         if getattr(layer, "_is_operation", False):
             args = [_value(g, a, cache) for a in node.args]
