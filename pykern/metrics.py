@@ -8,7 +8,7 @@ over all samples seen, as in Keras.
 import numpy as np
 
 from pykern import losses as klosses
-from pykern.backend.state import to_snake_case
+from pykern.backend.state import to_snake_case, uniquify
 from pykern.backend.tensor import Tensor, no_grad
 from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
                                         serialize_keras_object)
@@ -337,7 +337,9 @@ def _confusion(y_true, y_pred, thresholds, sample_weight, class_id=None, top_k=N
 
 class _Confusion(Metric):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-        super().__init__(name=name, dtype=dtype)
+        # unnamed confusion metrics get unique names (precision, precision_1, ...) as Keras
+        super().__init__(name=name or uniquify(to_snake_case(type(self).__name__)),
+                         dtype=dtype)
         self.init_thresholds = thresholds
         self.thresholds = _thresholds_arg(thresholds, 0.5)
         self.top_k = top_k
@@ -392,7 +394,7 @@ class AUC(Metric):
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
                  name=None, dtype=None, thresholds=None, multi_label=False, num_labels=None,
                  label_weights=None, from_logits=False):
-        super().__init__(name=name or "auc", dtype=dtype)
+        super().__init__(name=name or uniquify("auc"), dtype=dtype)
         if curve.upper() not in ("ROC", "PR"):
             raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
         if summation_method not in ("interpolation", "minoring", "majoring"):

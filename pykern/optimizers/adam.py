@@ -5,6 +5,9 @@ Nadam       momentum-cache products u_t = b1*(1 - 0.5*0.96^t), Keras' m_hat, v_h
 AdamW is Adam with decoupled weight decay (default 0.004)."""
 import math
 
+import numpy as np
+
+from pykern.backend.tensor import Variable
 from pykern.optimizers.base import Optimizer
 
 __all__ = ["Adam", "AdamW", "Adamax", "Nadam"]
@@ -35,6 +38,9 @@ class Adam(_AdamBase):
 
     def _slot_names(self):
         return ["momentum", "velocity"] + (["velocity_hat"] if self.amsgrad else [])
+
+    def _slot_groups(self):
+        return [["momentum", "velocity"]] + ([["velocity_hat"]] if self.amsgrad else [])
 
     def _hyper(self):
         return {**super()._hyper(), "amsgrad": self.amsgrad}
@@ -77,11 +83,17 @@ class Nadam(_AdamBase):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  name="nadam", **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
-        self._u_product = 1.0
+        self._u_product = None
 
     def build(self, var_list):
         super().build(var_list)
-        self._u_product = 1.0
+        # the running product of the momentum cache, a variable as in Keras (saved with
+        # the optimizer); the arithmetic uses it in double
+        self._u_product = Variable(np.float32(1.0), trainable=False, name="u_product",
+                                   path=f"{self.name}/u_product")
+
+    def _extra_variables(self):
+        return [] if self._u_product is None else [self._u_product]
 
     def _slot_names(self):
         return ["momentum", "velocity"]
@@ -90,7 +102,7 @@ class Nadam(_AdamBase):
         b1 = self.beta_1
         u_t = b1 * (1.0 - 0.5 * 0.96 ** t)
         u_t1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
-        self._u_product *= u_t
-        prod_t1 = self._u_product * u_t1
-        return (u_t1 / (1 - prod_t1), (1 - u_t) / (1 - self._u_product),
-                1 / (1 - self.beta_2 ** t))
+        prod = float(self._u_product._value) * u_t
+        self._u_product._value[...] = prod
+        prod_t1 = prod * u_t1
+        return u_t1 / (1 - prod_t1), (1 - u_t) / (1 - prod), 1 / (1 - self.beta_2 ** t)

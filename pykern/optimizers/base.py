@@ -145,6 +145,14 @@ class Optimizer:
     def _slot_init(self, slot_name):
         return 0.0
 
+    def _slot_groups(self):
+        """Slot names grouped as Keras creates them: the slots of one group are
+        interleaved per variable (Adam: m0, v0, m1, v1, ...), groups follow each other
+        (RMSprop: all velocities, then all momentums). This is `variables`' order, and
+        so the order of optimizer state in saved files."""
+        names = self._slot_names()
+        return [names] if names else []
+
     def build(self, var_list):
         """Creates the state slots for `var_list` (trainable Variables)."""
         var_list = list(var_list)
@@ -167,15 +175,20 @@ class Optimizer:
 
     @property
     def variables(self):
-        """[iteration, learning_rate (unless a schedule), slots per variable...], Keras'
-        order: for each trainable variable its slots in slot order."""
+        """[iteration, learning_rate (unless a schedule), slots...] in Keras' order (see
+        _slot_groups)."""
         out = [self._iterations]
         if self._lr is not None:
             out.append(self._lr)
+        by_name = dict(zip(self._slot_names(), self._slots))
         n = len(self._variables or [])
-        for i in range(n):
-            out.extend(slots[i] for slots in self._slots)
-        return out
+        for group in self._slot_groups():
+            for i in range(n):
+                out.extend(by_name[name][i] for name in group)
+        return out + self._extra_variables()
+
+    def _extra_variables(self):
+        return []
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Variables (or those whose name contains one of `var_names`) that weight decay

@@ -25,6 +25,9 @@ class RMSprop(Optimizer):
             names.append("average_gradient")
         return names
 
+    def _slot_groups(self):
+        return [[name] for name in self._slot_names()]
+
     def _hyper(self):
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
                 "centered": self.centered}
