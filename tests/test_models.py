@@ -285,7 +285,7 @@ def test_disconnected_graph_is_rejected():
 
 
 def test_sequential_rejects_non_layers_and_duplicate_names():
-    with pytest.raises(TypeError, match="Layer instance"):
+    with pytest.raises(ValueError, match="Layer instance"):  # Keras raises ValueError too
         pykern.Sequential([lambda x: x])
     with pytest.raises(ValueError, match="unique names.*'same'"):
         pykern.Sequential([layers.Dense(2, name="same"), layers.Dense(2, name="same")])

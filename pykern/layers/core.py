@@ -1,5 +1,7 @@
 """Core layers: Dense, Activation, Dropout, Flatten, Reshape, Permute,
 RepeatVector, Lambda, Identity, ActivityRegularization."""
+import numbers
+
 import numpy as np
 
 from pykern import activations as kactivations
@@ -125,7 +127,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
             raise ValueError(f"Dropout {self.name!r}: rate must be a number in [0, 1], "
                              f"got {rate!r}")
         self.rate = float(rate)
@@ -136,9 +138,11 @@ class Dropout(Layer):
 
     def call(self, inputs, training=False):
         if training and self.rate > 0:
-            if self.noise_shape is not None and len(self.noise_shape) != len(inputs.shape):
+            if self.noise_shape is not None and (
+                    len(self.noise_shape) != len(inputs.shape) or any(
+                        d not in (None, 1, n) for d, n in zip(self.noise_shape, inputs.shape))):
                 raise ValueError(f"Dropout {self.name!r}: noise_shape {self.noise_shape} does "
-                                 f"not match the input rank of shape {tuple(inputs.shape)}")
+                                 f"not broadcast to the input shape {tuple(inputs.shape)}")
             return ops.dropout(inputs, self.rate, self.noise_shape, seed=self.seed_generator)
         return inputs
 

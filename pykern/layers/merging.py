@@ -24,7 +24,7 @@ def _broadcast_dim(a, b):
 class _Merge(Layer):
     """Element-wise merge of a list of same-shape (or broadcastable) tensors."""
 
-    _min_inputs = 2
+    _min_inputs = 1  # Keras merges a list of one tensor (Subtract and Dot need two)
     _max_inputs = None
 
     def __init__(self, **kwargs):
@@ -47,6 +47,9 @@ class _Merge(Layer):
                 not isinstance(input_shape[0], (list, tuple)):
             raise ValueError(f"{name} {self.name!r} must be called on a list of tensors, got "
                              f"input shape {input_shape}")
+        if any(len(s) == 0 for s in input_shape):
+            raise ValueError(f"{name} {self.name!r} needs inputs with a batch axis, got shapes "
+                             f"{[tuple(s) for s in input_shape]}")
         n = len(input_shape)
         if n < self._min_inputs or (self._max_inputs and n > self._max_inputs):
             exact = f"exactly {self._max_inputs}" if self._max_inputs else \
@@ -69,7 +72,10 @@ class _Merge(Layer):
                     raise ValueError(f"{type(self).__name__} {self.name!r}: inputs with shapes "
                                      f"{shapes} cannot be combined element-wise") from None
         batch = {s[0] for s in shapes} - {None}
-        out[0] = batch.pop() if len(batch) == 1 else None
+        if len(batch) > 1:
+            raise ValueError(f"{type(self).__name__} {self.name!r} cannot merge tensors with "
+                             f"different batch sizes, got shapes {shapes}")
+        out[0] = batch.pop() if batch else None
         return tuple(out)
 
     def build(self, input_shape):
@@ -81,7 +87,13 @@ class _Merge(Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r} must be called on a list of "
                              f"tensors, got a single input of shape {tuple(inputs.shape)}")
         self.compute_output_shape([tuple(x.shape) for x in inputs])
-        return self._merge(list(inputs))
+        rank = max(len(x.shape) for x in inputs)
+        # Keras broadcasts a lower-rank input by inserting axes after the batch axis,
+        # (B, F) + (B, T, F) -> (B, 1, F), not NumPy's leading axes
+        xs = [x if len(x.shape) == rank else ops.reshape(
+            x, (x.shape[0],) + (1,) * (rank - len(x.shape)) + tuple(x.shape[1:]))
+            for x in inputs]
+        return self._merge(xs)
 
 
 class Add(_Merge):
@@ -93,7 +105,7 @@ class Add(_Merge):
 
 
 class Subtract(_Merge):
-    _max_inputs = 2
+    _min_inputs = _max_inputs = 2
 
     def _merge(self, xs):
         return ops.subtract(xs[0], xs[1])
@@ -186,7 +198,7 @@ class Dot(_Merge):
     with normalize=True the inputs are L2-normalised along those axes first
     (cosine proximity). 2-D inputs give (B, 1)."""
 
-    _max_inputs = 2
+    _min_inputs = _max_inputs = 2
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
@@ -208,12 +220,22 @@ class Dot(_Merge):
             raise ValueError(f"Dot {self.name!r} needs inputs of rank >= 2, got shapes {s1} "
                              f"and {s2}")
         a1, a2 = self._resolve_axes((s1, s2))
-        if 0 in (a1, a2) or (s1[a1] is not None and s2[a2] is not None and s1[a1] != s2[a2]):
+        if 0 in (a1, a2):
+            raise ValueError(f"Dot {self.name!r} cannot take the product over the batch axis 0 "
+                             f"(axes={self.axes}), got shapes {s1} and {s2}")
+        if (s1[a1] is not None and s2[a2] is not None and s1[a1] != s2[a2]):
             raise ValueError(f"Dot {self.name!r}: dimension {s1[a1]} at axis {a1} of shape "
                              f"{s1} does not match dimension {s2[a2]} at axis {a2} of shape "
                              f"{s2}")
         out = s1[:a1] + s1[a1 + 1:] + s2[1:a2] + s2[a2 + 1:]
         return out if len(out) > 1 else out + (1,)
+
+    def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"Dot {self.name!r} must be called on a list of 2 tensors, got a "
+                             f"single input of shape {tuple(inputs.shape)}")
+        self.compute_output_shape([tuple(x.shape) for x in inputs])
+        return self._merge(list(inputs))  # inputs of different ranks are not broadcast
 
     def _merge(self, xs):
         x, y = xs

@@ -94,6 +94,7 @@ class Functional(Model):
         self._inputs = flat_in
         self._outputs = flat_out
         operations, self._nodes_by_depth = _map_graph(flat_in, flat_out)
+        _check_unique_names(operations)
         self._operations = operations
         object.__setattr__(self, "_layers", [op for op in operations if not op._is_operation])
         self._plan = self._make_plan()
@@ -185,11 +186,16 @@ class Functional(Model):
                     continue
                 shape = tuple(shape)
                 if len(shape) != len(spec.shape) or any(
-                        s is not None and d != s for d, s in zip(shape, spec.shape)):
+                        s is not None and d is not None and d != s
+                        for d, s in zip(shape, spec.shape)):
                     raise ValueError(f"Input {i} of model {self.name!r} is incompatible: "
                                      f"expected shape {spec.shape}, got {shape}")
             self._checked_shapes = shapes
         return flat
+
+    def _symbolic_call(self, inputs, *args, **kwargs):
+        self._standardize(inputs)  # a model used as a layer checks its inputs like a call
+        return super()._symbolic_call(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
         values = {id(t): v for t, v in zip(self._inputs, self._standardize(inputs))}
@@ -286,6 +292,16 @@ class Functional(Model):
         outputs = _map_refs(lookup, config["output_layers"])
         return cls(inputs, outputs, name=config.get("name"),
                    trainable=config.get("trainable", True))
+
+
+def _check_unique_names(operations):
+    """Keras refuses a graph with two operations of one name: configs and weight
+    files refer to layers by name."""
+    names = [op.name for op in operations]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"The name {name!r} is used {names.count(name)} times in the "
+                             f"model. All layer names should be unique.")
 
 
 def _auto_name():

@@ -34,9 +34,9 @@ class Sequential(Model):
                 raise ValueError(f"Sequential {self.name!r}: only an Input tensor can be added, "
                                  f"got {layer!r}")
             layer = origin
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential {self.name!r}: the added layer must be a Layer "
-                            f"instance, got {layer!r} of type {type(layer).__name__}")
+        if not isinstance(layer, Layer):  # ValueError, as Keras
+            raise ValueError(f"Sequential {self.name!r}: the added layer must be a Layer "
+                             f"instance, got {layer!r} of type {type(layer).__name__}")
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError(f"Sequential {self.name!r}: an InputLayer can only be the "

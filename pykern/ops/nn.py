@@ -39,20 +39,29 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """max(x, 0) by default; Keras' general form: slope below `threshold`, cap at max_value."""
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return _unary(x, lambda v: np.maximum(v, _F32(0)), lambda v, y: y > 0)
+    if max_value is None and threshold == 0.0:
+        return leaky_relu(x, negative_slope)
+    if max_value == 6 and threshold == 0.0 and negative_slope == 0.0:
+        return relu6(x)
+    thr, slope = _F32(threshold), _F32(negative_slope)
+    # Keras' composition, whose kinks set the gradients there (TF rules): the kept part
+    # p = x where x > threshold else 0, clipped to [0, max_value] (clip passes the
+    # gradient at both bounds; relu6 when threshold is 0 and max_value 6 does not),
+    # minus negative_slope * relu(threshold - x)
+    six = max_value == 6 and threshold == 0.0
 
     def fn(v):
-        y = np.where(v > threshold, v, _F32(negative_slope) * (v - _F32(threshold)))
-        if threshold != 0.0 and negative_slope == 0.0:
-            y = np.where(v > threshold, v, _F32(0))
+        p = np.where(v > thr, v, _F32(0))
         if max_value is not None:
-            y = np.minimum(y, _F32(max_value))
-        return y.astype(_F32)
+            p = np.clip(p, _F32(0), _F32(max_value))
+        return (p - slope * np.maximum(thr - v, _F32(0))).astype(_F32)
 
     def dfn(v, y):
-        d = np.where(v > threshold, _F32(1), _F32(negative_slope))
+        d = v > thr
         if max_value is not None:
-            d = np.where(v >= max_value, _F32(0), d)
-        return d
+            p = np.where(d, v, _F32(0))
+            d = d & ((p > 0) & (p < max_value) if six else (p >= 0) & (p <= max_value))
+        return d.astype(_F32) + slope * (v < thr)
     return _unary(x, fn, dfn)
 
 
@@ -74,8 +83,9 @@ def elu(x, alpha=1.0):
 
 def selu(x):
     a, s = _F32(_SELU_ALPHA), _F32(_SELU_SCALE)
+    # the derivative at 0 is taken from the right (scale), as TensorFlow's SeluGrad
     return _unary(x, lambda v: s * np.where(v > 0, v, a * np.expm1(np.minimum(v, 0))),
-                  lambda v, y: s * np.where(v > 0, _F32(1), a * np.exp(np.minimum(v, 0))))
+                  lambda v, y: s * np.where(v >= 0, _F32(1), a * np.exp(np.minimum(v, 0))))
 
 
 def erf(x):

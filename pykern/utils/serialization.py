@@ -115,7 +115,8 @@ def resolve_identifier(identifier, kind, base, by_name, custom_objects=None,
     None or an instance of `base` is returned as is; a name is looked up in
     `by_name` under each of `keys(name)` in turn, then in the registry and
     `custom_objects`, and the class found is instantiated with its defaults; a
-    config dict is deserialized; any other callable is returned as is. An
+    config dict is deserialized; a class is instantiated with its defaults; any
+    other callable is returned as is. An
     unknown name raises ValueError naming `kind` and the `listed` names (default:
     all of `by_name`); anything else raises TypeError.
     """
@@ -133,6 +134,8 @@ def resolve_identifier(identifier, kind, base, by_name, custom_objects=None,
         return found() if isinstance(found, type) else found
     if isinstance(identifier, dict):
         return deserialize_keras_object(identifier, custom_objects)
+    if isinstance(identifier, type):  # a class, e.g. initializers.Ones: Keras instantiates it
+        return identifier()
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret {kind} identifier {identifier!r}")

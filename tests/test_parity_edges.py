@@ -1,0 +1,156 @@
+"""Edge cases where pykern once differed from Keras 3 (found by an adversarial sweep).
+
+Each test pins one behaviour: the Keras result (checked against TensorFlow-Keras
+where a value is involved) or a ValueError that names the layer and the shapes
+instead of a raw NumPy error from deep inside an op.
+"""
+import numpy as np
+import pytest
+
+import pykern
+from pykern import activations, initializers, layers
+from parity import layer_parity, op_parity
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# --- functional models -----------------------------------------------------------------------
+def test_functional_model_rejects_two_layers_with_one_name(keras):
+    for lib in (pykern, keras):
+        x = lib.Input((3,))
+        y = lib.layers.Dense(2, name="twin")(lib.layers.Dense(2, name="twin")(x))
+        with pytest.raises(ValueError, match="twin.*2 times"):
+            lib.Model(x, y)
+
+
+def test_functional_model_rejects_input_named_like_a_layer():
+    x = pykern.Input((3,), name="same")
+    with pytest.raises(ValueError, match="'same'.*2 times"):
+        pykern.Model(x, layers.Dense(2, name="same")(x))
+
+
+def test_model_used_as_layer_checks_the_symbolic_input_shape():
+    x = pykern.Input((3,))
+    inner = pykern.Model(x, layers.Dense(2)(x), name="inner")
+    with pytest.raises(ValueError, match="inner.*expected shape \\(None, 3\\), got \\(None, 4\\)"):
+        inner(pykern.Input((4,)))
+    # unknown dims in the new input are compatible, as in Keras
+    out = inner(pykern.Input(batch_shape=(None, None)))
+    assert out.shape == (None, 2)
+
+
+# --- merge layers ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["Add", "Multiply", "Average", "Maximum", "Minimum"])
+def test_merge_broadcasts_a_lower_rank_input_after_the_batch_axis(keras, name):
+    # (B, F) + (B, T, F): Keras inserts the missing axis after the batch axis; NumPy's
+    # leading-axis broadcast silently gave other numbers when T == B
+    x = _rng(1).standard_normal((3, 3, 3)).astype(np.float32)
+    y = _rng(2).standard_normal((3, 3)).astype(np.float32)
+    layer_parity(getattr(layers, name)(), getattr(keras.layers, name)(), [x, y])
+
+
+def test_subtract_broadcasts_a_lower_rank_input_after_the_batch_axis(keras):
+    x = _rng(1).standard_normal((2, 4, 3)).astype(np.float32)
+    y = _rng(2).standard_normal((2, 3)).astype(np.float32)
+    layer_parity(layers.Subtract(), keras.layers.Subtract(), [y, x])
+
+
+@pytest.mark.parametrize("name", ["Add", "Multiply", "Average", "Maximum", "Minimum",
+                                  "Concatenate"])
+def test_merge_of_a_one_tensor_list_returns_that_tensor(name):
+    x = _rng().standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(getattr(layers, name)()([x])), x, rtol=1e-6)
+    assert getattr(layers, name)()([pykern.Input((3,))]).shape == (None, 3)
+
+
+@pytest.mark.parametrize("cls", [layers.Subtract, lambda: layers.Dot(axes=1)])
+def test_subtract_and_dot_still_need_two_inputs(cls):
+    with pytest.raises(ValueError, match="exactly 2 inputs"):
+        cls()([np.ones((2, 3), np.float32)])
+
+
+def test_merge_of_different_batch_sizes_names_the_layer_and_shapes():
+    a, b = np.ones((2, 3), np.float32), np.ones((3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"'sum'.*different batch sizes.*\(2, 3\), \(3, 3\)"):
+        layers.Add(name="sum")([a, b])
+
+
+def test_dot_over_the_batch_axis_says_so():
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match="batch axis"):
+        layers.Dot(axes=0)([x, x])
+
+
+def test_dot_of_rank_2_and_rank_3_inputs_matches_keras(keras):
+    a = _rng(3).standard_normal((2, 4)).astype(np.float32)
+    b = _rng(4).standard_normal((2, 3, 4)).astype(np.float32)
+    layer_parity(layers.Dot(axes=(1, 2)), keras.layers.Dot(axes=(1, 2)), [a, b])
+
+
+# --- Dropout ---------------------------------------------------------------------------------
+def test_dropout_rate_may_be_a_numpy_float(keras):
+    assert keras.layers.Dropout(np.float32(0.25)).rate == 0.25
+    assert layers.Dropout(np.float32(0.25)).rate == 0.25
+    assert layers.Dropout(np.float64(0.5)).rate == 0.5
+    with pytest.raises(ValueError, match="rate"):
+        layers.Dropout(True)
+
+
+def test_dropout_noise_shape_that_does_not_broadcast_names_the_shapes():
+    x = np.ones((4, 6), np.float32)
+    with pytest.raises(ValueError, match=r"'drop'.*noise_shape \(4, 3\).*\(4, 6\)"):
+        layers.Dropout(0.5, noise_shape=(4, 3), name="drop")(x, training=True)
+    out = layers.Dropout(0.5, noise_shape=(None, 1), seed=1)(x, training=True)
+    assert all(len(set(row)) == 1 for row in np.asarray(out))  # one mask value per sample
+
+
+# --- activation gradients at their kinks (TensorFlow's conventions) --------------------------
+_KINKS = np.array([-6.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0], np.float32)
+
+
+def test_selu_gradient_at_zero_is_the_scale(tf):
+    op_parity(activations.selu, tf.nn.selu, [_KINKS])
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(threshold=1.0, negative_slope=0.1),
+    dict(max_value=3.0),
+    dict(max_value=6.0, negative_slope=0.1),
+    dict(max_value=3.0, negative_slope=0.1),
+    dict(max_value=3.0, negative_slope=0.1, threshold=-1.0),
+    dict(max_value=6.0, threshold=1.0),
+    dict(threshold=-1.0),
+])
+def test_relu_general_form_matches_keras_at_threshold_and_cap(keras, kwargs):
+    # x == threshold and x == max_value are in the inputs: the gradient there follows
+    # Keras' composition (where/clip/relu6) under TensorFlow's rules
+    op_parity(lambda x: activations.relu(x, **kwargs),
+              lambda x: keras.activations.relu(x, **kwargs), [_KINKS])
+
+
+def test_relu_layer_matches_keras_at_its_cap(keras):
+    layer_parity(layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=1.0),
+                 keras.layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=1.0),
+                 _KINKS.reshape(2, 5), copy_weights=False)
+
+
+# --- identifiers -----------------------------------------------------------------------------
+def test_initializer_regularizer_and_constraint_classes_are_instantiated(keras):
+    d = layers.Dense(2, kernel_initializer=initializers.Ones,
+                     kernel_regularizer=pykern.regularizers.L2,
+                     kernel_constraint=pykern.constraints.NonNeg)
+    kd = keras.layers.Dense(2, kernel_initializer=keras.initializers.Ones,
+                            kernel_regularizer=keras.regularizers.L2,
+                            kernel_constraint=keras.constraints.NonNeg)
+    config, kconfig = d.get_config(), kd.get_config()
+    for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):
+        assert config[key]["class_name"] == kconfig[key]["class_name"]
+    np.testing.assert_array_equal(np.asarray(d(np.ones((1, 3), np.float32))), [[3.0, 3.0]])
+
+
+def test_sequential_add_of_a_non_layer_is_a_value_error(keras):
+    for lib in (pykern, keras):
+        with pytest.raises(ValueError):
+            lib.Sequential().add("dense")
