@@ -74,6 +74,8 @@ def test_shared_layers_and_models_as_layers_match_keras(keras):
 
 
 def test_sequential_weight_order_and_shapes_match_keras(keras):
+    pykern.backend.clear_session()  # the paths hold the automatic model names
+    keras.backend.clear_session()
     ours, theirs = _mlp(layers, pykern), _mlp(keras.layers, keras)
     assert [w.shape for w in ours.get_weights()] == [w.shape for w in theirs.get_weights()]
     assert [w.path for w in ours.weights] == [w.path for w in theirs.weights]

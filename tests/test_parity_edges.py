@@ -12,6 +12,17 @@ from pykern import activations, initializers, layers
 from parity import layer_parity, op_parity
 
 
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    """Automatic names start again in both libraries after each test, so tests
+    that compare names elsewhere do not depend on these running first."""
+    yield
+    pykern.backend.clear_session()
+    import sys
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+
+
 def _rng(seed=0):
     return np.random.default_rng(seed)
 
