@@ -7,7 +7,9 @@ over the same random data per repeat (after a warm-up epoch that also absorbs
 TF's tracing) with its normal user API: `fit(verbose=0)` for pykern and Keras,
 the usual zero_grad/forward/backward/step loop for PyTorch. Reported: median
 samples/s over the repeats, and ratios against TF-Keras and PyTorch, all
-measured in this one run.
+measured in this one run. Each framework runs in its own fresh process, one
+after the other: three OpenMP/thread-pool runtimes in one process spin against
+each other on a 2-core machine and distort every number.
 
     python -m bench models [--samples 16384] [--repeats 5] [--json PATH]
 """
@@ -33,9 +35,11 @@ def _median_s(fn, repeats):
     return statistics.median(samples)
 
 
-def _pykern(x, y, repeats):
+def _pykern(x, y, repeats, threads=None):
     import pykern
     from pykern import layers
+    if threads:
+        pykern.config.set_num_threads(threads)
     pykern.utils.set_random_seed(0)
     m = pykern.Sequential([layers.Input((FEATURES,)), layers.Dense(HIDDEN, activation="relu"),
                            layers.Dropout(0.5), layers.Dense(HIDDEN, activation="relu"),
@@ -61,11 +65,13 @@ def _keras(x, y, repeats):
     return train, predict, f"tensorflow {tf.__version__}, keras {keras.__version__}"
 
 
-def _torch(x, y, repeats):
+def _torch(x, y, repeats, threads=None):
     try:
         import torch
     except ImportError:
         return None
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     nn = torch.nn
     m = nn.Sequential(nn.Linear(FEATURES, HIDDEN), nn.ReLU(), nn.Dropout(0.5),
@@ -96,6 +102,29 @@ def _torch(x, y, repeats):
     return train, pred, f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+def _torch_one_thread(x, y, repeats):
+    return _torch(x, y, repeats, threads=1)
+
+
+def _pykern_one_thread(x, y, repeats):
+    return _pykern(x, y, repeats, threads=1)
+
+
+# Both are also run on one thread: on a shared 2-core machine a two-thread OpenMP team
+# collapses whenever another process holds a core (PyTorch: 20x slower; pykern's
+# predict, whose 256x64x64 GEMM takes two threads: 5x slower)
+_RUNNERS = {"pykern": _pykern, "pykern-1-thread": _pykern_one_thread, "tf-keras": _keras,
+            "pytorch": _torch, "pytorch-1-thread": _torch_one_thread}
+
+
+def _run_isolated(name, samples, repeats):
+    """One framework's (train_s, predict_s, info) measured in a child process."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((samples, FEATURES)).astype(np.float32)
+    y = (rng.random((samples, 1)) > 0.5).astype(np.float32)
+    return _RUNNERS[name](x, y, repeats)
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="python -m bench models", description=__doc__.split("\n")[0])
     p.add_argument("--samples", type=int, default=16384)
@@ -103,17 +132,17 @@ def main(argv):
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--skip", nargs="*", default=[], choices=["keras", "torch"])
     args = p.parse_args(argv)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.samples, FEATURES)).astype(np.float32)
-    y = (rng.random((args.samples, 1)) > 0.5).astype(np.float32)
-
-    results = {"pykern": _pykern(x, y, args.repeats)}
-    if "keras" not in args.skip:
-        results["tf-keras"] = _keras(x, y, args.repeats)
-    if "torch" not in args.skip:
-        r = _torch(x, y, args.repeats)
+    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    names = ["pykern", "pykern-1-thread"] + [
+        n for n, flag in (("tf-keras", "keras"), ("pytorch", "torch"),
+                          ("pytorch-1-thread", "torch")) if flag not in args.skip]
+    results = {}
+    for name in names:
+        with ctx.Pool(1) as pool:
+            r = pool.apply(_run_isolated, (name, args.samples, args.repeats))
         if r is not None:
-            results["pytorch"] = r
+            results[name] = r
     n = args.samples
     rows, payload = [], []
     ours_train, ours_pred = n / results["pykern"][0], n / results["pykern"][1]

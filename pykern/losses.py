@@ -107,7 +107,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     z = p._value
     n = _F32(z.shape[-1])
     if from_logits:
-        elem = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        elem = np.maximum(z, 0)
+        elem -= z * y
+        elem += np.log1p(np.exp(-np.abs(z)))
         grad = _cpu.activation(z, "sigmoid")
         grad -= y
         if n != 1:
@@ -119,7 +121,8 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
         elem = -(y * np.log(a) + (1 - y) * np.log(b))
         inside = (z >= eps) & (z <= _F32(1) - eps)
         grad = np.where(inside, (-(y / a) + (1 - y) / b) / n, _F32(0))
-    return _fused(p, elem.mean(axis=-1), grad.astype(_F32))
+    values = elem.reshape(elem.shape[:-1]) if n == 1 else np.add.reduce(elem, axis=-1) / n
+    return _fused(p, values, grad.astype(_F32, copy=False))
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):

@@ -33,8 +33,19 @@ def _array(a, what):
     return np.ascontiguousarray(v)
 
 
-def _structure(data, what):
-    """(kind, flat list of arrays, rebuild function) for an array, list or dict."""
+def _num_inputs(model):
+    if type(model).__name__ == "Sequential":
+        return 1
+    inputs = getattr(model, "_inputs", None) if type(model).__name__ == "Functional" else None
+    return len(inputs) if inputs else None
+
+
+def _structure(data, what, n_inputs=None):
+    """(flat list of arrays, rebuild function) for an array, list or dict; a list for a
+    single-input model is one array (rows), not a list of inputs."""
+    if isinstance(data, (list, tuple)) and n_inputs == 1 and not (
+            len(data) == 1 and isinstance(data[0], (np.ndarray, Tensor))):
+        data = _array(data, what)
     if isinstance(data, dict):
         keys = list(data)
         return [_array(data[k], f"{what}[{k!r}]") for k in keys], \
@@ -122,7 +133,7 @@ def standardize(model, x, y, sample_weight, class_weight, output_names, what="x"
     """One batch as (x, ys, sws, n), checked."""
     if x is None:
         raise ValueError(f"{what}: no input data was given")
-    xs, rebuild = _structure(x, what)
+    xs, rebuild = _structure(x, what, _num_inputs(model))
     ys = _per_output(y, output_names, "y") if output_names else []
     if need_targets and output_names and all(v is None for v in ys):
         raise ValueError(f"{what}: targets y are required to train or evaluate model "

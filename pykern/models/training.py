@@ -55,13 +55,14 @@ class _OutputLoss:
         if isinstance(self.fn, klosses.LossFunctionWrapper):
             base, kwargs = self.fn.fn, dict(self.fn._fn_kwargs)
         self.base, self.kwargs = base, kwargs
+        self.logits_kwargs = {**kwargs, "from_logits": True}
         self.prob_activation = None
         if base in _PROB_LOSSES and not kwargs.get("from_logits", False):
             self.prob_activation = _PROB_LOSSES[base]
 
     def __call__(self, y, out, sw, logits=False):
         if logits:
-            values = self.base(y, out, **{**self.kwargs, "from_logits": True})
+            values = self.base(y, out, **self.logits_kwargs)
             return klosses.reduce_values(values, sw, self.reduction)
         if isinstance(self.fn, klosses.Loss):
             return self.fn(y, out, sample_weight=sw)
@@ -552,6 +553,10 @@ class Trainer:
         cbs.on_predict_end()
         if not chunks:
             raise ValueError("predict: the input has no samples")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if verbose:
+            from pykern.utils.progbar import Progbar
+            Progbar(len(chunks), verbose=verbose).update(len(chunks), finalize=True)
         first = chunks[0]
         if isinstance(first, dict):
             return {k: np.concatenate([ch[k] for ch in chunks]) for k in first}

@@ -9,6 +9,8 @@ variable's constraint. The learning rate is a float32 variable, or a schedule
 evaluated at the pre-increment `iterations`. Per-step scalars that depend on
 the step (bias corrections) are computed here once, in double.
 """
+import operator
+
 import numpy as np
 
 from pykern import _cpu
@@ -215,19 +217,22 @@ class Optimizer:
         return {}
 
     def _plan(self, indices):
+        """(native plan, constrained variables) for variables[indices], made once and
+        remade only if a variable's buffer was replaced (assign() keeps buffers)."""
         key = tuple(indices)
-        plan = self._plans.get(key)
-        if plan is None or any(self._variables[i]._value is not a
-                               for i, a in zip(indices, plan[1])):
-            params = [self._variables[i]._value for i in indices]
+        entry = self._plans.get(key)
+        current = [self._variables[i]._value for i in indices]
+        if entry is None or not all(map(operator.is_, current, entry[2])):
             slots = [[s[i]._value for i in indices] for s in self._slots]
-            native = _cpu.OptimPlan(self._kind, params, slots, self._decays(indices),
+            native = _cpu.OptimPlan(self._kind, current, slots, self._decays(indices),
                                     clipnorm=self.clipnorm or 0.0,
                                     global_clipnorm=self.global_clipnorm or 0.0,
                                     clipvalue=self.clipvalue or 0.0, **self._hyper())
-            plan = (native, params)
-            self._plans[key] = plan
-        return plan[0]
+            constrained = [self._variables[i] for i in indices
+                           if self._variables[i].constraint is not None]
+            entry = (native, constrained, current)
+            self._plans[key] = entry
+        return entry
 
     # --- the step -------------------------------------------------------------------------
     def _step_scalars(self, lr, t):
@@ -237,14 +242,13 @@ class Optimizer:
     def _apply_arrays(self, grads, indices):
         """One native update of variables[indices] with float32 gradient arrays."""
         lr = self._current_lr()
-        t = int(self._iterations._value) + 1
-        c1, c2, c3 = self._step_scalars(lr, t)
-        self._plan(indices).step(grads, lr, c1, c2, c3)
-        self._iterations._value += 1
-        for i in indices:
-            v = self._variables[i]
-            if v.constraint is not None:
-                v.assign(v.constraint(v))
+        iterations = self._iterations._value
+        c1, c2, c3 = self._step_scalars(lr, int(iterations) + 1)
+        native, constrained, _ = self._plan(indices)
+        native.step(grads, lr, c1, c2, c3)
+        iterations += 1  # in place: the 0-d array is the variable's buffer
+        for v in constrained:
+            v.assign(v.constraint(v))
 
     def apply(self, grads, trainable_variables=None):
         """Applies `grads` to `trainable_variables` (default: the variables it was built
