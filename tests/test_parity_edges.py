@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pykern
-from pykern import activations, initializers, layers
+from pykern import activations, initializers, layers, ops
 from parity import layer_parity, op_parity
 
 
@@ -165,3 +165,25 @@ def test_sequential_add_of_a_non_layer_is_a_value_error(keras):
     for lib in (pykern, keras):
         with pytest.raises(ValueError):
             lib.Sequential().add("dense")
+
+
+# --- bad input: ValueErrors that name the layer or op and the shapes -------------------------
+@pytest.mark.parametrize("layer", [layers.Flatten(name="f0"), layers.Reshape((1,), name="r0")])
+def test_shape_layers_on_a_scalar_name_the_layer(layer):
+    with pytest.raises(ValueError, match=f"'{layer.name}'.*batch dimension.*\\(\\)"):
+        layer(np.float32(3.0))
+
+
+@pytest.mark.parametrize("op", ["add", "subtract", "multiply", "divide", "maximum", "minimum"])
+def test_binary_ops_on_incompatible_shapes_name_the_op_and_shapes(op):
+    a, b = np.ones((2, 3), np.float32), np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match=rf"{op}: shapes \(2, 3\) and \(4, 5\)"):
+        getattr(ops, op)(pykern.Variable(a), b)
+
+
+def test_transpose_and_concatenate_quote_an_out_of_range_axis():
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"axes \(0, 2\) are out of range for shape \(2, 3\)"):
+        ops.transpose(x, (0, 2))
+    with pytest.raises(ValueError, match=r"axis 2 is out of range"):
+        ops.concatenate([x, x], axis=2)

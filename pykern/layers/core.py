@@ -173,6 +173,8 @@ class Flatten(Layer):
 
     def call(self, inputs):
         x = inputs
+        if len(x.shape) < 1:
+            self.compute_output_shape(tuple(x.shape))  # raises, naming the layer
         if self.data_format == "channels_first" and len(x.shape) > 2:
             x = ops.transpose(x, (0, *range(2, len(x.shape)), 1))
         return ops.reshape(x, (x.shape[0], -1))
@@ -202,6 +204,9 @@ class Reshape(Layer):
         self.target_shape = target_shape
 
     def _resolve(self, input_shape):
+        if len(input_shape) < 1:
+            raise ValueError(f"Reshape {self.name!r} needs a batch dimension, got shape "
+                             f"{tuple(input_shape)}")
         rest = input_shape[1:]
         if any(d is None for d in rest):
             return tuple(None if d == -1 else d for d in self.target_shape)
@@ -219,7 +224,8 @@ class Reshape(Layer):
         return self.target_shape
 
     def call(self, inputs):
-        return ops.reshape(inputs, (inputs.shape[0],) + self._resolve(tuple(inputs.shape)))
+        target = self._resolve(tuple(inputs.shape))
+        return ops.reshape(inputs, (inputs.shape[0],) + target)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + self._resolve(tuple(input_shape))

@@ -15,6 +15,16 @@ __all__ = ["add", "subtract", "multiply", "divide", "negative", "power", "square
            "less_equal", "logical_and", "logical_or", "logical_not", "floor", "round"]
 
 
+def _apply(name, fn, av, bv):
+    """fn(av, bv) with NumPy broadcasting; incompatible shapes raise a ValueError
+    that names the op and both shapes (NumPy's own message names neither op)."""
+    try:
+        return fn(av, bv)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {av.shape} and {bv.shape} cannot be broadcast "
+                         f"together") from None
+
+
 def add(a, b):
     a, b = _t(a), _t(b)
     sa, sb = a._value.shape, b._value.shape
@@ -22,7 +32,7 @@ def add(a, b):
     def backward(g, needs):
         return (_unbroadcast(g, sa) if needs[0] else None,
                 _unbroadcast(g, sb) if needs[1] else None)
-    return _out(a._value + b._value, (a, b), backward)
+    return _out(_apply("add", np.add, a._value, b._value), (a, b), backward)
 
 
 def subtract(a, b):
@@ -32,7 +42,7 @@ def subtract(a, b):
     def backward(g, needs):
         return (_unbroadcast(g, sa) if needs[0] else None,
                 _unbroadcast(-g, sb) if needs[1] else None)
-    return _out(a._value - b._value, (a, b), backward)
+    return _out(_apply("subtract", np.subtract, a._value, b._value), (a, b), backward)
 
 
 def multiply(a, b):
@@ -42,13 +52,13 @@ def multiply(a, b):
     def backward(g, needs):
         return (_unbroadcast(g * bv, av.shape) if needs[0] else None,
                 _unbroadcast(g * av, bv.shape) if needs[1] else None)
-    return _out(av * bv, (a, b), backward)
+    return _out(_apply("multiply", np.multiply, av, bv), (a, b), backward)
 
 
 def divide(a, b):
     a, b = _t(a), _t(b)
     av, bv = a._value, b._value
-    y = av / bv
+    y = _apply("divide", np.divide, av, bv)
 
     def backward(g, needs):
         return (_unbroadcast(g / bv, av.shape) if needs[0] else None,
@@ -149,11 +159,11 @@ def round(x):  # noqa: A001 - Keras' name
     return Tensor(np.round(_t(x)._value))
 
 
-def _select_binary(a, b, first_wins):
+def _select_binary(name, a, b, first_wins):
     """maximum/minimum: the gradient goes to the selected operand (a on ties)."""
     a, b = _t(a), _t(b)
     av, bv = a._value, b._value
-    mask = first_wins(av, bv)
+    mask = _apply(name, first_wins, av, bv)
     y = np.where(mask, av, bv)
 
     def backward(g, needs):
@@ -163,11 +173,11 @@ def _select_binary(a, b, first_wins):
 
 
 def maximum(a, b):
-    return _select_binary(a, b, np.greater_equal)
+    return _select_binary("maximum", a, b, np.greater_equal)
 
 
 def minimum(a, b):
-    return _select_binary(a, b, np.less_equal)
+    return _select_binary("minimum", a, b, np.less_equal)
 
 
 def clip(x, x_min, x_max):

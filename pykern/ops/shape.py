@@ -33,7 +33,13 @@ def flatten(x):
 def transpose(x, axes=None):
     x = _t(x)
     xv = x._value
-    axes = tuple(range(xv.ndim))[::-1] if axes is None else tuple(int(a) % xv.ndim for a in axes)
+    if axes is not None:
+        if any(not -xv.ndim <= int(a) < xv.ndim for a in axes):
+            raise ValueError(f"transpose: axes {tuple(axes)} are out of range for shape "
+                             f"{xv.shape}")
+        axes = tuple(int(a) % xv.ndim for a in axes)
+    else:
+        axes = tuple(range(xv.ndim))[::-1]
     if sorted(axes) != list(range(xv.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation for shape {xv.shape}")
     inverse = tuple(np.argsort(axes))
@@ -48,6 +54,10 @@ def concatenate(xs, axis=0):
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
     vals = [t._value for t in ts]
+    ndim = vals[0].ndim
+    if not -ndim <= axis < max(ndim, 1):
+        raise ValueError(f"concatenate: axis {axis} is out of range for shapes "
+                         f"{[v.shape for v in vals]}")
     try:
         y = np.concatenate(vals, axis=axis)
     except ValueError:
