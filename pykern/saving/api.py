@@ -9,6 +9,7 @@ import zipfile
 from pykern.saving import keras_file, legacy_h5, optimizer_state, weights_h5
 from pykern.saving.atomic import atomic_path
 from pykern.saving.config_io import model_from_config
+from pykern.saving.h5_guard import open_h5
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 
@@ -135,8 +136,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
 
 
 def _load_legacy(path, custom_objects, compile, safe_mode):  # noqa: A002
-    import h5py
-    with h5py.File(path, "r") as h5:
+    with open_h5(path) as h5:
         config = legacy_h5.read_model_config(h5)
         model = model_from_config(config, custom_objects, safe_mode,
                                   where=f"The model config of {path!r}")
@@ -171,7 +171,6 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, **kwargs):
     """model.load_weights from `.weights.h5`, `.keras` or a legacy `.h5` file."""
     if kwargs:
         raise TypeError(f"load_weights: unexpected keyword argument(s) {sorted(kwargs)}")
-    import h5py
     path = os.fspath(filepath)
     with _reading(path, "load weights from"):
         kind = _sniff(path)
@@ -184,7 +183,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, **kwargs):
             with keras_file.open_weights(data) as h5:
                 _load_v3(model, h5, skip_mismatch)
             return
-        with h5py.File(path, "r") as h5:
+        with open_h5(path) as h5:
             if "layer_names" in h5.attrs or "layer_names0" in h5.attrs or "model_weights" in h5:
                 legacy_h5.read_weights_group(h5, model, by_name=by_name,
                                              skip_mismatch=skip_mismatch)

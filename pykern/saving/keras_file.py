@@ -9,6 +9,7 @@ import os
 import zipfile
 
 from pykern.saving import config_io, optimizer_state, weights_h5
+from pykern.saving.h5_guard import open_h5
 from pykern.saving.legacy_h5 import KERAS_VERSION
 
 __all__ = ["save_keras", "load_keras", "weights_bytes", "open_weights"]
@@ -61,8 +62,8 @@ def _read_members(path):
 
 
 def open_weights(data):
-    import h5py
-    return h5py.File(io.BytesIO(data), "r")
+    """The model.weights.h5 bytes as an open h5py File (checked for crashes first)."""
+    return open_h5(data)
 
 
 def load_keras(path, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
