@@ -11,7 +11,6 @@ import csv
 import io
 import math
 import os
-import sys
 import warnings
 
 import numpy as np

@@ -156,6 +156,26 @@ def test_sample_and_class_weights_and_regularizers_match_keras(keras):
              Y_INT, 3, "softmax", class_weight={0: 1.0, 1: 3.0, 2: 0.5})
 
 
+def test_activity_regularization_losses_reach_the_training_loss_as_keras(keras):
+    def build(M, L):
+        return M.Sequential([L.Input((F,)), L.Dense(6, activation="tanh"),
+                             L.ActivityRegularization(l1=0.01, l2=0.02), L.Dense(2)])
+    km, pm = build(keras, keras.layers), build(pykern, layers)
+    pm.set_weights(km.get_weights())
+    km.compile(keras.optimizers.SGD(0.1), "mse", run_eagerly=True)
+    pm.compile(pykern.optimizers.SGD(0.1), "mse")
+    kh = km.fit(X, Y_REG, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    ph = pm.fit(X, Y_REG, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ph.history["loss"], kh.history["loss"], rtol=1e-4)
+
+
+def test_a_model_without_any_loss_cannot_train():
+    m = _model(pykern, layers, 2, None)
+    m.compile("sgd")
+    with pytest.raises(ValueError, match="no loss to optimize"):
+        m.fit(X, Y_REG, verbose=0)
+
+
 def test_validation_data_and_evaluate_match_keras(keras):
     pm, km = fit_both(keras, _opt("RMSprop"), ("mse", "mse"), Y_REG, 2, None, metrics=["mae"],
                       validation_data=(X[:10], Y_REG[:10]), epochs=2)

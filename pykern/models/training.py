@@ -14,7 +14,6 @@ attaches to sigmoid/softmax outputs, keras_behaviour.md §3.2): stable, and one
 op fewer.
 """
 import copy
-import math
 import warnings
 
 import numpy as np
@@ -24,7 +23,6 @@ from pykern import losses as klosses
 from pykern import metrics as kmetrics
 from pykern import optimizers as koptimizers
 from pykern.backend.autograd import grad_arrays
-from pykern.backend.random import global_generator
 from pykern.backend.tensor import Tensor, _Recording, no_grad
 from pykern.callbacks import CallbackList
 from pykern.models.data import DataHandler, split_validation, standardize
@@ -106,9 +104,6 @@ class _Compiled:
             if loss_weights is not None else [1.0] * n
         self.loss_terms = [None if spec is None else _OutputLoss(spec, w)
                            for spec, w in zip(self.losses, weights)]
-        if all(t is None for t in self.loss_terms):
-            raise ValueError(f"compile: no loss was given for model {model.name!r}; pass "
-                             f"loss=... (a name, function or Loss instance)")
         self.metric_specs = self._metric_lists(metrics, n)
         self.weighted_specs = self._metric_lists(weighted_metrics, n)
         self.metrics = None  # resolved on the first batch (they depend on shapes)
@@ -307,7 +302,11 @@ class Trainer:
                 value = value * term.weight
             total = value if total is None else total + value
         for r in self._extra_losses():
-            total = total + r
+            total = r if total is None else total + r
+        if total is None:
+            raise ValueError(f"Model {self.name!r} has no loss to optimize: compile() was "
+                             f"given no loss and no layer added one (add_loss or "
+                             f"regularizers)")
         return total, parts
 
     def _extra_losses(self):

@@ -1,4 +1,4 @@
-"""Keras' text progress bar: `12/40 ━━━━━━━━━━━━━━━━━━━━ 1s 35ms/step - loss: 0.6931`.
+"""Keras' text progress bar: `12/40 ━━━━━━━━━━━━━━━━━━━━ 1s 35ms/step - loss: 0.69`.
 
 On a terminal the line is redrawn in place (at most every `interval` s); on a
 pipe or file only the final line of each target is printed, as Keras does.
