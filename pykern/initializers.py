@@ -126,8 +126,10 @@ class VarianceScaling(_Random):
     _MODES = ("fan_in", "fan_out", "fan_avg")
     _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         super().__init__(seed)
+        _no_axes(type(self).__name__, input_axes, output_axes)
         if scale <= 0.0:
             raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
         if mode not in self._MODES:
@@ -159,8 +161,17 @@ class VarianceScaling(_Random):
                 "seed": self.seed}
 
 
+def _no_axes(name, input_axes, output_axes):
+    """Keras 3.15 configs carry input_axes/output_axes (fans over chosen axes of
+    einsum kernels), null for every kernel pykern has; only null is accepted."""
+    if input_axes is not None or output_axes is not None:
+        raise ValueError(f"{name}: input_axes/output_axes are not supported, got "
+                         f"{input_axes!r} and {output_axes!r}")
+
+
 def _variance_preset(name, scale, mode, distribution):
-    def __init__(self, seed=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        _no_axes(name, input_axes, output_axes)
         VarianceScaling.__init__(self, scale, mode, distribution, seed)
 
     def get_config(self):

@@ -187,3 +187,26 @@ def test_transpose_and_concatenate_quote_an_out_of_range_axis():
         ops.transpose(x, (0, 2))
     with pytest.raises(ValueError, match=r"axis 2 is out of range"):
         ops.concatenate([x, x], axis=2)
+
+
+# --- Keras 3.15 configs load directly (not only through the saving module) -------------------
+def test_dense_from_a_keras_config_with_lora_and_quantization_keys(keras):
+    kd = keras.layers.Dense(3, activation="relu", kernel_initializer="he_normal")
+    config = kd.get_config()
+    assert "quantization_config" in config  # Keras 3.15 writes it, null
+    d = layers.Dense.from_config(config)
+    assert (d.units, d.get_config()["activation"]) == (3, "relu")
+    assert type(d.kernel_initializer).__name__ == "HeNormal"
+    with pytest.raises(ValueError, match="lora_rank is not supported"):
+        layers.Dense(3, lora_rank=4)
+
+
+@pytest.mark.parametrize("name", ["VarianceScaling", "GlorotUniform", "GlorotNormal",
+                                  "HeUniform", "HeNormal", "LecunUniform", "LecunNormal"])
+def test_variance_scaling_from_a_keras_config_with_axes_keys(keras, name):
+    config = getattr(keras.initializers, name)(seed=3).get_config()
+    assert config["input_axes"] is None  # Keras 3.15 writes it, null
+    init = getattr(initializers, name).from_config(config)
+    assert init.get_config()["seed"] == 3
+    with pytest.raises(ValueError, match="input_axes"):
+        getattr(initializers, name)(input_axes=[0])

@@ -39,8 +39,14 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        # Keras 3.15 configs carry these (null unless LoRA/quantization is on)
+        for key, value in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha),
+                           ("quantization_config", quantization_config)):
+            if value is not None:
+                raise ValueError(f"Dense {self.name!r}: {key} is not supported, got {value!r}")
         self.units = _positive_int(f"Dense {self.name!r}", "units", units)
         self.activation = kactivations.get(activation)
         self.use_bias = bool(use_bias)
