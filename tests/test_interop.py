@@ -143,6 +143,20 @@ def test_weights_saved_by_pykern_load_in_keras(keras, tmp_path, build):
     _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
 
 
+@pytest.mark.parametrize("build", BUILDERS)
+def test_legacy_weights_saved_by_pykern_load_in_keras_and_back(keras, tmp_path, build):
+    ours = _randomize(build(layers, pykern))
+    ours.save_weights(tmp_path / "p.h5")
+    k_model = build(keras.layers, keras)
+    k_model.load_weights(tmp_path / "p.h5")
+    xs = _inputs(ours)
+    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+    k_model.save(tmp_path / "k.h5")  # Keras 3 writes no legacy weights-only files
+    back = build(layers, pykern)
+    back.load_weights(tmp_path / "k.h5")
+    _assert_close(_pykern_predict(back, xs), _keras_predict(k_model, xs))
+
+
 def _h5_layout(path):
     out = {}
 

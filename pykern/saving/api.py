@@ -4,7 +4,6 @@ atomically, and turn any failure to read into an error that names the file."""
 import contextlib
 import json
 import os
-import zipfile
 
 from pykern.saving import keras_file, legacy_h5, optimizer_state, weights_h5
 from pykern.saving.atomic import atomic_path
@@ -116,9 +115,7 @@ def _reading(path, what):
         if path not in msg:
             msg = f"Cannot {what} {path!r}: {msg}"
         raise ValueError(msg) from e
-    except (OSError, KeyError, IndexError, AttributeError, EOFError, RuntimeError,
-            zipfile.BadZipFile, zipfile.LargeZipFile, json.JSONDecodeError,
-            UnicodeDecodeError, OverflowError, MemoryError) as e:
+    except Exception as e:  # noqa: BLE001 - whatever a bad file provokes, name the file
         raise ValueError(f"Cannot {what} {path!r}: the file is truncated or corrupt "
                          f"({type(e).__name__}: {e})") from e
 
