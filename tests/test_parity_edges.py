@@ -210,3 +210,43 @@ def test_variance_scaling_from_a_keras_config_with_axes_keys(keras, name):
     assert init.get_config()["seed"] == 3
     with pytest.raises(ValueError, match="input_axes"):
         getattr(initializers, name)(input_axes=[0])
+
+
+# --- every activation name in keras.activations ----------------------------------------------
+_ACT_POINTS = np.array([-4.0, -1.0, -0.7, -0.5, -0.2, 0.0, 0.3, 0.5, 1.0, 2.5], np.float32)
+
+
+@pytest.mark.parametrize("name", ["celu", "hard_shrink", "hard_tanh", "log_sigmoid",
+                                  "soft_shrink", "sparse_plus", "sparse_sigmoid", "squareplus",
+                                  "tanh_shrink"])
+def test_remaining_keras_activations_by_name_match_keras(keras, name):
+    # the points include the kinks (0, +-0.5, +-1), where the gradients follow Keras'
+    # composition under TensorFlow's rules
+    op_parity(activations.get(name), keras.activations.get(name), [_ACT_POINTS])
+
+
+def test_activations_with_arguments_match_keras(keras):
+    x = _rng(5).standard_normal((3, 4)).astype(np.float32)
+    op_parity(lambda t: activations.glu(t, axis=-1), lambda t: keras.activations.glu(t), [x])
+    op_parity(lambda t: activations.celu(t, alpha=0.5),
+              lambda t: keras.activations.celu(t, alpha=0.5), [_ACT_POINTS])
+    op_parity(lambda t: activations.threshold(t, 0.3, -2.0),
+              lambda t: keras.activations.threshold(t, 0.3, -2.0), [_ACT_POINTS])
+    with pytest.raises(ValueError, match="even"):
+        activations.glu(np.ones((2, 3), np.float32))
+
+
+def test_every_keras_activation_name_resolves(keras):
+    from keras.src.activations import ALL_OBJECTS_DICT
+    # sparsemax (a sort-based projection) is the one Keras activation pykern lacks
+    missing = sorted(set(ALL_OBJECTS_DICT) - {"sparsemax"} -
+                     {n for n in ALL_OBJECTS_DICT if _resolves(n)})
+    assert missing == []
+    assert layers.Dense(2, activation="hard_tanh").get_config()["activation"] == "hard_tanh"
+
+
+def _resolves(name):
+    try:
+        return callable(activations.get(name))
+    except ValueError:
+        return False

@@ -12,11 +12,11 @@ from pykern.backend.keras_tensor import KerasTensor
 from pykern.backend.tensor import Tensor, Variable
 from pykern.ops.core import (cast, convert_to_numpy, convert_to_tensor, ones_like,
                              stop_gradient, zeros_like)
-from pykern.ops.elementwise import (abs, absolute, add, clip, divide, equal, exp, floor,
-                                    greater, greater_equal, less, less_equal, log, logical_and,
-                                    logical_not, logical_or, maximum, minimum, multiply,
-                                    negative, not_equal, power, reciprocal, round, sign, sqrt,
-                                    square, subtract, where)
+from pykern.ops.elementwise import (abs, absolute, add, clip, divide, equal, exp, expm1, floor,
+                                    greater, greater_equal, less, less_equal, log, log1p,
+                                    logical_and, logical_not, logical_or, maximum, minimum,
+                                    multiply, negative, not_equal, power, reciprocal, round,
+                                    sign, sqrt, square, subtract, where)
 from pykern.ops.matmul import matmul
 from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sigmoid, hard_silu,
                            hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
@@ -29,7 +29,7 @@ from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, g
 __all__ = [
     "convert_to_tensor", "convert_to_numpy", "cast", "stop_gradient", "shape", "ones_like",
     "zeros_like", "add", "subtract", "multiply", "divide", "negative", "power", "square",
-    "sqrt", "exp", "log", "abs", "absolute", "sign", "maximum", "minimum", "clip", "where",
+    "sqrt", "exp", "expm1", "log", "log1p", "abs", "absolute", "sign", "maximum", "minimum", "clip", "where",
     "reciprocal", "floor", "round", "equal", "not_equal", "greater", "greater_equal", "less",
     "less_equal", "logical_and", "logical_or", "logical_not", "matmul", "dense", "dropout",
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "tanh",

@@ -10,8 +10,8 @@ from pykern.backend.tensor import Tensor
 from pykern.ops.core import _t, _out, _unbroadcast, convert_to_tensor
 
 __all__ = ["add", "subtract", "multiply", "divide", "negative", "power", "square", "sqrt",
-           "exp", "log", "abs", "absolute", "sign", "maximum", "minimum", "clip", "where",
-           "reciprocal", "equal", "not_equal", "greater", "greater_equal", "less",
+           "exp", "expm1", "log", "log1p", "abs", "absolute", "sign", "maximum", "minimum", "clip",
+           "where", "reciprocal", "equal", "not_equal", "greater", "greater_equal", "less",
            "less_equal", "logical_and", "logical_or", "logical_not", "floor", "round"]
 
 
@@ -126,6 +126,26 @@ def exp(x):
     return _out(y, (x,), backward)
 
 
+def expm1(x):
+    """exp(x) - 1, accurate for small x."""
+    x = _t(x)
+    y = np.expm1(x._value)
+
+    def backward(g, needs):
+        return (g * (y + 1),)
+    return _out(y, (x,), backward)
+
+
+def log1p(x):
+    """log(1 + x), accurate for small x."""
+    x = _t(x)
+    xv = x._value
+
+    def backward(g, needs):
+        return (g / (1 + xv),)
+    return _out(np.log1p(xv), (x,), backward)
+
+
 def log(x):
     x = _t(x)
     xv = x._value
@@ -202,11 +222,16 @@ def where(condition, x1, x2):
     return _out(np.where(cond, av, bv), (a, b), backward)
 
 
+def _value32(x):
+    """x's array, with float64 data (Python floats, lists) taken as float32: pykern
+    computes in float32, so x > 0.3 compares with float32(0.3), as TensorFlow does."""
+    v = x._value if isinstance(x, Tensor) else np.asarray(x)
+    return v.astype(np.float32) if v.dtype == np.float64 else v
+
+
 def _compare(fn):
     def op(a, b):
-        av = a._value if isinstance(a, Tensor) else np.asarray(a)
-        bv = b._value if isinstance(b, Tensor) else np.asarray(b)
-        return Tensor(fn(av, bv))
+        return Tensor(fn(_value32(a), _value32(b)))
     op.__name__ = fn.__name__
     op.__doc__ = f"Element-wise {fn.__name__} (boolean result, no gradient)."
     return op
