@@ -148,6 +148,12 @@ def test_metrics_history_matches_keras(keras, metrics, y, units, act, loss):
              metrics=metrics, validation_split=0.25)
 
 
+def test_validation_freq_initial_epoch_and_steps_per_epoch_match_keras(keras):
+    fit_both(keras, _opt("SGD", learning_rate=0.1), ("mse", "mse"), Y_REG, 2, None,
+             validation_data=(X[:8], Y_REG[:8]), validation_freq=2, initial_epoch=1,
+             steps_per_epoch=2, epochs=5)
+
+
 def test_sample_and_class_weights_and_regularizers_match_keras(keras):
     sw = RNG.uniform(0, 2, N).astype(np.float32)
     fit_both(keras, _opt("SGD", learning_rate=0.1), ("binary_crossentropy",) * 2, Y_BIN, 1,
@@ -223,6 +229,7 @@ def test_history_keys_are_sorted_with_validation_after():
     h = m.fit(X, Y_BIN, epochs=2, validation_split=0.25, verbose=0)
     assert list(h.history) == ["acc", "loss", "mse", "val_acc", "val_loss", "val_mse"]
     assert h.epoch == [0, 1] and m.history is h
+    assert m.metrics_names == ["loss", "compile_metrics"]  # Keras 3's (not per metric)
     assert h.params == {"verbose": 0, "epochs": 2, "steps": 2}
 
 

@@ -6,6 +6,7 @@ Arrays are checked and converted once per call (float data to float32, integer
 data kept, non-numeric rejected) and then only sliced per batch.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -216,8 +217,10 @@ class DataHandler:
         _check_features(model, self.xs, what)
         self.batch_size = batch_size
         self.shuffle = shuffle
-        full = math.ceil(self.n / batch_size)
-        self.steps = full if steps is None else min(steps, full)
+        self.passes_batches = math.ceil(self.n / batch_size)
+        self.steps_per_epoch = steps
+        self.steps = self.passes_batches if steps is None else steps
+        self._order, self._cursor = None, 0  # the pass over the data in progress
 
     def epoch(self, epoch):
         if self.kind == "arrays":
@@ -226,20 +229,34 @@ class DataHandler:
             return self._sequence_batches()
         return self._generator_batches()
 
+    def _new_pass(self):
+        n, bs = self.n, self.batch_size
+        order = None
+        if self.shuffle == "batch":
+            starts = global_generator().permutation(self.passes_batches) * bs
+            order = np.concatenate([np.arange(s, min(s + bs, n)) for s in starts])
+        elif self.shuffle:
+            order = global_generator().permutation(n)
+        self._order, self._cursor = (order if order is not None else False), 0
+
     def _array_batches(self):
+        """With steps_per_epoch, a pass over the data continues across epochs and an
+        epoch that reaches the end of the data stops early, as Keras 3 does."""
         n, bs = self.n, self.batch_size
         xs, ys, sws = self.xs, self.ys, self.sws
         single = len(xs) == 1
-        order = None
-        if self.shuffle == "batch":
-            order = np.arange(n)
-            starts = global_generator().permutation(math.ceil(n / bs)) * bs
-            order = np.concatenate([order[s:s + bs] for s in starts])
-        elif self.shuffle:
-            order = global_generator().permutation(n)
-        for step in range(self.steps):
-            lo, hi = step * bs, min(n, (step + 1) * bs)
-            if order is None:
+        if self._order is None or self.steps_per_epoch is None:
+            self._new_pass()
+        for _ in range(self.steps):
+            if self._cursor >= self.passes_batches:
+                warnings.warn("Your input ran out of data; interrupting the epoch. Make sure "
+                              "that your data can generate at least steps_per_epoch * epochs "
+                              "batches.", stacklevel=3)
+                break
+            lo, hi = self._cursor * bs, min(n, (self._cursor + 1) * bs)
+            self._cursor += 1
+            order = self._order
+            if order is False:
                 sl = slice(lo, hi)
                 xb = xs[0][sl] if single else self.rebuild([a[sl] for a in xs])
                 yb = [None if a is None else a[sl] for a in ys]
@@ -251,6 +268,8 @@ class DataHandler:
                 yb = [None if a is None else a.take(idx, axis=0) for a in ys]
                 wb = [None if a is None else a.take(idx, axis=0) for a in sws]
             yield xb, yb, wb, hi - lo
+        if self._cursor >= self.passes_batches:
+            self._order = None
 
     def _unpack(self, item):
         if isinstance(item, tuple) and 1 <= len(item) <= 3:

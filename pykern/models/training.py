@@ -247,13 +247,14 @@ class Trainer:
 
     @property
     def metrics_names(self):
+        """As Keras 3: ['loss', 'compile_metrics'] when metrics were compiled, else
+        ['loss'] (the per-metric names are the keys of evaluate(return_dict=True))."""
         c = self._compiled
         if c is None:
             return []
-        names = ["loss"]
-        if c.metrics is not None:
-            names += [key for _, _, key, _ in c.metrics]
-        return names
+        if any(c.metric_specs) or any(c.weighted_specs):
+            return ["loss", "compile_metrics"]
+        return ["loss"]
 
     @property
     def metrics(self):
