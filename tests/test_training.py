@@ -351,3 +351,23 @@ def test_sparse_labels_out_of_range_and_one_hot_to_sparse_loss_are_rejected():
 def test_fit_before_compile_is_an_error():
     with pytest.raises(ValueError, match="compile"):
         _model(pykern, layers, 2, None).fit(X, Y_REG, verbose=0)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_saved_model_reloads_compiled_and_continues_training_identically(tmp_path, suffix):
+    def make():
+        pykern.utils.set_random_seed(0)
+        m = _model(pykern, layers, 1, "sigmoid")
+        m.compile(pykern.optimizers.Adam(0.01),
+                  pykern.losses.BinaryCrossentropy(label_smoothing=0.1),
+                  metrics=["accuracy", pykern.metrics.AUC(name="auc")])
+        return m
+    a = make()
+    a.fit(X, Y_BIN, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    a.save(str(tmp_path / f"m{suffix}"))
+    b = pykern.saving.load_model(str(tmp_path / f"m{suffix}"))
+    assert b.get_compile_config()["loss"]["config"]["label_smoothing"] == 0.1
+    assert int(b.optimizer.iterations.numpy()) == 6
+    hb = b.fit(X, Y_BIN, epochs=1, batch_size=16, shuffle=False, verbose=0).history
+    ha = a.fit(X, Y_BIN, epochs=1, batch_size=16, shuffle=False, verbose=0).history
+    assert hb == ha

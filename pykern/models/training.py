@@ -215,10 +215,10 @@ class Trainer:
         object.__setattr__(self, "loss", loss)
         object.__setattr__(self, "compiled_loss", loss)
         object.__setattr__(self, "_compile_config", {
-            "optimizer": koptimizers.serialize(c.optimizer), "loss": loss,
-            "loss_weights": loss_weights, "metrics": metrics,
-            "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
-            "steps_per_execution": steps_per_execution, "jit_compile": jit_compile})
+            "optimizer": c.optimizer, "loss": loss, "loss_weights": loss_weights,
+            "metrics": metrics, "weighted_metrics": weighted_metrics,
+            "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile})
         self.stop_training = False
         self._probe_fused()
 
@@ -264,7 +264,12 @@ class Trainer:
         return [c.loss_tracker] + ([m for _, m, _, _ in c.metrics] if c.metrics else [])
 
     def get_compile_config(self):
-        return getattr(self, "_compile_config", None)
+        """The compile arguments as JSON-ready values (Keras' compile_config): names stay
+        names, objects become their serialized configs, functions their names."""
+        config = getattr(self, "_compile_config", None)
+        if config is None:
+            return None
+        return {k: _serialize_spec(v) for k, v in config.items()}
 
     # --- one batch ------------------------------------------------------------------------
     def _forward(self, x, training):
@@ -582,6 +587,21 @@ class Trainer:
         self._reset_metrics()
         self._test_step(xb, ys, sws, n)
         return self._format_results(self._logs(), return_dict)
+
+
+def _serialize_spec(spec):
+    from pykern.utils.serialization import serialize_keras_object
+    if spec is None or isinstance(spec, (str, bool, int, float)):
+        return spec
+    if isinstance(spec, dict):
+        return {k: _serialize_spec(v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [_serialize_spec(v) for v in spec]
+    if isinstance(spec, (koptimizers.Optimizer, klosses.Loss, kmetrics.Metric)):
+        return serialize_keras_object(spec)
+    if callable(spec):
+        return getattr(spec, "__name__", repr(spec))
+    return spec
 
 
 def _is_sequence_like(obj):
