@@ -188,6 +188,38 @@ def test_json_configs_go_both_ways(keras, build):
     _assert_close(_pykern_predict(back, xs), _keras_predict(k_model, xs))
 
 
+def _towers(L, M):
+    class Towers(M.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.left = L.Dense(3, name="left")
+            self.right = L.Dense(3, name="right")
+            self.blocks = [L.Dense(3), L.Dense(3)]
+            self._head = L.Dense(2, name="head")
+
+        def call(self, x):
+            y = self.left(x) + self.right(x)
+            for block in self.blocks:
+                y = block(y)
+            return self._head(y)
+    model = Towers()
+    model(np.zeros((1, 4), np.float32))
+    return model
+
+
+def test_subclassed_model_weights_use_keras_layout_and_go_both_ways(keras, tmp_path):
+    ours, theirs = _randomize(_towers(layers, pykern)), _towers(keras.layers, keras)
+    ours.save_weights(tmp_path / "p.weights.h5")
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    assert _h5_layout(tmp_path / "p.weights.h5") == _h5_layout(tmp_path / "k.weights.h5")
+    theirs.load_weights(tmp_path / "p.weights.h5")
+    x = _x(3, 4)
+    _assert_close(_keras_predict(theirs, [x]), _pykern_predict(ours, [x]))
+    _randomize(theirs).save_weights(tmp_path / "k.weights.h5")
+    ours.load_weights(tmp_path / "k.weights.h5")
+    _assert_close(_pykern_predict(ours, [x]), _keras_predict(theirs, [x]))
+
+
 def test_keras_lambda_file_is_refused_in_safe_mode(keras, tmp_path):
     k_model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda t: t * 2.0)])
     k_model.save(tmp_path / "lam.keras")

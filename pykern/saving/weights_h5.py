@@ -7,10 +7,13 @@ _non_trainable_variables` order. A Sequential or functional model's children
 are at `<path>/layers/<key>`, where the key is the snake_case class name made
 unique in `model.layers` order (`dense`, `dense_1`, ...); other sub-layers are
 at `<path>/<attribute name>` (a list attribute adds one level of class-name
-keys). A layer reached twice (shared) is stored once, at its first path.
+keys; attributes are visited in sorted order, private ones last, and a
+subclassed model's `layers` property counts as one). A layer reached twice
+(shared) is stored once, at its first path. Later layer families keep Keras'
+attribute names for their sub-layers (`cell`, `forward_layer`, `layer`, ...)
+so that their files match.
 The optimizer's variables are at `optimizer/vars`.
 """
-import re
 import warnings
 
 import numpy as np
@@ -53,22 +56,28 @@ def _kind(obj):
     return "Model" if isinstance(obj, Model) else "Layer"
 
 
-def _natural_key(name):
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+def _name_key(name):
+    return f"~{name}" if name.startswith("_") else name  # private attributes last, as Keras
 
 
 def _children(obj):
-    """(attribute, Layer or list of Layers) in the order Keras walks them."""
+    """(attribute, Layer or list of Layers) in the order Keras walks them: a
+    Sequential's or functional model's `layers` first; then the attributes in
+    sorted order, private ones last. A subclassed model's `layers` property (every
+    tracked layer) is one of those attributes, as in Keras."""
     from pykern.layers.layer import Layer
     kind = _kind(obj)
     out = []
     if kind in ("Sequential", "Functional"):
         out.append(("layers", list(obj.layers)))
     skip = _probe_attrs(kind)
-    for attr in sorted(vars(obj), key=_natural_key):
+    attrs = dict(vars(obj))
+    if kind == "Model":
+        attrs["layers"] = list(obj.layers)
+    for attr in sorted(attrs, key=_name_key):
         if attr.startswith("__") or attr in skip:
             continue
-        value = vars(obj)[attr]
+        value = attrs[attr]
         if isinstance(value, Layer):
             if value is not obj:
                 out.append((attr, value))
