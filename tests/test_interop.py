@@ -258,6 +258,25 @@ def test_optimizer_state_saved_by_keras_is_restored_in_pykern(keras, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def _h5_layout_with_attrs(path):
+    out = []
+    with h5py.File(path) as f:
+        f.visititems(lambda name, obj: out.append(
+            (name, getattr(obj, "shape", None), getattr(obj, "dtype", None), dict(obj.attrs))))
+    return out
+
+
+def test_trained_model_weights_file_equals_keras_layout_with_optimizer(keras, tmp_path):
+    x, y = _data()
+    for lib, L, name in ((keras, keras.layers, "k"), (pykern, layers, "p")):
+        model = _regressor(L, lib)
+        model.compile(lib.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        model.save_weights(tmp_path / f"{name}.weights.h5")
+    assert _h5_layout_with_attrs(tmp_path / "p.weights.h5") == \
+        _h5_layout_with_attrs(tmp_path / "k.weights.h5")
+
+
 def test_optimizer_state_saved_by_pykern_is_restored_in_keras(keras, tmp_path):
     ours = _regressor(layers, pykern)
     ours.compile(pykern.optimizers.Adam(0.01), loss="mse")
