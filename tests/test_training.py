@@ -371,3 +371,39 @@ def test_a_saved_model_reloads_compiled_and_continues_training_identically(tmp_p
     hb = b.fit(X, Y_BIN, epochs=1, batch_size=16, shuffle=False, verbose=0).history
     ha = a.fit(X, Y_BIN, epochs=1, batch_size=16, shuffle=False, verbose=0).history
     assert hb == ha
+
+
+class _Subclassed(pykern.Model):
+    def __init__(self, two=False):
+        super().__init__()
+        self.hidden = layers.Dense(7, activation="tanh")
+        self.out = layers.Dense(2)
+        self.aux = layers.Dense(1) if two else None
+        self.two = two
+
+    def call(self, x):
+        h = self.hidden(x)
+        return [self.out(h), self.aux(h)] if self.two else self.out(h)
+
+
+def test_subclassed_models_build_on_the_first_batch_and_train_like_sequential():
+    seq = _model(pykern, layers, 2, None)
+    sub = _Subclassed()
+    sub(X[:1])
+    sub.set_weights(seq.get_weights())
+    for m in (seq, sub):
+        m.compile(pykern.optimizers.SGD(0.1), "mse")
+    ref = seq.fit(X, Y_REG, epochs=2, shuffle=False, verbose=0).history
+    assert _Subclassed().compile("sgd", "mse") is None
+    assert sub.fit(X, Y_REG, epochs=2, shuffle=False, verbose=0).history == ref
+    fresh = _Subclassed()
+    fresh.compile("sgd", "mse")
+    assert len(fresh.fit(X, Y_REG, epochs=1, verbose=0).history["loss"]) == 1
+    two = _Subclassed(two=True)
+    two.compile("sgd", ["mse", "mse"])
+    h = two.fit(X, [Y_REG, Y_BIN], epochs=1, verbose=0).history
+    assert sorted(h) == ["loss", "output_0_loss", "output_1_loss"]
+    one_loss = _Subclassed(two=True)
+    one_loss.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="returned 2 outputs but was compiled for 1"):
+        one_loss.fit(X, Y_REG, verbose=0)

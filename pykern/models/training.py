@@ -98,6 +98,12 @@ class _Compiled:
     def __init__(self, model, optimizer, loss, loss_weights, metrics, weighted_metrics):
         self.optimizer = koptimizers.get(optimizer)
         self.output_names = model._output_names()
+        if type(model).__name__ not in ("Functional", "Sequential"):
+            # a subclassed model's outputs are known from the losses given per output
+            if isinstance(loss, dict):
+                self.output_names = list(loss)
+            elif isinstance(loss, (list, tuple)) and len(loss) > 1:
+                self.output_names = [f"output_{i}" for i in range(len(loss))]
         n = len(self.output_names)
         self.losses = self._per_output(loss, "loss", n)
         weights = self._per_output(loss_weights, "loss_weights", n, default=1.0) \
@@ -297,6 +303,11 @@ class Trainer:
 
     def _total_loss(self, ys, outs, sws, logits):
         c = self._compiled
+        if len(outs) != len(c.loss_terms):
+            raise ValueError(f"Model {self.name!r} returned {len(outs)} outputs but was "
+                             f"compiled for {len(c.loss_terms)} ({c.output_names}); pass one "
+                             f"loss per output (a list or dict) for models with several "
+                             f"outputs")
         total, parts = None, []
         for term, y, out, sw in zip(c.loss_terms, ys, outs, sws):
             if term is None:
@@ -395,6 +406,11 @@ class Trainer:
 
     def _train_step(self, x, ys, sws, batch_size):
         c = self._compiled
+        if c.trainable is None:  # first step of a fit
+            if not self.built or not self.trainable_weights:
+                with no_grad():  # subclassed models create their weights on a first call
+                    self(x, training=False)
+            self._prepare_training()
         prev = _Recording.on
         _Recording.on = True
         try:
@@ -442,7 +458,7 @@ class Trainer:
             val = self._validation_handler(validation_data,
                                            validation_batch_size or batch_size,
                                            validation_steps)
-        self._prepare_training()
+        c.trainable = None  # trainable variables are listed again at the first step
         cbs = CallbackList(callbacks, add_history=True, add_progbar=True, model=self,
                            verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
@@ -575,8 +591,6 @@ class Trainer:
         """One optimizer step on this batch; returns the batch's loss (and metrics)."""
         c = self._require_compiled("train_on_batch()")
         xb, ys, sws, n = standardize(self, x, y, sample_weight, class_weight, c.output_names)
-        if c.trainable is None:
-            self._prepare_training()
         self._reset_metrics()
         self._train_step(xb, ys, sws, n)
         return self._format_results(self._logs(), return_dict)
