@@ -270,11 +270,33 @@ def test_trained_model_weights_file_equals_keras_layout_with_optimizer(keras, tm
     x, y = _data()
     for lib, L, name in ((keras, keras.layers, "k"), (pykern, layers, "p")):
         model = _regressor(L, lib)
-        model.compile(lib.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+        model.compile(lib.optimizers.Adam(0.01, name="adam"), loss="mse", metrics=["mae"])
         model.fit(x, y, epochs=1, batch_size=8, verbose=0)
         model.save_weights(tmp_path / f"{name}.weights.h5")
     assert _h5_layout_with_attrs(tmp_path / "p.weights.h5") == \
         _h5_layout_with_attrs(tmp_path / "k.weights.h5")
+
+
+def _legacy_layout(path):
+    def plain(v):
+        return [str(x) for x in v] if isinstance(v, np.ndarray) else v
+    with h5py.File(path) as f:
+        out = [sorted(k for k in f.attrs if k not in ("model_config", "training_config"))]
+        f.visititems(lambda name, obj: out.append(
+            (name, getattr(obj, "shape", None), getattr(obj, "dtype", None),
+             {k: plain(v) for k, v in obj.attrs.items()},
+             {k: v.dtype for k, v in obj.attrs.items() if isinstance(v, np.ndarray)})))
+    return out
+
+
+def test_trained_model_legacy_h5_equals_keras_layout(keras, tmp_path):
+    x, y = _data()
+    for lib, L, name in ((keras, keras.layers, "k"), (pykern, layers, "p")):
+        model = _regressor(L, lib)
+        model.compile(lib.optimizers.Adam(0.01, name="adam"), loss="mse")
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        model.save(tmp_path / f"{name}.h5")
+    assert _legacy_layout(tmp_path / "p.h5") == _legacy_layout(tmp_path / "k.h5")
 
 
 def test_optimizer_state_saved_by_pykern_is_restored_in_keras(keras, tmp_path):

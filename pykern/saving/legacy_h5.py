@@ -35,14 +35,22 @@ def attr_strings(group, name):
 
 
 def _write_strings(group, name, values):
-    data = np.asarray([v.encode("utf8") for v in values]) if values else np.zeros((0,))
+    """A list of str as Keras 3 writes it: variable-length UTF-8 strings (an empty
+    float array when empty), split into name0, name1, ... when its fixed-width
+    form would pass the HDF5 header limit."""
+    import h5py
+    if not values:
+        group.attrs[name] = np.zeros((0,))
+        return
+    data = np.asarray(values)
     chunks = 1
     parts = [data]
     while any(p.nbytes > _HEADER_LIMIT_BYTES for p in parts):
         chunks += 1
         parts = np.array_split(data, chunks)
+    parts = [np.asarray(p.tolist(), dtype=h5py.string_dtype()) for p in parts]
     if chunks == 1:
-        group.attrs[name] = data
+        group.attrs[name] = parts[0]
     else:
         for i, part in enumerate(parts):
             group.attrs[f"{name}{i}"] = part
