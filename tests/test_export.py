@@ -112,6 +112,19 @@ def test_nested_models_and_graph_ops(tmp_path):
     _check(model, tmp_path / "nested.onnx")
 
 
+def test_ops_on_symbolic_tensors_export(tmp_path):
+    from pykern import ops
+    x = pykern.Input((3, 4), name="x")
+    h = layers.Dense(4)(x)
+    a = ops.exp(ops.tanh(h)) + ops.sqrt(ops.abs(h)) - ops.square(ops.sigmoid(h))
+    b = ops.maximum(ops.relu(h), ops.negative(h)) * ops.softplus(h)
+    c = ops.sum(a, axis=1) + ops.mean(b, axis=1) + ops.max(h, axis=1)
+    d = ops.softmax(ops.transpose(h, (0, 2, 1)), axis=1)
+    e = ops.sum(d, axis=(1, 2), keepdims=True) * ops.min(h)
+    model = _randomize(pykern.Model(x, [c, layers.Flatten()(d), e]))
+    _check(model, tmp_path / "ops.onnx")
+
+
 def test_graph_inputs_keep_the_model_input_names_and_a_symbolic_batch(tmp_path):
     a, b = pykern.Input((5,), name="tokens"), pykern.Input((4,), name="side")
     model = pykern.Model([a, b], layers.Concatenate()([layers.Dense(2)(a), b]))

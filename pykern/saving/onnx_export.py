@@ -1,6 +1,7 @@
-"""ONNX export (opset 17) of Sequential and functional models: each layer maps
-to a few standard ONNX operators, weights become initializers, and the batch
-dimension stays symbolic. A layer without a mapping raises NotImplementedError
+"""ONNX export (opset 17) of Sequential and functional models: each layer (and
+each op applied to symbolic tensors: arithmetic, element-wise functions,
+reductions, softmax, transpose) maps to a few standard ONNX operators, weights
+become initializers, and the batch dimension stays symbolic. A layer without a mapping raises NotImplementedError
 naming it; nothing is silently approximated.
 
 Inputs are named after the model's InputLayers, outputs `output_0`, ... (as
@@ -189,8 +190,6 @@ def _layer(g, layer, args, shapes):
     where = f"{kind} {layer.name!r}"
     if isinstance(layer, Model):
         return _model(g, layer, args if isinstance(args, list) else [args])
-    if getattr(layer, "_is_operation", False):
-        return _symbolic(g, layer, args, shapes)
     if isinstance(args, list):
         ranks = [len(s) for s in shapes]
         if kind in _MERGES:
@@ -237,14 +236,62 @@ def _layer(g, layer, args, shapes):
                               f"RepeatVector, merging layers and nested models")
 
 
-def _symbolic(g, layer, args, shapes):
-    onnx_op = _SYMBOLIC.get(layer.op_name)
-    if layer.op_name == "Negative":
-        return g.op("Neg", [args[0]])
-    if onnx_op is None or len(args) != 2:
-        raise NotImplementedError(f"export: the graph op {layer.op_name!r} "
-                                  f"({layer.name!r}) has no ONNX mapping")
-    return g.op(onnx_op, list(args))
+_UNARY = {"Negative": "Neg", "Abs": "Abs", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt",
+          "Floor": "Floor", "Sign": "Sign", "Reciprocal": "Reciprocal", "Round": "Round",
+          "StopGradient": "Identity", "Linear": "Identity"}
+_UNARY_ACTIVATIONS = {"Relu": A.relu, "Relu6": A.relu6, "Sigmoid": A.sigmoid, "Tanh": A.tanh,
+                      "Softplus": A.softplus, "Softsign": A.softsign, "Selu": A.selu,
+                      "Silu": A.silu, "HardSigmoid": A.hard_sigmoid, "HardSilu": A.hard_silu,
+                      "Exponential": A.exponential}
+_BINARY = dict(_SYMBOLIC, Maximum="Max", Minimum="Min")
+_REDUCE = {"Sum": "ReduceSum", "Mean": "ReduceMean", "Max": "ReduceMax", "Min": "ReduceMin"}
+
+
+def _reduce(g, op_name, x, rank, axis=None, keepdims=False):
+    axes = list(range(rank)) if axis is None else \
+        [int(a) for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+    if op_name == "ReduceSum":  # opset 13+: axes is an input for ReduceSum only
+        return g.op(op_name, [x, g.const(axes, "axes", np.int64)], keepdims=int(keepdims))
+    return g.op(op_name, [x], axes=axes, keepdims=int(keepdims))
+
+
+def _symbolic(g, layer, args, shapes, kwargs):
+    """A graph op (`x * 2`, `ops.exp(x)`, `ops.sum(x, axis=1)`, ...) as ONNX."""
+    name, where = layer.op_name, f"the graph op {layer.op_name!r} ({layer.name!r})"
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    unary_ok = len(args) == 1 and not kwargs
+    if name in _UNARY and unary_ok:
+        return g.op(_UNARY[name], [args[0]])
+    if name in _UNARY_ACTIVATIONS and unary_ok:
+        return _activation(g, _UNARY_ACTIVATIONS[name], args[0], where)
+    if name == "Square" and unary_ok:
+        return g.op("Mul", [args[0], args[0]])
+    if name in _BINARY and len(args) == 2 and not kwargs:
+        return g.op(_BINARY[name], list(args))
+    if name in _REDUCE and len(args) == 1 and set(kwargs) <= {"axis", "keepdims"}:
+        return _reduce(g, _REDUCE[name], args[0], len(shapes[0]), **kwargs)
+    if name in ("Softmax", "LogSoftmax") and len(args) == 1 and set(kwargs) <= {"axis"}:
+        axis = kwargs.get("axis", -1)
+        if isinstance(axis, int):
+            return g.op(name, [args[0]], axis=axis)
+    if name == "Transpose" and len(args) == 1 and set(kwargs) <= {"axes"}:
+        perm = kwargs.get("axes")
+        return g.op("Transpose", [args[0]], **({"perm": list(perm)} if perm else {}))
+    raise NotImplementedError(f"export: {where} has no ONNX mapping for arguments "
+                              f"{len(args)} and keyword arguments {sorted(kwargs)}")
+
+
+def _op_arguments(op_name, args, kwargs):
+    """(operands, options) of a graph op call: binary ops take two operands (either
+    may be a constant), the others one; further positional arguments are options
+    named by the op's signature (`ops.sum(x, 1)` is axis=1)."""
+    import inspect
+    from pykern.layers.op_layer import _OPS
+    n = 2 if op_name in _BINARY else 1
+    params = [p for p in inspect.signature(_OPS[op_name]).parameters][n:]
+    options = dict(zip(params, args[n:]))
+    options.update(kwargs)
+    return list(args[:n]), options
 
 
 def _value(g, v, cache):
@@ -274,24 +321,28 @@ def _model(g, model, inputs):
                                   f"Python code; build it as a Sequential or functional model")
     cache = {id(t): name for t, name in zip(model.inputs, inputs)}
     for node in model._plan:
+        layer = node.layer
+        if getattr(layer, "_is_operation", False):
+            operands, options = _op_arguments(layer.op_name, node.args, node.kwargs)
+            args = [_value(g, a, cache) for a in operands]
+            shapes = [tuple(getattr(a, "shape", np.shape(a))) for a in operands]
+            out = _symbolic(g, layer, args, shapes, options)
+            for t in [t for t in flat(node.outputs) if isinstance(t, KerasTensor)]:
+                cache[id(t)] = out
+            continue
         set_kwargs = sorted(k for k, v in node.kwargs.items() if v is not None)
         if set_kwargs:  # Keras configs record mask=None on nested-model calls
             raise NotImplementedError(f"export: layer {node.layer.name!r} is called with "
                                       f"keyword arguments {set_kwargs}")
-        layer = node.layer
-        if getattr(layer, "_is_operation", False):
-            args = [_value(g, a, cache) for a in node.args]
-            shapes = [getattr(a, "shape", ()) for a in node.args]
+        if len(node.args) != 1:
+            raise NotImplementedError(f"export: layer {layer.name!r} takes "
+                                      f"{len(node.args)} positional inputs")
+        arg = node.args[0]
+        if isinstance(arg, (list, tuple)):
+            args = [_value(g, a, cache) for a in arg]
+            shapes = [a.shape for a in arg]
         else:
-            if len(node.args) != 1:
-                raise NotImplementedError(f"export: layer {layer.name!r} takes "
-                                          f"{len(node.args)} positional inputs")
-            arg = node.args[0]
-            if isinstance(arg, (list, tuple)):
-                args = [_value(g, a, cache) for a in arg]
-                shapes = [a.shape for a in arg]
-            else:
-                args, shapes = _value(g, arg, cache), arg.shape
+            args, shapes = _value(g, arg, cache), arg.shape
         out = _layer(g, layer, args, shapes)
         outs = out if isinstance(out, list) else [out]
         for t, name in zip([t for t in flat(node.outputs) if isinstance(t, KerasTensor)], outs):
