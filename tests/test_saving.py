@@ -144,6 +144,17 @@ def test_load_weights_reads_the_weights_inside_a_keras_file(tmp_path):
     _assert_same_predictions(model, fresh, _inputs(model))
 
 
+def test_weights_under_keras_2_13_group_names_load(tmp_path):
+    """Keras 2.13-2.15 .keras files keep layers under _layer_checkpoint_dependencies."""
+    model = _sequential()
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "a") as f:
+        f.move("layers", "_layer_checkpoint_dependencies")
+    fresh = _sequential()
+    fresh.load_weights(tmp_path / "w.weights.h5")
+    _assert_same_predictions(model, fresh, _inputs(model))
+
+
 def test_save_weights_requires_a_weights_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         _sequential().save_weights(tmp_path / "w.bin")
