@@ -250,3 +250,51 @@ def _resolves(name):
         return callable(activations.get(name))
     except ValueError:
         return False
+
+
+# --- weight names and paths ------------------------------------------------------------------
+def _paths_of_models(lib):
+    """Weight paths of a custom layer with sub-layers, a subclassed model and a
+    Sequential built with build(), in one fresh session."""
+    lib.backend.clear_session()
+    L = lib.layers
+
+    class Linear(L.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 2), initializer="ones")
+            self.b = self.add_weight(shape=(2,), initializer="zeros")
+
+        def call(self, x):
+            return lib.ops.matmul(x, self.w) + self.b
+
+    class Block(L.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Linear()
+
+        def call(self, x):
+            return self.inner(x)
+
+    class Sub(lib.Model):
+        def __init__(self):
+            super().__init__(name="sub")
+            self.d = L.Dense(2)
+            self.seq = lib.Sequential([L.Dense(2)], name="seq")
+
+        def call(self, x):
+            return self.seq(self.d(x))
+
+    block, sub = Block(), Sub()
+    x = np.ones((1, 3), np.float32)
+    block(x)
+    sub(x)
+    built = lib.Sequential([L.Dense(2)], name="built")
+    built.build((None, 3))
+    return [[(w.name, w.path) for w in m.weights] for m in (block, sub, built)]
+
+
+def test_weight_names_and_paths_match_keras(keras):
+    # unnamed add_weight variables take Keras' session-wide names (variable, variable_1,
+    # ...); sub-layers built inside a call get paths under the caller's name; a
+    # Sequential built with build() prefixes its own name
+    assert _paths_of_models(pykern) == _paths_of_models(keras)

@@ -204,8 +204,8 @@ class Layer:
         if initializer is None:
             initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
         init = kinitializers.get(initializer)
-        if name is None:
-            name = f"variable_{len(self._trainable_variables) + len(self._non_trainable_variables)}"
+        if name is None:  # Keras names an unnamed variable from the session's counter
+            name = uniquify("variable")
         self._check_dtype(dtype)
         scope = _Context.scope
         own = scope[-1:] == [self.name]  # inside this layer's own build
@@ -376,10 +376,14 @@ class Layer:
         if self._call_losses:
             object.__setattr__(self, "_call_losses", [])
         _Context.training = training
+        # sub-layers built inside this call get paths under this layer's name, as in
+        # Keras (sub/dense/kernel for a subclassed model's Dense)
+        _Context.scope.append(self.name)
         try:
             outputs = self.call(inputs, *args, **kwargs)
         finally:
             _Context.training = outer
+            _Context.scope.pop()
         if self.activity_regularizer is not None:
             for out in _flatten(outputs):
                 self._call_losses.append(self._activity_penalty(out))

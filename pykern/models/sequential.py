@@ -77,6 +77,12 @@ class Sequential(Model):
     def build(self, input_shape=None):
         """Connects the layers symbolically from an input of `input_shape` (batch dim
         included), building each layer and checking that their shapes chain."""
+        if _Context.scope[-1:] != [self.name]:  # weight paths start with the model's name
+            _Context.scope.append(self.name)
+            try:
+                return self.build(input_shape)
+            finally:
+                _Context.scope.pop()
         if input_shape is None:
             input_shape = self._known_input_shape()
         if input_shape is None:
@@ -96,11 +102,7 @@ class Sequential(Model):
         self.built = True
 
     def _build_once(self, input_shape):
-        _Context.scope.append(self.name)
-        try:
-            self.build(input_shape)
-        finally:
-            _Context.scope.pop()
+        self.build(input_shape)
 
     def call(self, inputs, training=None, mask=None):
         shape = getattr(inputs, "shape", None)
