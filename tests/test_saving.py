@@ -295,6 +295,21 @@ def test_unknown_custom_layer_is_refused_unless_supplied(tmp_path):
     _assert_same_predictions(model, loaded, _x(2, 3))
 
 
+def cube(x):
+    return x * x * x
+
+
+def test_custom_activation_function_loads_through_custom_objects(tmp_path):
+    model = _randomize(pykern.Sequential([pykern.Input((3,)), layers.Dense(2, activation=cube)]))
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="cube"):
+        load_model(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras", custom_objects={"cube": cube})
+    _assert_same_predictions(model, loaded, _x(2, 3))
+    with pytest.raises(ValueError, match="cube"):  # the scope ends with the call
+        load_model(tmp_path / "m.keras")
+
+
 def test_registered_custom_layer_loads_without_custom_objects(tmp_path):
     model = _randomize(pykern.Sequential([pykern.Input((3,)), RegisteredScale(name="scale")]))
     config = json.loads(model.to_json())
