@@ -298,3 +298,26 @@ def test_weight_names_and_paths_match_keras(keras):
     # ...); sub-layers built inside a call get paths under the caller's name; a
     # Sequential built with build() prefixes its own name
     assert _paths_of_models(pykern) == _paths_of_models(keras)
+
+
+# --- GradientTape: which variables it watches ------------------------------------------------
+def _tape_grads(lib_tape, make_var, mul, watch_accessed, watch):
+    trainable, frozen = make_var(1.0, True), make_var(2.0, False)
+    with lib_tape(watch_accessed_variables=watch_accessed) as tape:
+        for v in watch:
+            tape.watch((trainable, frozen)[v])
+        y = mul(trainable, frozen)
+    grads = tape.gradient(y, [trainable, frozen])
+    return [None if g is None else float(np.asarray(g)) for g in grads]
+
+
+@pytest.mark.parametrize("watch_accessed,watch", [(True, ()), (True, (1,)), (False, ()),
+                                                  (False, (0,))])
+def test_tape_leaves_unwatched_non_trainable_variables_without_gradient(tf, watch_accessed,
+                                                                        watch):
+    ours = _tape_grads(pykern.GradientTape,
+                       lambda v, t: pykern.Variable(np.float32(v), trainable=t),
+                       ops.multiply, watch_accessed, watch)
+    theirs = _tape_grads(tf.GradientTape, lambda v, t: tf.Variable(v, trainable=t),
+                         tf.multiply, watch_accessed, watch)
+    assert ours == theirs

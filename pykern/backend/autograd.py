@@ -128,12 +128,14 @@ class GradientTape:
     Ops record while the tape is open (even inside `no_grad`); `gradient`
     differentiates a target (or the sum of a list of targets) with respect to a
     tensor, variable or nested structure of them, returning the same structure
-    with None where a source does not affect the target. A non-persistent tape
-    can compute gradients once, as in TensorFlow.
+    with None where a source does not affect the target. As in TensorFlow,
+    non-trainable variables (all variables with watch_accessed_variables=False)
+    get None unless watched, and a non-persistent tape computes gradients once.
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self.persistent = persistent
+        self._watch_accessed = watch_accessed_variables
         self._used = False
         self._prev = None
         self._watched = []
@@ -146,6 +148,14 @@ class GradientTape:
     def __exit__(self, *exc):
         _Recording.on = self._prev
         return False
+
+    def _unwatched(self, source):
+        """A variable TensorFlow's tape does not watch: a non-trainable one (or any,
+        with watch_accessed_variables=False) that was not passed to `watch`. Its
+        gradient is None, so apply_gradients skips it (e.g. a frozen layer's kernel)."""
+        if not isinstance(source, Variable) or (source.trainable and self._watch_accessed):
+            return False
+        return not any(source is t for t in self._watched)
 
     def watch(self, tensor):
         """Accepted for compatibility: every op on tensors is recorded anyway."""
@@ -173,7 +183,8 @@ class GradientTape:
                                 f"Variables, got {type(s).__name__}")
         ys = _as_list(target)
         seeds = None if output_gradients is None else _as_list(output_gradients)
-        grads = [None if g is None else Tensor(g) for g in grad_arrays(ys, flat, seeds)]
+        grads = [None if g is None or self._unwatched(s) else Tensor(g)
+                 for s, g in zip(flat, grad_arrays(ys, flat, seeds))]
         if flat is sources:
             return grads
         return _pack(sources, iter(grads))
