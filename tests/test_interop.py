@@ -426,10 +426,21 @@ def _keras2_models(K):
     cat = K.layers.Concatenate()([h, b])
     out = K.layers.Dense(2)(K.layers.Add()([inner(cat), K.layers.Dense(4)(cat)]))
     fn = K.Model([a, b], out)
-    return {"sequential": seq, "functional": fn}
+    # a shared layer and a nested functional model, each called twice (Keras 2 counts
+    # the nested model's own construction as its node 0)
+    xi = K.Input((4,))
+    inner_fn = K.Model(xi, K.layers.Dense(3, activation="relu")(xi), name="inner_fn")
+    c, d = K.Input((4,)), K.Input((4,))
+    shared = K.layers.Dense(4, name="shared")
+    sc, sd = shared(c), shared(d)
+    ic, id_ = inner_fn(sc), inner_fn(sd)
+    cat2 = K.layers.Concatenate()([ic, id_, K.layers.Activation("tanh")(sc)])
+    nested = K.Model([c, d], [K.layers.Dense(2)(cat2),
+                              K.layers.Dense(1, activation="sigmoid")(id_)])
+    return {"sequential": seq, "functional": fn, "shared_nested": nested}
 
 
-@pytest.mark.parametrize("kind", ["sequential", "functional"])
+@pytest.mark.parametrize("kind", ["sequential", "functional", "shared_nested"])
 def test_keras2_h5_written_by_tf_keras_loads_in_pykern(tf_keras, tmp_path, kind):
     k2 = _randomize(_keras2_models(tf_keras)[kind])
     k2.compile("adam", "mse")
