@@ -321,3 +321,9 @@ def test_tape_leaves_unwatched_non_trainable_variables_without_gradient(tf, watc
     theirs = _tape_grads(tf.GradientTape, lambda v, t: tf.Variable(v, trainable=t),
                          tf.multiply, watch_accessed, watch)
     assert ours == theirs
+
+
+def test_op_on_incompatible_symbolic_tensors_quotes_their_shapes():
+    a, b = pykern.Input((4,)), pykern.Input((3,))
+    with pytest.raises(ValueError, match=r"symbolic inputs of shapes \[\(None, 4\), \(None, 3\)\]"):
+        a + b

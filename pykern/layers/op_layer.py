@@ -52,8 +52,13 @@ class SymbolicOp(Layer):
                 if not isinstance(a, KerasTensor):
                     return a
                 return np.zeros(tuple(fill if d is None else d for d in a.shape), np.float32)
-            with no_grad():
-                probes.append(_input_shapes(fn(*[_map(dummy, a) for a in args], **kwargs)))
+            try:
+                with no_grad():
+                    probes.append(_input_shapes(fn(*[_map(dummy, a) for a in args], **kwargs)))
+            except ValueError as e:  # quote the symbolic shapes, not the probe's sizes
+                shapes = [a.shape for a in _flatten(list(args)) if isinstance(a, KerasTensor)]
+                raise ValueError(f"{self.name}: cannot apply {self.op_name} to symbolic inputs "
+                                 f"of shapes {shapes}: {e}") from None
         outputs = _shapes_to_tensors(_merge_probes(*probes), self.name)
         Node(self, tuple(args), dict(kwargs), outputs)
         return outputs
