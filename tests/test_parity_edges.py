@@ -327,3 +327,14 @@ def test_op_on_incompatible_symbolic_tensors_quotes_their_shapes():
     a, b = pykern.Input((4,)), pykern.Input((3,))
     with pytest.raises(ValueError, match=r"symbolic inputs of shapes \[\(None, 4\), \(None, 3\)\]"):
         a + b
+
+
+@pytest.mark.parametrize("make", [lambda: layers.Dropout(0.5),
+                                  lambda: pykern.Sequential([layers.Input((4,)),
+                                                             layers.Dropout(0.5)])])
+def test_training_passed_positionally_is_a_clear_value_error(keras, make):
+    x = np.ones((2, 4), np.float32)
+    with pytest.raises(ValueError, match="keyword argument"):
+        keras.layers.Dropout(0.5)(x, True)
+    with pytest.raises(ValueError, match="positional.*training=True"):
+        make()(x, True)

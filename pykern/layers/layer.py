@@ -354,6 +354,11 @@ class Layer:
             if self._call_takes_training:
                 return self.call(inputs, training=_Context.training)
             return self.call(inputs)
+        for a in args:
+            if a is None or isinstance(a, (bool, int, float, str, np.bool_)):
+                raise ValueError(f"Layer {self.name!r}: only input tensors may be passed as "
+                                 f"positional arguments; pass {a!r} as a keyword argument "
+                                 f"(e.g. training={a!r})")
         if _is_symbolic(inputs):
             return self._symbolic_call(inputs, *args, **kwargs)
         if not isinstance(inputs, Tensor):
