@@ -91,10 +91,10 @@ class Model(Trainer, Layer):
         from pykern.saving import save_model
         save_model(self, filepath, overwrite=overwrite, **kwargs)
 
-    def save_weights(self, filepath, overwrite=True):
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
         """Saves the weights: `.weights.h5` (Keras 3 layout) or `.h5` (Keras 2 layout)."""
         from pykern.saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         """Loads weights from `.weights.h5`, `.keras` or legacy `.h5` (`by_name=True`)."""

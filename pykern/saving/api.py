@@ -64,10 +64,13 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs
                          f"`.h5` extension for the legacy HDF5 format")
 
 
-def save_weights(model, filepath, overwrite=True):
+def save_weights(model, filepath, overwrite=True, max_shard_size=None):
     """model.save_weights: `.weights.h5` (Keras 3 layout, optimizer included when
     built) or `.h5`/`.hdf5` (Keras 2 layout, model weights only)."""
     import h5py
+    if max_shard_size is not None:
+        raise NotImplementedError("save_weights: sharded weight files (max_shard_size, "
+                                  ".weights.json) are not supported by pykern")
     path = os.fspath(filepath)
     if not path.endswith(".weights.h5") and not _is_legacy_suffix(path):
         raise ValueError(f"The filename must end in `.weights.h5` (or `.h5` for the legacy "
