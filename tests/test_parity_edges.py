@@ -338,3 +338,14 @@ def test_training_passed_positionally_is_a_clear_value_error(keras, make):
         keras.layers.Dropout(0.5)(x, True)
     with pytest.raises(ValueError, match="positional.*training=True"):
         make()(x, True)
+
+
+def test_model_with_a_one_element_output_list_returns_the_tensor(keras):
+    x = np.ones((2, 3), np.float32)
+    for lib in (pykern, keras):
+        i = lib.Input((3,))
+        model = lib.Model(i, [lib.layers.Dense(2)(i)])
+        assert tuple(model(x).shape) == (2, 2)  # not a list of one
+        assert isinstance(model.predict(x, verbose=0), np.ndarray)
+        assert isinstance(model(lib.Input((3,))), list)  # symbolic calls keep the list
+        assert isinstance(model.outputs, list)

@@ -103,7 +103,10 @@ class Functional(Model):
                         type(node.args[0]) is KerasTensor else None,
                         id(node.outputs) if type(node.outputs) is KerasTensor else None)
                        for node in self._plan]
-        self._single_output = id(outputs) if type(outputs) is KerasTensor else None
+        # Keras returns the tensor itself when outputs is one tensor or a list/tuple of
+        # one (symbolic calls keep the structure)
+        single = outputs[0] if type(outputs) in (list, tuple) and len(outputs) == 1 else outputs
+        self._single_output = id(single) if type(single) is KerasTensor else None
         self._checked_shapes = None
         self._input_names = [t._keras_history[0].name for t in flat_in]
         self.built = True
