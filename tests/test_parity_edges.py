@@ -349,3 +349,15 @@ def test_model_with_a_one_element_output_list_returns_the_tensor(keras):
         assert isinstance(model.predict(x, verbose=0), np.ndarray)
         assert isinstance(model(lib.Input((3,))), list)  # symbolic calls keep the list
         assert isinstance(model.outputs, list)
+
+
+# --- pykern.ops defaults are keras.ops' ------------------------------------------------------
+def test_ops_defaults_match_keras_ops(keras):
+    x = _rng(6).standard_normal((3, 4)).astype(np.float32) * 3
+    np.testing.assert_allclose(np.asarray(ops.gelu(x)), np.asarray(keras.ops.gelu(x)),
+                               rtol=1e-5, atol=1e-6)  # tanh approximation by default
+    np.testing.assert_allclose(np.asarray(activations.gelu(x)),
+                               np.asarray(keras.activations.gelu(x)), rtol=1e-5, atol=1e-6)
+    for name in ("argmax", "argmin"):  # flattened index by default
+        assert int(np.asarray(getattr(ops, name)(x))) == int(getattr(keras.ops, name)(x))
+    np.testing.assert_array_equal(np.asarray(ops.round(x, 1)), np.asarray(keras.ops.round(x, 1)))

@@ -175,8 +175,8 @@ def floor(x):
     return Tensor(np.floor(_t(x)._value))
 
 
-def round(x):  # noqa: A001 - Keras' name
-    return Tensor(np.round(_t(x)._value))
+def round(x, decimals=0):  # noqa: A001 - Keras' name
+    return Tensor(np.round(_t(x)._value, decimals))
 
 
 def _select_binary(name, a, b, first_wins):

@@ -1,8 +1,9 @@
 """Neural-network ops: the activations, softmax, the fused dense op, dropout.
 
 Formulas and defaults are Keras 3's (keras_behaviour.md §2.3): hard_sigmoid is
-clip(x/6 + 1/2, 0, 1), leaky_relu's function default slope is 0.2, gelu is the
-exact erf form unless approximate=True, selu uses the standard constants.
+clip(x/6 + 1/2, 0, 1), leaky_relu's function default slope is 0.2, selu uses the
+standard constants. As in keras.ops, ops.gelu defaults to the tanh approximation
+(the gelu activation to the exact erf form).
 """
 import math
 
@@ -103,7 +104,9 @@ def erf(x):
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def gelu(x, approximate=False):
+def gelu(x, approximate=True):
+    """keras.ops.gelu: the tanh approximation by default (the activation
+    pykern.activations.gelu defaults to the exact erf form, as Keras')."""
     if approximate:
         c = 0.044715
 

@@ -106,11 +106,14 @@ def std(x, axis=None, keepdims=False):
     return sqrt(var(x, axis=axis, keepdims=keepdims))
 
 
-def argmax(x, axis=-1, keepdims=False):
+def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum along `axis` (of the flattened tensor when None, as
+    keras.ops.argmax), int32."""
     v = np.argmax(_t(x)._value, axis=axis, keepdims=keepdims)
     return Tensor(v.astype(np.int32))
 
 
-def argmin(x, axis=-1, keepdims=False):
+def argmin(x, axis=None, keepdims=False):
+    """Index of the minimum along `axis` (of the flattened tensor when None), int32."""
     v = np.argmin(_t(x)._value, axis=axis, keepdims=keepdims)
     return Tensor(v.astype(np.int32))
