@@ -361,3 +361,20 @@ def test_ops_defaults_match_keras_ops(keras):
     for name in ("argmax", "argmin"):  # flattened index by default
         assert int(np.asarray(getattr(ops, name)(x))) == int(getattr(keras.ops, name)(x))
     np.testing.assert_array_equal(np.asarray(ops.round(x, 1)), np.asarray(keras.ops.round(x, 1)))
+
+
+def test_add_weight_keeps_an_integer_dtype(keras):
+    for lib in (pykern, keras):
+        class Counter(lib.layers.Layer):
+            def build(self, input_shape):
+                self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32",
+                                             trainable=False, name="count")
+
+            def call(self, x):
+                return x
+        layer = Counter()
+        layer(np.ones((1, 2), np.float32))
+        assert str(layer.count.dtype) == "int32"
+        assert layer.count_params() == 1
+    with pytest.raises(ValueError, match="float32"):
+        layers.Dense(2).add_weight(shape=(2,), dtype="float64")

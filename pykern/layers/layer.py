@@ -206,11 +206,15 @@ class Layer:
         init = kinitializers.get(initializer)
         if name is None:  # Keras names an unnamed variable from the session's counter
             name = uniquify("variable")
-        self._check_dtype(dtype)
+        # integer/bool state (step counters, ...) keeps its dtype; floats are float32
+        exact = isinstance(dtype, (str, type, np.dtype)) and np.dtype(dtype).kind in "iub"
+        if not exact:
+            self._check_dtype(dtype)
         scope = _Context.scope
         own = scope[-1:] == [self.name]  # inside this layer's own build
         path = "/".join(scope + [name] if own else scope + [self.name, name])
-        v = Variable(init, shape=shape, trainable=trainable, name=name, path=path,
+        v = Variable(init, shape=shape, dtype=np.dtype(dtype) if exact else "float32",
+                     trainable=trainable, name=name, path=path,
                      regularizer=kregularizers.get(regularizer),
                      constraint=kconstraints.get(constraint))
         (self._trainable_variables if trainable else self._non_trainable_variables).append(v)
