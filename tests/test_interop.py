@@ -455,6 +455,17 @@ def test_keras2_h5_written_by_tf_keras_loads_in_pykern(tf_keras, tmp_path, kind)
     _assert_close(_pykern_predict(ours, xs), _keras_predict(k2, xs))
 
 
+@pytest.mark.parametrize("kind", ["sequential", "functional", "shared_nested"])
+def test_keras_file_written_by_tf_keras_loads_in_pykern(tf_keras, tmp_path, kind):
+    """tf-keras' .keras files name tf_keras.src.engine modules and use Keras 2 node
+    lists (Keras 3 itself refuses them: keras-team/keras#19089)."""
+    k2 = _randomize(_keras2_models(tf_keras)[kind])
+    k2.save(tmp_path / "k2.keras")
+    ours = load_model(tmp_path / "k2.keras")
+    xs = _inputs(ours)
+    _assert_close(_pykern_predict(ours, xs), _keras_predict(k2, xs))
+
+
 def test_keras2_weights_file_loads_positionally_and_by_name(tf_keras, tmp_path):
     k2 = _randomize(_keras2_models(tf_keras)["sequential"])
     k2.save_weights(tmp_path / "k2w.h5")
