@@ -15,8 +15,6 @@ import io
 import os
 import time
 
-import h5py
-
 __all__ = ["open_h5", "check_in_child"]
 
 _MIN_TIMEOUT_S = 30.0
@@ -24,6 +22,7 @@ _READ_BYTES_PER_S = 50e6  # a slow disk; the timeout grows with the file
 
 
 def _read_everything(source):
+    import h5py
     with h5py.File(source, "r") as f:
         objects = [f]
         f.visititems(lambda name, obj: objects.append(obj))
@@ -67,6 +66,7 @@ def check_in_child(source, size_bytes):
 
 def open_h5(source):
     """h5py.File for reading `source` (a path or bytes), checked first."""
+    import h5py  # imported on first use: `import pykern` stays free of it (~80 ms)
     if isinstance(source, bytes):
         check_in_child(source, len(source))
         return h5py.File(io.BytesIO(source), "r")
