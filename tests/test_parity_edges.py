@@ -378,3 +378,26 @@ def test_add_weight_keeps_an_integer_dtype(keras):
         assert layer.count_params() == 1
     with pytest.raises(ValueError, match="float32"):
         layers.Dense(2).add_weight(shape=(2,), dtype="float64")
+
+
+def test_building_a_layer_twice_does_not_duplicate_its_weights(keras):
+    for lib in (pykern, keras):
+        dense = lib.layers.Dense(2)
+        dense.build((None, 3))
+        with pytest.raises(ValueError, match="already built"):
+            dense.build((None, 4))
+        assert [tuple(w.shape) for w in dense.weights] == [(3, 2), (2,)]
+
+
+def test_a_build_may_call_super_build_before_adding_weights(keras):
+    for lib in (pykern, keras):
+        class Scaled(lib.layers.Dense):
+            def build(self, input_shape):
+                super().build(input_shape)
+                self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
+
+            def call(self, x):
+                return super().call(x) * self.scale
+        layer = Scaled(2)
+        layer(np.ones((1, 3), np.float32))
+        assert [w.name for w in layer.weights] == ["kernel", "bias", "scale"]

@@ -6,6 +6,7 @@ non-trainable variables (each in creation order), then every tracked
 sub-layer's weights (attribute-assignment order), de-duplicated. Freezing a
 layer flips its variables' `trainable` flags but never reorders `weights`.
 """
+import functools
 import inspect
 
 import numpy as np
@@ -129,6 +130,8 @@ class Layer:
         cls._makes_masks = cls.compute_mask is not Layer.compute_mask
         if cls.__module__.startswith("pykern."):
             register_builtin(cls._keras_module, cls)
+        if "build" in cls.__dict__:
+            cls.build = _locking_build(cls.__dict__["build"])
 
     def __init__(self, trainable=True, name=None, dtype=None, activity_regularizer=None,
                  **kwargs):
@@ -200,6 +203,10 @@ class Layer:
         if kwargs:
             raise TypeError(f"{self.name}.add_weight: unexpected keyword argument(s) "
                             f"{sorted(kwargs)}")
+        if self.__dict__.get("_state_locked"):
+            raise ValueError(f"Layer {self.name!r} is already built: it cannot add the weight "
+                             f"{name!r}. Create all weights in build() (which runs once) or "
+                             f"__init__, as Keras requires.")
         shape = () if shape is None else tuple(int(d) for d in shape)
         if initializer is None:
             initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
@@ -491,6 +498,24 @@ Layer._call_takes_training = True
 Layer._call_takes_mask = False
 Layer._makes_masks = False
 register_builtin("keras.layers", Layer)
+
+
+def _locking_build(build):
+    """`build` that, once the outermost build of a layer returns, forbids new weights
+    (Keras' state lock): building twice no longer duplicates the weights. A
+    subclass's build may still call super().build() before adding its own."""
+    @functools.wraps(build)
+    def locked(self, *args, **kwargs):
+        depth = self.__dict__.get("_build_depth", 0)
+        object.__setattr__(self, "_build_depth", depth + 1)
+        try:
+            out = build(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, "_build_depth", depth)
+        if depth == 0:
+            object.__setattr__(self, "_state_locked", True)
+        return out
+    return locked
 
 
 def _masks_of(x):
