@@ -117,7 +117,7 @@ def test_constraints_apply_after_the_update():
 def test_variables_list_iteration_learning_rate_then_slots_per_variable():
     a, b = pykern.Variable(np.zeros(2, np.float32), path="m/d/kernel"), \
         pykern.Variable(np.zeros(3, np.float32), path="m/d/bias")
-    opt = optimizers.Adam()
+    opt = optimizers.Adam(name="adam")  # automatic names are numbered per session
     opt.build([a, b])
     names = [v.path for v in opt.variables]
     assert names == ["adam/iteration", "adam/learning_rate", "adam/m_d_kernel_momentum",
@@ -152,3 +152,14 @@ def test_none_gradients_are_skipped_and_unknown_variables_rejected():
 def test_bad_arguments_raise_value_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_automatic_names_are_keras_snake_case_and_numbered(keras):
+    from pykern import backend
+    for name in ALL:
+        backend.clear_session()
+        keras.backend.clear_session()
+        ours = [getattr(optimizers, name)().name for _ in range(2)]
+        theirs = [getattr(keras.optimizers, name)().name for _ in range(2)]
+        assert ours == theirs
+    backend.clear_session()

@@ -14,6 +14,7 @@ import operator
 import numpy as np
 
 from pykern import _cpu
+from pykern.backend.state import to_snake_case, uniquify
 from pykern.backend.tensor import Tensor, Variable
 from pykern.optimizers.schedules import LearningRateSchedule
 from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
@@ -60,7 +61,8 @@ class Optimizer:
             raise ValueError(f"{owner}: use_ema, loss_scale_factor and "
                              f"gradient_accumulation_steps are not supported by pykern")
         object.__setattr__(self, "_plans", {})
-        self.name = name or type(self).__name__.lower()
+        # Keras' automatic names: snake case, numbered per session (adam, adam_1, ...)
+        self.name = name or uniquify(to_snake_case(type(self).__name__))
         self.weight_decay = _check_nonneg(owner, "weight_decay", weight_decay)
         self.clipnorm = _check_nonneg(owner, "clipnorm", clipnorm)
         self.clipvalue = _check_nonneg(owner, "clipvalue", clipvalue)
