@@ -401,3 +401,20 @@ def test_a_build_may_call_super_build_before_adding_weights(keras):
         layer = Scaled(2)
         layer(np.ones((1, 3), np.float32))
         assert [w.name for w in layer.weights] == ["kernel", "bias", "scale"]
+
+
+def _refined_shapes(lib):
+    L = lib.layers
+    i = lib.Input((None, 4))
+    encoder = lib.Model(i, [L.Dense(2)(i), L.Dense(3)(i)])
+    j = lib.Input((5, 4))
+    a, b = encoder(j)
+    out = L.Dense(1)(L.Flatten()(a))
+    return [tuple(t.shape) for t in (a, b, out)]
+
+
+def test_model_called_on_more_specific_inputs_refines_its_output_shapes(keras):
+    # a model built for (None, None, 4) used on (None, 5, 4): the time axis is known
+    # downstream, so Flatten -> Dense can be built (it could not with (None, None, 2))
+    assert _refined_shapes(pykern) == _refined_shapes(keras) == [(None, 5, 2), (None, 5, 3),
+                                                                 (None, 1)]

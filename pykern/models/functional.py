@@ -7,7 +7,7 @@ outputs; layers are listed by decreasing depth, ties by that number. Calls run
 node by node in decreasing depth, from a plan made once at construction.
 """
 from pykern.layers.input_layer import InputLayer
-from pykern.layers.layer import KerasTensor, Layer, _flatten, _map
+from pykern.layers.layer import KerasTensor, Layer, _flatten, _is_shape, _map
 from pykern.models.model import Model
 from pykern.utils.serialization import deserialize_keras_object, serialize_keras_object
 
@@ -221,8 +221,40 @@ class Functional(Model):
 
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self._outputs]
+        if self._refines(input_shape):
+            shapes = self._traced_output_shapes(input_shape, shapes)
         return shapes[0] if len(shapes) == 1 and not isinstance(self._output_struct,
                                                                 (list, tuple, dict)) else shapes
+
+    def _refines(self, input_shape):
+        """True when input_shape knows a dim the model's inputs leave None (a model
+        built for (None, None, 4) called on (None, 5, 4))."""
+        if _is_shape(input_shape):
+            given = [input_shape]
+        elif isinstance(input_shape, dict):
+            keys = list(self._input_struct) if isinstance(self._input_struct, dict) else \
+                self._input_names
+            given = [input_shape.get(k) for k in keys]
+        else:
+            given = list(input_shape)
+        return any(
+            g is not None and len(g) == len(t.shape) and any(
+                s is None and d is not None for d, s in zip(g, t.shape))
+            for g, t in zip(given, self._inputs))
+
+    def _traced_output_shapes(self, input_shape, stored):
+        """The output shapes for more specific inputs, as Keras infers them: the
+        model runs on zeros of those shapes (Layer.compute_output_shape); the dims
+        it cannot fix stay as stored."""
+        try:
+            traced = Layer.compute_output_shape(self, input_shape)
+        except (ValueError, TypeError):
+            return stored
+        flat = _flat_shapes(traced)
+        if len(flat) != len(stored):
+            return stored
+        return [tuple(d if d is not None else t for d, t in zip(old, new))
+                if len(old) == len(new) else old for old, new in zip(stored, flat)]
 
     # --- config ---------------------------------------------------------------------------
     def get_config(self):
@@ -295,6 +327,14 @@ class Functional(Model):
         outputs = _map_refs(lookup, config["output_layers"])
         return cls(inputs, outputs, name=config.get("name"),
                    trainable=config.get("trainable", True))
+
+
+def _flat_shapes(shapes):
+    """A shape, or a list/tuple/dict of them, as a flat list of shape tuples."""
+    if _is_shape(shapes):
+        return [shapes]
+    items = shapes.values() if isinstance(shapes, dict) else shapes
+    return [s for item in items for s in _flat_shapes(item)]
 
 
 def _check_unique_names(operations):
