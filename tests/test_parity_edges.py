@@ -418,3 +418,14 @@ def test_model_called_on_more_specific_inputs_refines_its_output_shapes(keras):
     # downstream, so Flatten -> Dense can be built (it could not with (None, None, 2))
     assert _refined_shapes(pykern) == _refined_shapes(keras) == [(None, 5, 2), (None, 5, 3),
                                                                  (None, 1)]
+
+
+def test_model_with_dict_outputs_called_symbolically_gives_a_dict(keras):
+    for lib in (pykern, keras):
+        i = lib.Input((3,))
+        inner = lib.Model(i, {"a": lib.layers.Dense(2)(i), "b": lib.layers.Dense(1)(i)})
+        j = lib.Input((3,))
+        y = inner(j)
+        assert sorted(y) == ["a", "b"] and tuple(y["b"].shape) == (None, 1)
+        outer = lib.Model(j, lib.layers.Add()([y["a"], y["a"]]))
+        assert tuple(outer(np.ones((2, 3), np.float32)).shape) == (2, 2)

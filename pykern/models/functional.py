@@ -223,8 +223,8 @@ class Functional(Model):
         shapes = [t.shape for t in self._outputs]
         if self._refines(input_shape):
             shapes = self._traced_output_shapes(input_shape, shapes)
-        return shapes[0] if len(shapes) == 1 and not isinstance(self._output_struct,
-                                                                (list, tuple, dict)) else shapes
+        it = iter(shapes)  # in the outputs' structure: a dict of outputs gives a dict
+        return _map(lambda t: next(it), self._output_struct)
 
     def _refines(self, input_shape):
         """True when input_shape knows a dim the model's inputs leave None (a model

@@ -34,7 +34,8 @@ def _format_shape(layer):
             out = layer.compute_output_shape(layer._build_shape)
         except (ValueError, TypeError):
             return "?"
-        shapes = [out] if _is_shape(out) else list(out)
+        shapes = [out] if _is_shape(out) else list(
+            out.values() if isinstance(out, dict) else out)
     else:
         return "?"
     texts = ["(" + ", ".join(str(d) for d in s) + ")" for s in shapes]
