@@ -429,3 +429,14 @@ def test_model_with_dict_outputs_called_symbolically_gives_a_dict(keras):
         assert sorted(y) == ["a", "b"] and tuple(y["b"].shape) == (None, 1)
         outer = lib.Model(j, lib.layers.Add()([y["a"], y["a"]]))
         assert tuple(outer(np.ones((2, 3), np.float32)).shape) == (2, 2)
+
+
+def test_sequential_inputs_and_outputs_as_keras(keras):
+    for lib in (pykern, keras):
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2)])
+        assert [tuple(t.shape) for t in model.inputs] == [(None, 3)]
+        assert [tuple(t.shape) for t in model.outputs] == [(None, 2)]
+        unbuilt = lib.Sequential([lib.layers.Dense(2)])
+        for attr in ("inputs", "outputs"):
+            with pytest.raises(AttributeError):
+                getattr(unbuilt, attr)

@@ -152,7 +152,13 @@ class Sequential(Model):
 
     @property
     def inputs(self):
-        return [self._input_layer.output] if self._input_layer is not None else None
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential {self.name!r} is not built, so it has no inputs")
+        return [self._input_layer.output]
+
+    @property
+    def outputs(self):
+        return [self.output]
 
     def get_config(self):
         layers = [serialize_keras_object(layer) for layer in self._layers]
