@@ -29,8 +29,8 @@ from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, g
 __all__ = [
     "convert_to_tensor", "convert_to_numpy", "cast", "stop_gradient", "shape", "ones_like",
     "zeros_like", "add", "subtract", "multiply", "divide", "negative", "power", "square",
-    "sqrt", "exp", "expm1", "log", "log1p", "abs", "absolute", "sign", "maximum", "minimum", "clip", "where",
-    "reciprocal", "floor", "round", "equal", "not_equal", "greater", "greater_equal", "less",
+    "sqrt", "exp", "expm1", "log", "log1p", "abs", "absolute", "sign", "maximum", "minimum",
+    "clip", "where", "reciprocal", "floor", "round", "equal", "not_equal", "greater", "greater_equal", "less",
     "less_equal", "logical_and", "logical_or", "logical_not", "matmul", "dense", "dropout",
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "tanh",
     "softmax", "log_softmax", "softplus", "softsign", "silu", "swish", "hard_silu",
