@@ -440,3 +440,18 @@ def test_sequential_inputs_and_outputs_as_keras(keras):
         for attr in ("inputs", "outputs"):
             with pytest.raises(AttributeError):
                 getattr(unbuilt, attr)
+
+
+def test_dropout_noise_shape_shorter_than_the_input_broadcasts_as_keras(keras):
+    x = np.ones((4, 6), np.float32)
+    for lib in (pykern, keras):
+        for seed in range(4):
+            out = np.asarray(lib.layers.Dropout(0.5, noise_shape=(6,), seed=seed)(
+                x, training=True))
+            assert out.shape == (4, 6)
+            assert all(len(set(col)) == 1 for col in out.T)  # one mask value per feature
+
+
+def test_masking_on_a_scalar_names_the_layer():
+    with pytest.raises(ValueError, match="'mask0'.*feature axis"):
+        layers.Masking(name="mask0")(np.float32(1.0))

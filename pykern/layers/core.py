@@ -144,13 +144,19 @@ class Dropout(Layer):
 
     def call(self, inputs, training=False):
         if training and self.rate > 0:
-            if self.noise_shape is not None and (
-                    len(self.noise_shape) != len(inputs.shape) or any(
-                        d not in (None, 1, n) for d, n in zip(self.noise_shape, inputs.shape))):
-                raise ValueError(f"Dropout {self.name!r}: noise_shape {self.noise_shape} does "
-                                 f"not broadcast to the input shape {tuple(inputs.shape)}")
+            if self.noise_shape is not None:
+                self._check_noise_shape(tuple(inputs.shape))
             return ops.dropout(inputs, self.rate, self.noise_shape, seed=self.seed_generator)
         return inputs
+
+    def _check_noise_shape(self, shape):
+        """Keras fills None entries from the leading input dims, then the mask
+        broadcasts against the input (so a shorter noise_shape is right-aligned)."""
+        mask = tuple(shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        if len(mask) > len(shape) or any(
+                m not in (1, n) for m, n in zip(mask[::-1], shape[::-1])):
+            raise ValueError(f"Dropout {self.name!r}: noise_shape {self.noise_shape} does not "
+                             f"broadcast to the input shape {shape}")
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -383,6 +389,9 @@ class Masking(Layer):
         return Tensor(np.any(ops.convert_to_numpy(inputs) != self.mask_value, axis=-1))
 
     def call(self, inputs):
+        if len(inputs.shape) < 1:
+            raise ValueError(f"Masking {self.name!r} needs inputs with a feature axis, got "
+                             f"shape {tuple(inputs.shape)}")
         keep = np.any(ops.convert_to_numpy(inputs) != self.mask_value, axis=-1, keepdims=True)
         outputs = ops.where(keep, inputs, 0.0)
         outputs._keras_mask = Tensor(keep[..., 0])
