@@ -3,7 +3,8 @@
 Each thread count runs in a fresh process with OMP_NUM_THREADS and
 OPENBLAS_NUM_THREADS set, because OpenBLAS fixes its thread count at load time.
 Within a process every shape is timed for pykern and for NumPy back to back
-(median of repeats, after warm-up), so both see the same machine state.
+(median of repeats, after warm-up, each after a pause that lets the other
+library's idle threads stop spinning), so both see the same machine state.
 
     python -m bench gemm [--threads 1,2] [--json out.json] [--quick]
 """
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 SQUARES = [256, 512, 1024, 2048]
 TRAINING = [(32, 20, 64), (32, 64, 64), (128, 9216, 128), (9216, 128, 128), (128, 128, 9216),
@@ -22,6 +24,13 @@ TRAINING = [(32, 20, 64), (32, 64, 64), (128, 9216, 128), (9216, 128, 128), (128
 def _shapes(quick):
     squares = [(n, n, n) for n in (SQUARES[:2] if quick else SQUARES)]
     return [("square", s) for s in squares] + [("training", s) for s in TRAINING]
+
+
+def settle():
+    """Lets the other library's idle workers stop spinning before a measurement:
+    OpenBLAS busy-waits ~2^28 cycles (about 0.1 s) after each call, and a second
+    thread that finds its core taken halves a 2-thread timing."""
+    time.sleep(0.25)
 
 
 def _measure_one_process(threads, quick):
@@ -39,7 +48,9 @@ def _measure_one_process(threads, quick):
         a = rng.standard_normal((m, k), dtype=np.float32)
         b = rng.standard_normal((k, n), dtype=np.float32)
         flops = 2.0 * m * n * k
+        settle()
         t_pk = median_time_s(lambda: _cpu.matmul(a, b), min_time_s=0.03 if quick else 0.1)
+        settle()
         t_np = median_time_s(lambda: a @ b, min_time_s=0.03 if quick else 0.1)
         rows.append({"kind": kind, "m": m, "k": k, "n": n, "threads": threads,
                      "pykern_gflops": flops / t_pk * 1e-9, "numpy_gflops": flops / t_np * 1e-9,
