@@ -322,7 +322,11 @@ logcosh = log_cosh
 
 
 # --- reduction ----------------------------------------------------------------------------------
-def _weights_like(sw, shape):
+def broadcast_sample_weight(sample_weight, shape, what="per-sample losses"):
+    """sample_weight as a float32 view broadcast to `shape` (Keras' rules: a
+    trailing axis of 1 is dropped, missing trailing axes are added); ValueError
+    naming both shapes when it does not fit."""
+    sw = sample_weight
     w = np.asarray(sw._value if isinstance(sw, Tensor) else sw, dtype=_F32)
     if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
         w = w.reshape(w.shape[:-1])
@@ -331,14 +335,14 @@ def _weights_like(sw, shape):
     try:
         return np.broadcast_to(w, shape)
     except ValueError:
-        raise ValueError(f"sample_weight of shape {np.shape(sw)} does not fit per-sample "
-                         f"losses of shape {tuple(shape)}") from None
+        raise ValueError(f"sample_weight of shape {np.shape(sw)} does not fit {what} of "
+                         f"shape {tuple(shape)}") from None
 
 
 def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
     """Weights and reduces per-sample loss values in one differentiable op."""
     v = values._value
-    w = None if sample_weight is None else _weights_like(sample_weight, v.shape)
+    w = None if sample_weight is None else broadcast_sample_weight(sample_weight, v.shape)
     if reduction in ("none", None):
         return values if w is None else ops.multiply(values, w)
     total = v.sum(dtype=np.float64) if w is None else (v * w).sum(dtype=np.float64)

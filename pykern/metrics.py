@@ -145,16 +145,7 @@ class Metric:
 
 
 def _weights(sample_weight, shape):
-    w = _np(sample_weight).astype(_F32)
-    if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
-        w = w.reshape(w.shape[:-1])
-    while w.ndim < len(shape):
-        w = w[..., None]
-    try:
-        return np.broadcast_to(w, shape)
-    except ValueError:
-        raise ValueError(f"sample_weight of shape {np.shape(sample_weight)} does not fit "
-                         f"values of shape {tuple(shape)}") from None
+    return klosses.broadcast_sample_weight(_np(sample_weight), shape, what="values")
 
 
 class Mean(Metric):

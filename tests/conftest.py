@@ -46,3 +46,16 @@ def sgemm_calls(monkeypatch):
             return _cpu.sgemm(a, b, c, trans_a, trans_b, alpha, beta, bias, activation)
     monkeypatch.setattr(nn, "_cpu", Spy())
     return calls
+
+
+@pytest.fixture(scope="module")
+def forget_automatic_names():
+    """After the module, leaves pykern's and Keras' automatic names (dense_7, adam_2, ...)
+    as a fresh session has them: other modules compare auto-generated names between the two."""
+    yield
+    import sys
+
+    from pykern import backend
+    backend.clear_session()
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()

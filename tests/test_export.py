@@ -1,6 +1,5 @@
 """ONNX export: the exported graph (opset >= 17) gives pykern's outputs under
 onnxruntime, for any batch size, over the layers that exist today."""
-import sys
 
 import numpy as np
 import pytest
@@ -14,14 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 RNG = np.random.default_rng(31)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _forget_automatic_names():
-    """Leaves pykern's and Keras' automatic layer names as a fresh session has them
-    (other modules compare auto-generated names between the two)."""
-    yield
-    pykern.backend.clear_session()
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
+pytestmark = pytest.mark.usefixtures("forget_automatic_names")
 
 
 def _x(*shape):

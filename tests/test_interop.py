@@ -3,7 +3,6 @@ and `.weights.h5` written by Keras 3 load in pykern and predict the same, files
 written by pykern load in Keras 3 and predict the same, and Keras 2 `.h5` files
 written by tf-keras load in pykern. Sequential, branching functional and nested
 models over the core layers."""
-import sys
 
 import h5py
 import numpy as np
@@ -16,14 +15,7 @@ from pykern.models import load_model
 RNG = np.random.default_rng(23)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _forget_automatic_names():
-    """Leaves pykern's and Keras' automatic layer names as a fresh session has them
-    (other modules compare auto-generated names between the two)."""
-    yield
-    pykern.backend.clear_session()
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
+pytestmark = pytest.mark.usefixtures("forget_automatic_names")
 
 
 def _x(*shape):

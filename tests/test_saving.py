@@ -23,14 +23,7 @@ RNG = np.random.default_rng(5)
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pykern.__file__)))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _forget_automatic_names():
-    """Leaves pykern's and Keras' automatic layer names as a fresh session has them
-    (other modules compare auto-generated names between the two)."""
-    yield
-    pykern.backend.clear_session()
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
+pytestmark = pytest.mark.usefixtures("forget_automatic_names")
 
 
 def _x(*shape):
