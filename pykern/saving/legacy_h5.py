@@ -10,7 +10,6 @@ the layers with weights in the model are paired in order with the file's
 layers that list weights; `by_name=True` pairs them by layer name instead.
 """
 import json
-import warnings
 
 import numpy as np
 
@@ -101,25 +100,9 @@ def _file_layers(group):
 
 
 def _pair(layer, datasets, where, skip_mismatch, assignments):
-    from pykern.saving.weights_h5 import _numeric
-    own = legacy_weights(layer)
-    problem = None
-    if len(own) != len(datasets):
-        problem = (f"Layer {layer.name!r} expects {len(own)} weights "
-                   f"{[tuple(v.shape) for v in own]}, but {where} holds {len(datasets)} "
-                   f"{[tuple(d.shape) for d in datasets]}")
-    else:
-        for v, d in zip(own, datasets):
-            if tuple(v.shape) != tuple(d.shape):
-                problem = (f"Layer {layer.name!r} weight {v.path!r} has shape "
-                           f"{tuple(v.shape)}, but {where} holds shape {tuple(d.shape)}")
-                break
-    if problem:
-        if skip_mismatch:
-            warnings.warn(f"Skipping loading weights: {problem}", stacklevel=4)
-            return
-        raise ValueError(problem)
-    assignments.extend((v, _numeric(d, v.path)) for v, d in zip(own, datasets))
+    from pykern.saving.weights_h5 import match_weights
+    match_weights(legacy_weights(layer), datasets, f"Layer {layer.name!r}", where,
+                  skip_mismatch, assignments)
 
 
 def read_weights_group(group, model, by_name=False, skip_mismatch=False):

@@ -167,24 +167,30 @@ def _plan_object(layer, group, path, skip_mismatch, assignments):
                              f"{len(own)} variables")
         return
     datasets = read_arrays(group, f"'{group.name}'")
+    match_weights(own, datasets, where, "the file", skip_mismatch, assignments)
+
+
+def match_weights(own, datasets, where, source, skip_mismatch, assignments):
+    """Pairs a layer's variables with the arrays a file holds for it, after checking
+    count and shapes: a mismatch raises ValueError naming both, or with
+    skip_mismatch warns and leaves the layer out. Appends (variable, array) pairs
+    to `assignments`; nothing is written until every layer has been checked."""
     problem = None
     if len(datasets) != len(own):
-        problem = (f"{where} expects {len(own)} variables "
-                   f"{[tuple(v.shape) for v in own]}, but the file holds {len(datasets)} "
-                   f"{[tuple(d.shape) for d in datasets]}")
+        problem = (f"{where} expects {len(own)} weights {[tuple(v.shape) for v in own]}, "
+                   f"but {source} holds {len(datasets)} {[tuple(d.shape) for d in datasets]}")
     else:
         for v, d in zip(own, datasets):
             if tuple(d.shape) != tuple(v.shape):
-                problem = (f"{where}: variable {v.path!r} has shape {tuple(v.shape)}, the "
-                           f"file's has shape {tuple(d.shape)}")
+                problem = (f"{where}: weight {v.path!r} has shape {tuple(v.shape)}, but "
+                           f"{source} holds shape {tuple(d.shape)}")
                 break
     if problem:
         if skip_mismatch:
-            warnings.warn(f"Skipping weight loading for {problem}", stacklevel=4)
+            warnings.warn(f"Skipping loading weights: {problem}", stacklevel=5)
             return
         raise ValueError(problem)
-    for v, d in zip(own, datasets):
-        assignments.append((v, _numeric(d, v.path)))
+    assignments.extend((v, _numeric(d, v.path)) for v, d in zip(own, datasets))
 
 
 def _numeric(dataset, what):
