@@ -148,6 +148,15 @@ def _weights(sample_weight, shape):
     return klosses.broadcast_sample_weight(_np(sample_weight), shape, what="values")
 
 
+def _weighted_sum(name, values, sample_weight):
+    """(sum of values * weights, sum of weights) in float64; weights default to 1."""
+    v = _numeric(values, f"{name}: values").astype(np.float64)
+    if sample_weight is None:
+        return float(v.sum()), float(v.size)
+    w = _weights(sample_weight, v.shape)
+    return float((v * w).sum()), float(w.sum())
+
+
 class Mean(Metric):
     """The weighted mean of every value seen: total / count."""
 
@@ -160,14 +169,9 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, values, sample_weight=None):
-        v = _numeric(values, f"{self.name}: values").astype(np.float64)
-        if sample_weight is None:
-            self.total += float(v.sum())
-            self.count += float(v.size)
-        else:
-            w = _weights(sample_weight, v.shape)
-            self.total += float((v * w).sum())
-            self.count += float(w.sum())
+        total, count = _weighted_sum(self.name, values, sample_weight)
+        self.total += total
+        self.count += count
 
     def _add(self, total, count):
         """Adds a precomputed sum and count (the training loop's loss tracker)."""
@@ -187,10 +191,7 @@ class Sum(Metric):
         self.total = 0.0
 
     def update_state(self, values, sample_weight=None):
-        v = _numeric(values, f"{self.name}: values").astype(np.float64)
-        if sample_weight is not None:
-            v = v * _weights(sample_weight, v.shape)
-        self.total += float(v.sum())
+        self.total += _weighted_sum(self.name, values, sample_weight)[0]
 
     def result(self):
         return _F32(self.total)
