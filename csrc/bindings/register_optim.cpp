@@ -84,7 +84,6 @@ class OptimPlan {
                       std::to_string(n) + " parameters");
       const float* dp = static_cast<const float*>(d.data());
       decay_.assign(dp, dp + n);
-      decay_base_ = decay_;
     }
   }
 
@@ -127,10 +126,7 @@ class OptimPlan {
     t.param = param_.data();
     t.grad = grad_.data();
     for (int k = 0; k < 3; ++k) t.slot[k] = slot_[k].empty() ? nullptr : slot_[k].data();
-    if (!decay_.empty()) {
-      for (int64_t i = 0; i < n; ++i) decay_[i] = decay_base_[i] * lr;
-      t.decay = decay_.data();
-    }
+    if (!decay_.empty()) t.decay = decay_.data();
     py::gil_scoped_release nogil;
     optim_step(t, a);
   }
@@ -144,7 +140,7 @@ class OptimPlan {
   std::vector<float*> param_;
   std::vector<const float*> grad_;
   std::vector<float*> slot_[3];
-  std::vector<float> decay_, decay_base_;
+  std::vector<float> decay_;
   std::vector<py::object> keep_;  // the arrays stay alive while the plan points into them
 };
 

@@ -29,7 +29,7 @@ struct Range {
   float* s2;
   int64_t n;
   float scale;  // gradient clip factor (1 when not clipping by norm)
-  float decay;  // weight_decay * lr, or 0
+  float decay;  // weight_decay * lr (the kernel scales by lr), or 0
 };
 
 template <bool kClipValue>
@@ -256,7 +256,7 @@ void optim_step(const OptimTensors& t, const OptimArgs& a) {
                 t.slot[0] ? t.slot[0][i] + start : nullptr,
                 t.slot[1] ? t.slot[1][i] + start : nullptr,
                 t.slot[2] ? t.slot[2][i] + start : nullptr,
-                end - start, scale[i], t.decay ? t.decay[i] : 0.f};
+                end - start, scale[i], t.decay ? t.decay[i] * a.lr : 0.f};
         if (cv)
           update_range<true>(r, a);
         else

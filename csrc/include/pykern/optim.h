@@ -7,7 +7,7 @@
 // double. Order inside one step, as Keras' apply_gradients:
 //   1. clipping of the gradient (clipnorm per tensor, else global_clipnorm,
 //      else clipvalue element-wise);
-//   2. decoupled weight decay  w -= w * decay[i]  (decay[i] = weight_decay * lr,
+//   2. decoupled weight decay  w -= w * (decay[i] * lr)  (decay[i] = weight_decay,
 //      0 for excluded tensors);
 //   3. the optimizer's update of w and its slots.
 // The gradients are read only. Work is split over elements of all tensors at
@@ -34,7 +34,7 @@ struct OptimTensors {
   float* const* param = nullptr;
   const float* const* grad = nullptr;
   float* const* slot[3] = {nullptr, nullptr, nullptr};
-  const float* decay = nullptr;  // per tensor; nullptr = no weight decay
+  const float* decay = nullptr;  // weight_decay per tensor; nullptr = no weight decay
 };
 
 struct OptimArgs {
