@@ -6,6 +6,7 @@ namespace pykern::bind {
 void register_config(pybind11::module_& m);
 void register_gemm(pybind11::module_& m);
 void register_optim(pybind11::module_& m);
+void register_random(pybind11::module_& m);
 }  // namespace pykern::bind
 
 PYBIND11_MODULE(_cpu, m) {
@@ -13,4 +14,5 @@ PYBIND11_MODULE(_cpu, m) {
   pykern::bind::register_config(m);
   pykern::bind::register_gemm(m);
   pykern::bind::register_optim(m);
+  pykern::bind::register_random(m);
 }
