@@ -179,3 +179,62 @@ def optim_step_ref(kind, w, g, slots, lr, t, hyper, decay=0.0):
         v_hat = s[1] / (1 - b2 ** t)
         return w - lr * m_hat / (np.sqrt(v_hat) + eps), s
     raise ValueError(kind)
+
+
+# ---- Philox4x32-10 (pykern/philox.h) -----------------------------------------
+
+PHILOX_M = (0xD2511F53, 0xCD9E8D57)  # round multipliers
+PHILOX_W = (0x9E3779B9, 0xBB67AE85)  # key increments (Weyl sequence)
+_U32 = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32_10_ref(counter, key):
+    """The Philox4x32-10 block function on uint64 arrays: counter (..., 4) and key (k0, k1)
+    of 32-bit words -> uint32 (..., 4). Products of two 32-bit words fit in uint64."""
+    c = [np.asarray(counter, dtype=np.uint64)[..., j] for j in range(4)]
+    k0, k1 = np.uint64(key[0]), np.uint64(key[1])
+    m0, m1 = np.uint64(PHILOX_M[0]), np.uint64(PHILOX_M[1])
+    for r in range(10):
+        if r:
+            k0, k1 = (k0 + np.uint64(PHILOX_W[0])) & _U32, (k1 + np.uint64(PHILOX_W[1])) & _U32
+        p0, p1 = m0 * c[0], m1 * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & _U32, (p0 >> np.uint64(32)) ^ c[3] ^ k1,
+             p0 & _U32]
+    return np.stack(c, axis=-1).astype(np.uint32)
+
+
+def philox_blocks_ref(n, seed, offset):
+    """The ceil(n/4) blocks of a draw: uint32 (ceil(n/4), 4); block j has counter
+    {lo32, hi32, 0, 0} of (offset + j) mod 2**64 and key {lo32, hi32} of seed."""
+    with np.errstate(over="ignore"):
+        c = np.uint64(offset) + np.arange((n + 3) // 4, dtype=np.uint64)  # wraps mod 2**64
+    counter = np.stack([c & _U32, c >> np.uint64(32), 0 * c, 0 * c], axis=-1)
+    return philox4x32_10_ref(counter, (seed & 0xFFFFFFFF, seed >> 32))
+
+
+def _uniform_of(bits):
+    return ((bits >> 8).astype(np.float64) * 2.0 ** -24).astype(np.float32)  # exact
+
+
+def random_uniform_ref(n, seed, offset):
+    """float32 (n,): element i = lane i%4 of block offset + i//4, as (bits >> 8) * 2**-24."""
+    return _uniform_of(philox_blocks_ref(n, seed, offset).reshape(-1)[:n])
+
+
+def random_normal_ref(n, seed, offset):
+    """float32 (n,): Box-Muller in float64 on lane pairs (0,1) and (2,3) of each block:
+    u1 = 1 - uniform(lane 2j), u2 = uniform(lane 2j+1), r = sqrt(-2 ln u1),
+    z[2j] = r cos(2 pi u2), z[2j+1] = r sin(2 pi u2), each rounded once to float32."""
+    u = _uniform_of(philox_blocks_ref(n, seed, offset)).astype(np.float64)
+    u1, u2 = 1.0 - u[:, 0::2], u[:, 1::2]
+    r, theta = np.sqrt(-2.0 * np.log(u1)), 2.0 * np.pi * u2
+    z = np.empty_like(u)
+    z[:, 0::2], z[:, 1::2] = r * np.cos(theta), r * np.sin(theta)
+    return z.astype(np.float32).reshape(-1)[:n]
+
+
+def dropout_mask_ref(n, rate, seed, offset):
+    """float32 (n,): 1/(1-rate) (float32 arithmetic) where uniform_i >= rate, else 0."""
+    rate = np.float32(rate)
+    scale = np.float32(1) / (np.float32(1) - rate)
+    return np.where(random_uniform_ref(n, seed, offset) >= rate, scale, np.float32(0))

@@ -34,14 +34,14 @@ struct RandomArgs {
 template <RandomDist D>
 PYKERN_HD inline void random_block_values(const PhiloxBlock& blk, int count, float rate,
                                           float scale, float v[4]) {
-  if (D == RandomDist::normal) {
+  if constexpr (D == RandomDist::normal) {
     philox_normal_pair(blk.x[0], blk.x[1], &v[0], &v[1]);
     if (count > 2) philox_normal_pair(blk.x[2], blk.x[3], &v[2], &v[3]);
-    return;
-  }
-  for (int k = 0; k < 4; ++k) {
-    const float u = philox_uniform(blk.x[k]);
-    v[k] = D == RandomDist::uniform ? u : dropout_mask_value(u, rate, scale);
+  } else {
+    for (int k = 0; k < 4; ++k) {
+      const float u = philox_uniform(blk.x[k]);
+      v[k] = D == RandomDist::uniform ? u : dropout_mask_value(u, rate, scale);
+    }
   }
 }
 
