@@ -64,7 +64,8 @@ void def_dropout_apply(py::module_& m, const char* name, DropoutFn run, const ch
 void register_random(py::module_& m) {
   m.def("philox_block", &philox_block_py, py::arg("counter"), py::arg("key"),
         "Philox4x32-10 of counter (4 uint32) and key (2 uint32) -> 4 uint32 (Random123).");
-  def_random_fills(m, "", "", &random_fill, "OpenMP over blocks; any thread count gives the same bits.");
+  def_random_fills(m, "", "", &random_fill,
+                   "OpenMP over blocks; any thread count gives the same bits.");
   def_random_fills(m, "_ref", "", &random_fill_ref, "The plain serial twin (csrc/ref/).");
   def_dropout_apply(m, "dropout_apply", &dropout_apply,
                     "y = x * dropout_mask(x.size, rate, seed, offset) in x's shape, float32 "

@@ -53,7 +53,8 @@ void fill(float* out, int64_t n, const RandomArgs& a) {
 }  // namespace
 
 void validate_random(const char* op, int64_t n, const RandomArgs& a) {
-  if (n < 0) throw std::invalid_argument(std::string(op) + ": need n >= 0, got " + std::to_string(n));
+  if (n < 0)
+    throw std::invalid_argument(std::string(op) + ": need n >= 0, got " + std::to_string(n));
   if (a.dist == RandomDist::dropout_mask && !(a.rate >= 0.0f && a.rate < 1.0f))
     throw std::invalid_argument(std::string(op) + ": need 0 <= rate < 1, got " +
                                 std::to_string(a.rate));
