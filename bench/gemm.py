@@ -48,6 +48,7 @@ def _measure_one_process(threads, quick):
         a = rng.standard_normal((m, k), dtype=np.float32)
         b = rng.standard_normal((k, n), dtype=np.float32)
         flops = 2.0 * m * n * k
+        _validate(_cpu.matmul(a, b), a, b, (m, k, n))
         settle()
         t_pk = median_time_s(lambda: _cpu.matmul(a, b), min_time_s=0.03 if quick else 0.1)
         settle()
@@ -57,6 +58,17 @@ def _measure_one_process(threads, quick):
                      "ratio": t_np / t_pk, "pykern_us": t_pk * 1e6, "numpy_us": t_np * 1e6,
                      "pykern_pct_peak": 100.0 * flops / t_pk * 1e-9 / peak if peak else None})
     return {"threads": threads, "isa": config.cpu_isa(), "peak_gflops": peak, "rows": rows}
+
+
+def _validate(got, a, b, shape):
+    """Validate, then time: the product must be within float32 GEMM error bounds
+    of a float64 reference (4 sqrt(k) eps |A||B| per element) before it is timed."""
+    import numpy as np
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    bound = 4 * np.sqrt(a.shape[1]) * np.finfo(np.float32).eps * (np.abs(a) @ np.abs(b))
+    if not np.all(np.abs(got - ref) <= bound):
+        raise SystemExit(f"bench gemm: pykern's product of shape {shape} is wrong "
+                         f"(max error {np.max(np.abs(got - ref)):.3g}); not timing it")
 
 
 def _run_child(threads, quick):

@@ -15,6 +15,7 @@ from pykern.backend import config
 from pykern import backend
 from pykern import ops
 from pykern.backend import GradientTape, Tensor, Variable, no_grad
+from pykern.backend.devices import device
 from pykern import activations, constraints, initializers, regularizers, utils
 from pykern import layers
 from pykern.layers import Input, InputLayer, Layer
@@ -24,7 +25,7 @@ from pykern import callbacks, losses, metrics, optimizers
 
 __version__ = "0.1.0"
 
-__all__ = ["config", "ops", "backend", "GradientTape", "Variable", "Tensor", "no_grad",
+__all__ = ["config", "ops", "backend", "GradientTape", "Variable", "Tensor", "no_grad", "device",
            "activations", "constraints", "initializers", "regularizers", "utils", "layers",
            "Input", "InputLayer", "Layer", "models", "Model", "Sequential", "callbacks",
            "losses", "metrics", "optimizers", "__version__"]

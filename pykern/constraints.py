@@ -1,23 +1,27 @@
 """Weight constraints, applied by the optimizer after each update
-(`variable.assign(constraint(variable))`). They act on arrays and return arrays;
-epsilon 1e-7 as Keras."""
-import numpy as np
-
+(`variable.assign(constraint(variable))`). They act on tensors through
+pykern.ops (so on the variable's device) and return tensors; epsilon 1e-7 as
+Keras."""
+from pykern import ops
 from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
                                         resolve_identifier, serialize_keras_object)
 
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "max_norm", "non_neg",
            "unit_norm", "min_max_norm", "get", "serialize", "deserialize"]
 
-_EPS = np.float32(1e-7)
+_EPS = 1e-7
 
 
 def _array(w):
-    return np.asarray(w, dtype=np.float32)
+    return ops.cast(ops.convert_to_tensor(w), "float32")
 
 
 def _norms(w, axis):
-    return np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
+    return ops.sqrt(ops.sum(ops.square(w), axis=axis, keepdims=True))
+
+
+def _rescale(w, desired, norms):
+    return ops.multiply(w, ops.divide(desired, ops.add(norms, _EPS)))
 
 
 class Constraint:
@@ -42,8 +46,7 @@ class MaxNorm(Constraint):
     def __call__(self, w):
         w = _array(w)
         norms = _norms(w, self.axis)
-        desired = np.clip(norms, 0, self.max_value)
-        return w * (desired / (_EPS + norms))
+        return _rescale(w, ops.clip(norms, 0, self.max_value), norms)
 
     def get_config(self):
         return {"max_value": self.max_value, "axis": self.axis}
@@ -54,7 +57,7 @@ class NonNeg(Constraint):
 
     def __call__(self, w):
         w = _array(w)
-        return w * (w >= 0)
+        return ops.multiply(w, ops.cast(ops.greater_equal(w, 0.0), "float32"))
 
 
 class UnitNorm(Constraint):
@@ -63,7 +66,7 @@ class UnitNorm(Constraint):
 
     def __call__(self, w):
         w = _array(w)
-        return w / (_EPS + _norms(w, self.axis))
+        return ops.divide(w, ops.add(_norms(w, self.axis), _EPS))
 
     def get_config(self):
         return {"axis": self.axis}
@@ -76,9 +79,10 @@ class MinMaxNorm(Constraint):
     def __call__(self, w):
         w = _array(w)
         norms = _norms(w, self.axis)
-        desired = self.rate * np.clip(norms, self.min_value, self.max_value) + (
-            1 - self.rate) * norms
-        return w * (desired / (_EPS + norms))
+        desired = ops.add(ops.multiply(self.rate, ops.clip(norms, self.min_value,
+                                                           self.max_value)),
+                          ops.multiply(1 - self.rate, norms))
+        return _rescale(w, desired, norms)
 
     def get_config(self):
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,

@@ -2,12 +2,14 @@
 classes adding sample weights and the reduction.
 
 Every function reduces the last axis (`mean` for the regression losses, `sum`
-for the categorical ones) and returns a Tensor differentiable in y_pred. The
-crossentropies are single fused ops written with NumPy vectorised code (forward
-values and the analytic gradient in one node): the logits forms are the stable
-ones (log-sum-exp; max(z,0) - z*y + log1p(exp(-|z|))), the probability forms
-clip with epsilon = 1e-7 exactly as TensorFlow-Keras does. The other losses are
-compositions of pykern.ops.
+for the categorical ones) and returns a Tensor differentiable in y_pred, on
+y_pred's device. The crossentropies and the squared error are single fused ops
+(forward values and the analytic gradient from one kernel of the device's
+table): the logits forms are the stable ones (log-sum-exp; max(z,0) - z*y +
+log1p(exp(-|z|))), the probability forms clip with epsilon = 1e-7 exactly as
+TensorFlow-Keras does. Probabilities that a sigmoid or softmax op produced
+carry their logits (`_keras_logits`), and the crossentropies use those, as
+TensorFlow-Keras does. The other losses are compositions of pykern.ops.
 
 Reduction (keras_behaviour.md §3.1): 'sum_over_batch_size' (default) sums the
 (weighted) per-sample values and divides by their number, not by the sum of
@@ -17,9 +19,11 @@ import math
 
 import numpy as np
 
-from pykern import _cpu, ops
+from pykern import ops
+from pykern.backend import devices
+from pykern.backend.devices.meta import broadcast_shapes
 from pykern.backend.tensor import Tensor
-from pykern.ops.core import _out, _t
+from pykern.ops.core import _out, _t, _wrap
 from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
                                         serialize_keras_object)
 
@@ -41,192 +45,172 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None, "mean", "mean_with_sa
 
 
 # --- label and shape handling ---------------------------------------------------------------
-def _labels(y_true, what="y_true"):
-    """y_true as a float32 ndarray (never differentiated)."""
-    v = y_true._value if isinstance(y_true, Tensor) else np.asarray(y_true)
+def _labels(y_true, device, what="y_true", dtype=_F32):
+    """y_true as storage on `device` (float32 unless dtype is None; never
+    differentiated). A tensor on another real device is a ValueError."""
+    if isinstance(y_true, Tensor):
+        devices.of([y_true, _Probe(device)], what)
+        v = y_true._data
+    else:
+        v = np.asarray(y_true)
     if v.dtype.kind not in "fiub":
         raise ValueError(f"{what} must be numeric, got an array of dtype {v.dtype}")
-    return v.astype(_F32, copy=False)
+    k = device.k
+    if not isinstance(y_true, Tensor):
+        return k.from_host(v, dtype=dtype)
+    return v if dtype is None or v.dtype == np.dtype(dtype) else k.cast(v, dtype)
 
 
-def _same_rank(y, p_shape, loss):
+class _Probe:
+    """Stands for a device in devices.of checks."""
+    __slots__ = ("device",)
+
+    def __init__(self, device):
+        self.device = device
+
+
+def _same_rank(k, y, p_shape, loss):
     """Squeezes or expands a trailing 1 so y's rank matches y_pred's (Keras'
     squeeze_or_expand_to_same_rank); other mismatches are errors."""
+    p_shape = tuple(p_shape)
     if y.ndim == len(p_shape) + 1 and y.shape[-1] == 1:
-        y = y.reshape(y.shape[:-1])
+        y = k.reshape(y, y.shape[:-1])
     elif y.ndim + 1 == len(p_shape) and p_shape[-1] == 1:
-        y = y.reshape(y.shape + (1,))
-    if y.shape != tuple(p_shape):
-        try:
-            np.broadcast_shapes(y.shape, tuple(p_shape))
-        except ValueError:
-            raise ValueError(f"{loss}: labels of shape {y.shape} do not fit predictions of "
-                             f"shape {tuple(p_shape)}") from None
+        y = k.reshape(y, y.shape + (1,))
+    if tuple(y.shape) != p_shape:
         if y.ndim != len(p_shape):
             raise ValueError(f"{loss}: labels of shape {y.shape} do not fit predictions of "
-                             f"shape {tuple(p_shape)}")
+                             f"shape {p_shape}")
+        try:
+            broadcast_shapes(loss, y.shape, p_shape)
+        except ValueError:
+            raise ValueError(f"{loss}: labels of shape {y.shape} do not fit predictions of "
+                             f"shape {p_shape}") from None
     return y
 
 
-def _fused(y_pred, values, grad):
+def _fused(p, values, grad):
     """A per-sample Tensor `values` (y_pred's shape without the last axis) whose
     backward is g[..., None] * grad (grad = d values / d y_pred, precomputed)."""
+    k = p.device.k
+
     def backward(g, needs):
-        return (grad * g[..., None],)
-    return _out(values.astype(_F32, copy=False), (y_pred,), backward)
+        return (k.binary("multiply", grad, k.reshape(g, tuple(g.shape) + (1,))),)
+    return _out(values, (p,), backward, p.device)
+
+
+def _logits_of(y_pred, from_logits):
+    """(tensor, from_logits): probabilities made by a sigmoid/softmax op are
+    replaced by the logits they came from (TensorFlow-Keras' _keras_logits)."""
+    p = _t(y_pred)
+    logits = getattr(p, "_keras_logits", None)
+    if not from_logits and logits is not None:
+        return logits, True
+    return p, from_logits
+
+
+def _move_axis_last(k, y, p, axis):
+    if axis in (-1, None) or axis == p.ndim - 1:
+        return y, p
+    order = [i for i in range(p.ndim) if i != axis % p.ndim] + [axis % p.ndim]
+    return k.transpose(y, tuple(order)), ops.transpose(p, order)
 
 
 # --- crossentropies: fused forward + backward -----------------------------------------------
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _move_axis_last(y_true, y_pred, axis):
-    if axis in (-1, None) or axis == y_pred.ndim - 1:
-        return y_true, y_pred
-    return np.moveaxis(y_true, axis, -1), ops.transpose(
-        y_pred, [i for i in range(y_pred.ndim) if i != axis % y_pred.ndim] + [axis % y_pred.ndim])
-
-
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """mean over the last axis of -(y log p + (1-y) log(1-p)); probabilities are
     clipped to [eps, 1-eps] and eps is added inside the logs, as TF-Keras."""
-    p = _t(y_pred)
-    y = _labels(y_true)
-    if y.shape != p.shape:
-        y = np.broadcast_to(_same_rank(y, p.shape, "binary_crossentropy"), p.shape)
+    p, from_logits = _logits_of(y_pred, from_logits)
+    k = p.device.k
+    y = _labels(y_true, p.device)
+    if tuple(y.shape) != tuple(p.shape):
+        y = k.broadcast_to(_same_rank(k, y, p.shape, "binary_crossentropy"), p.shape)
     if label_smoothing:
-        y = y * _F32(1 - label_smoothing) + _F32(0.5 * label_smoothing)
-    y, p = _move_axis_last(y, p, axis)
-    z = p._value
-    n = _F32(z.shape[-1])
-    if from_logits:
-        elem = np.maximum(z, 0)
-        elem -= z * y
-        elem += np.log1p(np.exp(-np.abs(z)))
-        grad = _cpu.activation(z, "sigmoid")
-        grad -= y
-        if n != 1:
-            grad /= n
+        y = k.binary("add", k.binary("multiply", y, _F32(1 - label_smoothing)),
+                     _F32(0.5 * label_smoothing))
+    y, p = _move_axis_last(k, y, p, axis)
+    elem, grad = k.binary_crossentropy(y, p._data, from_logits)
+    n = p.shape[-1]
+    last = (p.ndim - 1,)
+    if n == 1:
+        values = k.reshape(elem, p.shape[:-1])
     else:
-        eps = _F32(EPSILON)
-        pc = np.clip(z, eps, _F32(1) - eps)
-        a, b = pc + eps, _F32(1) - pc + eps
-        elem = -(y * np.log(a) + (1 - y) * np.log(b))
-        inside = (z >= eps) & (z <= _F32(1) - eps)
-        grad = np.where(inside, (-(y / a) + (1 - y) / b) / n, _F32(0))
-    values = elem.reshape(elem.shape[:-1]) if n == 1 else np.add.reduce(elem, axis=-1) / n
-    return _fused(p, values, grad.astype(_F32, copy=False))
+        values = k.binary("divide", k.reduce("sum", elem, last), _F32(n))
+        grad = k.binary("divide", grad, _F32(n))
+    return _fused(p, values, grad)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """-sum(y log p) over the class axis; probabilities are renormalised to sum 1 and
     clipped to [eps, 1-eps]; logits go through a stable log-softmax."""
-    p = _t(y_pred)
-    y = _labels(y_true)
-    if y.shape != p.shape:
+    p, from_logits = _logits_of(y_pred, from_logits)
+    k = p.device.k
+    y = _labels(y_true, p.device)
+    if tuple(y.shape) != tuple(p.shape):
         if p.ndim >= 1 and p.shape[-1] > 1 and (y.ndim < p.ndim or y.shape[-1] == 1):
             raise ValueError(f"categorical_crossentropy expects one-hot labels of shape "
                              f"{tuple(p.shape)}, got integer-like labels of shape {y.shape}; "
                              f"use sparse_categorical_crossentropy for class indices")
         raise ValueError(f"categorical_crossentropy: labels of shape {y.shape} do not match "
                          f"predictions of shape {tuple(p.shape)}")
-    y, p = _move_axis_last(y, p, axis)
+    y, p = _move_axis_last(k, y, p, axis)
     if label_smoothing:
-        y = y * _F32(1 - label_smoothing) + _F32(label_smoothing / y.shape[-1])
-    z = p._value
-    if from_logits:
-        m = z.max(axis=-1, keepdims=True)
-        lse = m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
-        values = -(y * (z - lse)).sum(axis=-1)
-        grad = np.exp(z - lse) * y.sum(axis=-1, keepdims=True) - y
-    else:
-        eps = _F32(EPSILON)
-        s = z.sum(axis=-1, keepdims=True)
-        q = z / s
-        qc = np.clip(q, eps, _F32(1) - eps)
-        values = -(y * np.log(qc)).sum(axis=-1)
-        dq = np.where((q >= eps) & (q <= _F32(1) - eps), -y / qc, _F32(0))
-        grad = (dq - (dq * q).sum(axis=-1, keepdims=True)) / s
-    return _fused(p, values, grad.astype(_F32))
+        y = k.binary("add", k.binary("multiply", y, _F32(1 - label_smoothing)),
+                     _F32(label_smoothing / y.shape[-1]))
+    values, grad = k.categorical_crossentropy(y, p._data, from_logits)
+    return _fused(p, values, grad)
 
 
-def _sparse_labels(y_true, p_shape, loss):
-    y = y_true._value if isinstance(y_true, Tensor) else np.asarray(y_true)
-    if y.dtype.kind not in "fiub":
-        raise ValueError(f"{loss}: labels must be numeric, got dtype {y.dtype}")
+def _sparse_labels(y_true, p, loss):
+    y = _labels(y_true, p.device, what=f"{loss}: labels", dtype=None)
+    k = p.device.k
+    p_shape = tuple(p.shape)
     if y.ndim == len(p_shape) and y.shape[-1] == 1:
-        y = y.reshape(y.shape[:-1])
-    if y.shape != tuple(p_shape[:-1]):
-        if y.shape == tuple(p_shape) and p_shape[-1] > 1:
+        y = k.reshape(y, y.shape[:-1])
+    if tuple(y.shape) != p_shape[:-1]:
+        if tuple(y.shape) == p_shape and p_shape[-1] > 1:
             raise ValueError(f"{loss} expects integer class indices of shape "
-                             f"{tuple(p_shape[:-1])}, got one-hot-like labels of shape "
+                             f"{p_shape[:-1]}, got one-hot-like labels of shape "
                              f"{y.shape}; use categorical_crossentropy for one-hot labels")
         raise ValueError(f"{loss}: labels of shape {y.shape} do not fit predictions of shape "
-                         f"{tuple(p_shape)} (expected {tuple(p_shape[:-1])})")
-    idx = y.astype(np.int64)
-    classes = p_shape[-1]
-    if y.size and (idx.min() < 0 or idx.max() >= classes or
-                   (y.dtype.kind == "f" and not np.array_equal(idx, y))):
-        bad = y[(idx < 0) | (idx >= classes) | (idx != y)].ravel()[:5]
-        raise ValueError(f"{loss}: labels must be integers in [0, {classes}), got values "
-                         f"such as {bad.tolist()}")
-    return idx
+                         f"{p_shape} (expected {p_shape[:-1]})")
+    return y
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
                                     axis=-1):
     """-log softmax(z)[label] for logits; for probabilities TF-Keras feeds log(clip(p))
-    to the softmax crossentropy, i.e. log(sum pc) - log(pc[label])."""
-    p = _t(y_pred)
+    to the softmax crossentropy, i.e. log(sum pc) - log(pc[label]). Labels must be
+    integers in [0, classes) (the kernel checks, naming the bad values)."""
+    p, from_logits = _logits_of(y_pred, from_logits)
     if axis not in (-1, p.ndim - 1):
         raise ValueError(f"sparse_categorical_crossentropy: only axis=-1 is supported, got "
                          f"{axis}")
-    idx = _sparse_labels(y_true, p.shape, "sparse_categorical_crossentropy")
-    valid = None
-    if ignore_class is not None:
-        valid = idx != ignore_class
-        idx = np.where(valid, idx, 0)
-    z = p._value
-    onehot = np.zeros(z.shape, _F32)
-    np.put_along_axis(onehot, idx[..., None], _F32(1), axis=-1)
-    if from_logits:
-        m = z.max(axis=-1, keepdims=True)
-        lse = m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
-        values = lse[..., 0] - np.take_along_axis(z, idx[..., None], axis=-1)[..., 0]
-        grad = np.exp(z - lse) - onehot
-    else:
-        eps = _F32(EPSILON)
-        pc = np.clip(z, eps, _F32(1) - eps)
-        s = pc.sum(axis=-1, keepdims=True)
-        values = np.log(s[..., 0]) - np.log(np.take_along_axis(pc, idx[..., None], -1)[..., 0])
-        grad = np.where((z >= eps) & (z <= _F32(1) - eps), 1 / s - onehot / pc, _F32(0))
-    if valid is not None:
-        values = np.where(valid, values, _F32(0))
-        grad = grad * valid[..., None]
-    return _fused(p, values, grad.astype(_F32))
+    k = p.device.k
+    y = _sparse_labels(y_true, p, "sparse_categorical_crossentropy")
+    values, grad = k.sparse_categorical_crossentropy(y, p._data, from_logits, ignore_class)
+    return _fused(p, values, grad)
 
 
 # --- composed losses --------------------------------------------------------------------------
 def _pair(y_true, y_pred, loss):
     p = _t(y_pred)
-    y = _same_rank(_labels(y_true), p.shape, loss)
-    return Tensor(np.ascontiguousarray(y)), p
+    k = p.device.k
+    y = _same_rank(k, _labels(y_true, p.device), p.shape, loss)
+    return _wrap(y, p.device), p
 
 
 def mean_squared_error(y_true, y_pred):
     y, p = _pair(y_true, y_pred, "mean_squared_error")
-    d = p._value - y._value
-    n = _F32(d.shape[-1]) if d.ndim else _F32(1)
-    if d.ndim == 0:
+    if p.ndim == 0:
         return ops.square(ops.subtract(p, y))
-    return _fused(p, (d * d).mean(axis=-1), (2 / n) * d)
+    k = p.device.k
+    d = k.binary("subtract", p._data, y._data)
+    if tuple(d.shape) != tuple(p.shape):  # labels broadcast against predictions
+        return ops.mean(ops.square(ops.subtract(p, y)), axis=-1)
+    n = _F32(d.shape[-1])
+    values = k.reduce("mean", k.binary("multiply", d, d), (d.ndim - 1,))
+    return _fused(p, values, k.binary("multiply", d, _F32(2) / n))
 
 
 def mean_absolute_error(y_true, y_pred):
@@ -236,7 +220,7 @@ def mean_absolute_error(y_true, y_pred):
 
 def mean_absolute_percentage_error(y_true, y_pred):
     y, p = _pair(y_true, y_pred, "mean_absolute_percentage_error")
-    denom = np.maximum(np.abs(y._value), _F32(EPSILON))
+    denom = ops.maximum(ops.abs(y), EPSILON)
     return ops.multiply(100.0, ops.mean(ops.abs(ops.divide(ops.subtract(y, p), denom)),
                                         axis=-1))
 
@@ -244,7 +228,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
 def mean_squared_logarithmic_error(y_true, y_pred):
     y, p = _pair(y_true, y_pred, "mean_squared_logarithmic_error")
     first = ops.log(ops.add(ops.maximum(p, EPSILON), 1.0))
-    second = np.log(np.maximum(y._value, _F32(EPSILON)) + _F32(1))
+    second = ops.log(ops.add(ops.maximum(y, EPSILON), 1.0))
     return ops.mean(ops.square(ops.subtract(first, second)), axis=-1)
 
 
@@ -254,7 +238,7 @@ def huber(y_true, y_pred, delta=1.0):
     abs_err = ops.abs(err)
     quad = ops.multiply(0.5, ops.square(err))
     lin = ops.subtract(ops.multiply(float(delta), abs_err), 0.5 * float(delta) ** 2)
-    return ops.mean(ops.where(abs_err._value <= _F32(delta), quad, lin), axis=-1)
+    return ops.mean(ops.where(ops.less_equal(abs_err, delta), quad, lin), axis=-1)
 
 
 def log_cosh(y_true, y_pred):
@@ -266,9 +250,9 @@ def log_cosh(y_true, y_pred):
 
 def kl_divergence(y_true, y_pred):
     y, p = _pair(y_true, y_pred, "kl_divergence")
-    yc = np.clip(y._value, _F32(EPSILON), _F32(1))
+    yc = ops.clip(y, EPSILON, 1.0)
     pc = ops.clip(p, EPSILON, 1.0)
-    return ops.sum(ops.multiply(yc, ops.subtract(np.log(yc), ops.log(pc))), axis=-1)
+    return ops.sum(ops.multiply(yc, ops.subtract(ops.log(yc), ops.log(pc))), axis=-1)
 
 
 def poisson(y_true, y_pred):
@@ -277,10 +261,11 @@ def poisson(y_true, y_pred):
 
 
 def _hinge_labels(y):
-    v = y._value
-    if np.all((v == 0) | (v == 1)):
-        return Tensor(2 * v - 1)
-    return y
+    """Keras converts 0/1 labels to -1/1 (labels already in -1/1 stay)."""
+    k = y.device.k
+    binary = k.reduce("all", k.binary("logical_or", k.binary("equal", y._data, 0.0),
+                                      k.binary("equal", y._data, 1.0)), tuple(range(y.ndim)))
+    return ops.where(_wrap(binary, y.device), ops.subtract(ops.multiply(y, 2.0), 1.0), y)
 
 
 def hinge(y_true, y_pred):
@@ -298,7 +283,7 @@ def squared_hinge(y_true, y_pred):
 def categorical_hinge(y_true, y_pred):
     y, p = _pair(y_true, y_pred, "categorical_hinge")
     pos = ops.sum(ops.multiply(y, p), axis=-1)
-    neg = ops.max(ops.multiply(1.0 - y._value, p), axis=-1)
+    neg = ops.max(ops.multiply(ops.subtract(1.0, y), p), axis=-1)
     return ops.maximum(ops.add(ops.subtract(neg, pos), 1.0), 0.0)
 
 
@@ -322,47 +307,57 @@ logcosh = log_cosh
 
 
 # --- reduction ----------------------------------------------------------------------------------
-def broadcast_sample_weight(sample_weight, shape, what="per-sample losses"):
-    """sample_weight as a float32 view broadcast to `shape` (Keras' rules: a
-    trailing axis of 1 is dropped, missing trailing axes are added); ValueError
-    naming both shapes when it does not fit."""
+def broadcast_sample_weight(sample_weight, shape, device=None, what="per-sample losses"):
+    """sample_weight as float32 storage on `device` broadcast to `shape` (Keras'
+    rules: a trailing axis of 1 is dropped, missing trailing axes are added);
+    ValueError naming both shapes when it does not fit."""
+    device = device or devices.current()
+    k = device.k
     sw = sample_weight
-    w = np.asarray(sw._value if isinstance(sw, Tensor) else sw, dtype=_F32)
+    w = _labels(sw, device, what="sample_weight")
     if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
-        w = w.reshape(w.shape[:-1])
-    while w.ndim < len(shape):
-        w = w[..., None]
+        w = k.reshape(w, w.shape[:-1])
+    if w.ndim < len(shape):
+        w = k.reshape(w, tuple(w.shape) + (1,) * (len(shape) - w.ndim))
     try:
-        return np.broadcast_to(w, shape)
+        broadcast_shapes("sample_weight", tuple(w.shape), tuple(shape))
+        if w.ndim > len(shape):
+            raise ValueError
+        return k.broadcast_to(w, tuple(shape))
     except ValueError:
-        raise ValueError(f"sample_weight of shape {np.shape(sw)} does not fit {what} of "
-                         f"shape {tuple(shape)}") from None
+        raise ValueError(f"sample_weight of shape {tuple(np.shape(sw))} does not fit {what} "
+                         f"of shape {tuple(shape)}") from None
 
 
 def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
-    """Weights and reduces per-sample loss values in one differentiable op."""
-    v = values._value
-    w = None if sample_weight is None else broadcast_sample_weight(sample_weight, v.shape)
+    """Weights and reduces per-sample loss values in one differentiable op (sums
+    accumulate in float64)."""
+    d = values.device
+    k = d.k
+    v = values._data
+    w = None if sample_weight is None else broadcast_sample_weight(sample_weight, v.shape, d)
     if reduction in ("none", None):
-        return values if w is None else ops.multiply(values, w)
-    total = v.sum(dtype=np.float64) if w is None else (v * w).sum(dtype=np.float64)
+        return values if w is None else ops.multiply(values, _wrap(w, d))
+    axes = tuple(range(v.ndim))
+    weighted = v if w is None else k.binary("multiply", v, w)
+    total = k.reduce("sum", weighted, axes, precise=True)
     if reduction == "sum":
-        div = 1.0
+        div = k.full((), 1.0, "float64")
     elif reduction == "mean_with_sample_weight" and w is not None:
-        div = float(w.sum(dtype=np.float64))
+        div = k.reduce("sum", w, axes, precise=True)
+        zero = k.binary("equal", div, 0.0)  # all weights zero: the loss is 0, not NaN
+        total = k.where(zero, k.binary("multiply", total, 0.0), total)
+        div = k.where(zero, 1.0, div)
     else:
-        div = float(max(v.size, 1))
-    if div == 0.0:
-        div = 1.0
-        total = 0.0 * total
-    scale = _F32(1.0 / div)
-    out = np.asarray(total / div, dtype=_F32)
+        div = k.full((), float(max(v.size or 0, 1)), "float64")
+    scale = k.cast(k.binary("divide", 1.0, div), _F32)
+    out = k.cast(k.binary("divide", total, div), _F32)
 
     def backward(g, needs):
-        base = np.full(v.shape, g * scale, dtype=_F32) if w is None else \
-            (w * (g * scale)).astype(_F32)
+        gs = k.binary("multiply", g, scale)
+        base = k.copy(k.broadcast_to(gs, v.shape)) if w is None else k.binary("multiply", w, gs)
         return (base,)
-    return _out(out, (values,), backward)
+    return _out(out, (values,), backward, d)
 
 
 # --- classes ------------------------------------------------------------------------------------

@@ -1,15 +1,20 @@
 """Stateful metrics as Keras 3 defines them: update_state(y_true, y_pred,
-sample_weight) accumulates NumPy state, result() reads it, reset_state() clears it.
+sample_weight) accumulates state, result() reads it, reset_state() clears it.
 
-Metrics work on arrays (no graph): per-batch work is vectorised NumPy. Mean-type
-metrics keep a weighted total and count, so an epoch's value is the running mean
-over all samples seen, as in Keras.
+Per-batch work runs through pykern.ops on the predictions' device, and the
+accumulators (float64 sums) stay on that device: values come to the host only
+when result() is read (for a log or a callback). Mean-type metrics keep a
+weighted total and count, so an epoch's value is the running mean over all
+samples seen, as in Keras.
 """
 import numpy as np
 
 from pykern import losses as klosses
+from pykern import ops
+from pykern.backend import devices
 from pykern.backend.state import to_snake_case, uniquify
 from pykern.backend.tensor import Tensor, no_grad
+from pykern.ops.core import _wrap
 from pykern.utils.serialization import (deserialize_keras_object, register_builtin,
                                         serialize_keras_object)
 
@@ -29,78 +34,92 @@ _F32 = np.float32
 EPSILON = 1e-7
 
 
-def _np(x):
+def _tensor(x, like=None, what="values", keep_dtype=True):
+    """x as a Tensor on like's device (or the current one); numeric dtypes only."""
     if isinstance(x, Tensor):
-        return x._value
-    return np.asarray(x)
+        t = x
+        if like is not None:
+            devices.of([t, like], what)
+    else:
+        v = np.asarray(x)
+        d = like.device if like is not None else devices.current()
+        t = _wrap(d.k.from_host(v, dtype=None if keep_dtype else _F32), d)
+    if t.dtype.kind not in "fiub":
+        raise ValueError(f"{what} must be numeric, got an array of dtype {t.dtype}")
+    return t
 
 
-def _numeric(x, what):
-    v = _np(x)
-    if v.dtype.kind not in "fiub":
-        raise ValueError(f"{what} must be numeric, got an array of dtype {v.dtype}")
-    return v
+def _pair(y_true, y_pred, what):
+    p = _tensor(y_pred, what=f"{what}: y_pred")
+    return _tensor(y_true, p, f"{what}: y_true"), p
 
 
-# --- metric functions (per-sample values, NumPy) -----------------------------------------------
 def _squeeze_like(y, p):
     if y.ndim == p.ndim + 1 and y.shape[-1] == 1:
-        return y.reshape(y.shape[:-1])
+        return ops.squeeze(y, -1)
     if y.ndim + 1 == p.ndim and p.shape[-1] == 1:
-        return y.reshape(y.shape + (1,))
+        return ops.expand_dims(y, -1)
     return y
 
 
+def _f32(t):
+    return ops.cast(t, "float32")
+
+
+# --- metric functions (per-sample values, on the predictions' device) ---------------------------
 def accuracy(y_true, y_pred):
     """Exact equality, averaged over the last axis."""
-    y, p = _np(y_true), _np(y_pred)
-    y = _squeeze_like(y, p)
-    return np.mean(y == p, axis=-1, dtype=_F32) if p.ndim else (y == p).astype(_F32)
+    y, p = _pair(y_true, y_pred, "accuracy")
+    hit = _f32(ops.equal(_squeeze_like(y, p), p))
+    return ops.mean(hit, axis=-1) if p.ndim else hit
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """mean over the last axis of y == (p > threshold) (strict, as Keras)."""
-    y, p = _np(y_true).astype(_F32), _np(y_pred)
-    y = _squeeze_like(y, p)
-    return np.mean(y == (p > threshold), axis=-1, dtype=_F32)
+    y, p = _pair(y_true, y_pred, "binary_accuracy")
+    y = _squeeze_like(_f32(y), p)
+    return ops.mean(_f32(ops.equal(y, _f32(ops.greater(p, threshold)))), axis=-1)
 
 
 def categorical_accuracy(y_true, y_pred):
-    y, p = _np(y_true), _np(y_pred)
-    return (np.argmax(y, axis=-1) == np.argmax(p, axis=-1)).astype(_F32)
+    y, p = _pair(y_true, y_pred, "categorical_accuracy")
+    return _f32(ops.equal(ops.argmax(y, axis=-1), ops.argmax(p, axis=-1)))
+
+
+def _class_ids(y, p):
+    if y.ndim == p.ndim and y.shape[-1] == 1:
+        y = ops.squeeze(y, -1)
+    return ops.cast(y, "int32")
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    y, p = _np(y_true), _np(y_pred)
-    if y.ndim == p.ndim and y.shape[-1] == 1:
-        y = y.reshape(y.shape[:-1])
-    return (y.astype(np.int64) == np.argmax(p, axis=-1)).astype(_F32)
+    y, p = _pair(y_true, y_pred, "sparse_categorical_accuracy")
+    return _f32(ops.equal(_class_ids(y, p), ops.argmax(p, axis=-1)))
 
 
 def _in_top_k(p, idx, k):
-    """idx (B,) is among the k largest of p (B, C); ties favour the target as TF does."""
-    target = np.take_along_axis(p, idx[:, None], axis=-1)
-    return ((p > target).sum(axis=-1) < k).astype(_F32)
+    """idx is among the k largest of p along the last axis; ties favour the target
+    as TF does."""
+    flat_p = ops.reshape(p, (-1, p.shape[-1]))
+    flat_i = ops.reshape(idx, (-1,))
+    hit = p.device.k.top_k_hit(flat_p._data, flat_i._data, k)
+    return ops.reshape(_wrap(hit, p.device), p.shape[:-1])
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
-    p = _np(y_pred)
-    return _in_top_k(p.reshape(-1, p.shape[-1]), np.argmax(_np(y_true), axis=-1).ravel(),
-                     k).reshape(p.shape[:-1])
+    y, p = _pair(y_true, y_pred, "top_k_categorical_accuracy")
+    return _in_top_k(p, ops.argmax(y, axis=-1), k)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
-    y, p = _np(y_true), _np(y_pred)
-    if y.ndim == p.ndim and y.shape[-1] == 1:
-        y = y.reshape(y.shape[:-1])
-    return _in_top_k(p.reshape(-1, p.shape[-1]), y.astype(np.int64).ravel(),
-                     k).reshape(p.shape[:-1])
+    y, p = _pair(y_true, y_pred, "sparse_top_k_categorical_accuracy")
+    return _in_top_k(p, _class_ids(y, p), k)
 
 
 def _from_loss(fn):
     def metric_fn(y_true, y_pred, **kwargs):
         with no_grad():
-            return fn(y_true, y_pred, **kwargs)._value
+            return fn(y_true, y_pred, **kwargs)
     metric_fn.__name__ = fn.__name__
     return metric_fn
 
@@ -144,42 +163,63 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
-def _weights(sample_weight, shape):
-    return klosses.broadcast_sample_weight(_np(sample_weight), shape, what="values")
-
-
 def _weighted_sum(name, values, sample_weight):
-    """(sum of values * weights, sum of weights) in float64; weights default to 1."""
-    v = _numeric(values, f"{name}: values").astype(np.float64)
+    """(sum of values * weights, sum of weights) as float64 storage on the values'
+    device (the count is a host float when there are no weights)."""
+    v = _tensor(values, what=f"{name}: values")
+    k = v.device.k
+    data = v._data if v.dtype == np.dtype(_F32) else k.cast(v._data, _F32)
+    axes = tuple(range(v.ndim))
     if sample_weight is None:
-        return float(v.sum()), float(v.size)
-    w = _weights(sample_weight, v.shape)
-    return float((v * w).sum()), float(w.sum())
+        return v.device, k.reduce("sum", data, axes, precise=True), float(v.size)
+    w = klosses.broadcast_sample_weight(sample_weight, v.shape, v.device, what="values")
+    return (v.device, k.reduce("sum", k.binary("multiply", data, w), axes, precise=True),
+            k.reduce("sum", w, axes, precise=True))
 
 
 class Mean(Metric):
-    """The weighted mean of every value seen: total / count."""
+    """The weighted mean of every value seen: total / count (float64 on the device
+    of the values)."""
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.reset_state()
 
     def reset_state(self):
-        self.total = 0.0
-        self.count = 0.0
+        self._device = None
+        self._total = self._count = None
 
     def update_state(self, values, sample_weight=None):
-        total, count = _weighted_sum(self.name, values, sample_weight)
-        self.total += total
-        self.count += count
+        d, total, count = _weighted_sum(self.name, values, sample_weight)
+        self._add(total, count, d)
 
-    def _add(self, total, count):
-        """Adds a precomputed sum and count (the training loop's loss tracker)."""
-        self.total += total
-        self.count += count
+    def _add(self, total, count, device):
+        """Adds a sum and a count (storage on `device` or host numbers)."""
+        k = device.k
+        if self._device is None or self._device is not device:
+            self._device = device
+            self._total = k.full((), 0.0, "float64")
+            self._count = k.full((), 0.0, "float64")
+        self._total = k.binary("add", self._total, total)
+        self._count = k.binary("add", self._count, count)
+
+    def _host(self):
+        if self._device is None:
+            return 0.0, 0.0
+        k = self._device.k
+        return float(k.to_host(self._total)), float(k.to_host(self._count))
+
+    @property
+    def total(self):
+        return self._host()[0]
+
+    @property
+    def count(self):
+        return self._host()[1]
 
     def result(self):
-        return _F32(self.total / self.count) if self.count else _F32(0.0)
+        total, count = self._host()
+        return _F32(total / count) if count else _F32(0.0)
 
 
 class Sum(Metric):
@@ -188,10 +228,18 @@ class Sum(Metric):
         self.reset_state()
 
     def reset_state(self):
-        self.total = 0.0
+        self._device = None
+        self._total = None
 
     def update_state(self, values, sample_weight=None):
-        self.total += _weighted_sum(self.name, values, sample_weight)[0]
+        d, total, _ = _weighted_sum(self.name, values, sample_weight)
+        if self._device is not d:
+            self._device, self._total = d, d.k.full((), 0.0, "float64")
+        self._total = d.k.binary("add", self._total, total)
+
+    @property
+    def total(self):
+        return 0.0 if self._device is None else float(self._device.k.to_host(self._total))
 
     def result(self):
         return _F32(self.total)
@@ -206,8 +254,9 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y = _numeric(y_true, f"{self.name}: y_true")
-        values = self._fn(y, _np(y_pred), **self._fn_kwargs)
+        y, p = _pair(y_true, y_pred, self.name)
+        with no_grad():
+            values = self._fn(y, p, **self._fn_kwargs)
         Mean.update_state(self, values, sample_weight)
 
     def get_config(self):
@@ -273,10 +322,13 @@ LogCoshError = _wrapper("LogCoshError", _from_loss(klosses.log_cosh), "logcosh")
 
 
 def _cosine(y_true, y_pred, axis=-1):
-    y, p = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
-    yn = y / np.maximum(np.linalg.norm(y, axis=axis, keepdims=True), EPSILON)
-    pn = p / np.maximum(np.linalg.norm(p, axis=axis, keepdims=True), EPSILON)
-    return (yn * pn).sum(axis=axis)
+    y, p = _pair(y_true, y_pred, "cosine_similarity")
+    y, p = _f32(y), _f32(p)
+    yn = ops.divide(y, ops.maximum(ops.sqrt(ops.sum(ops.square(y), axis=axis, keepdims=True)),
+                                   EPSILON))
+    pn = ops.divide(p, ops.maximum(ops.sqrt(ops.sum(ops.square(p), axis=axis, keepdims=True)),
+                                   EPSILON))
+    return ops.sum(ops.multiply(yn, pn), axis=axis)
 
 
 CosineSimilarity = _wrapper("CosineSimilarity", _cosine, "cosine_similarity", (("axis", -1),))
@@ -289,12 +341,14 @@ class RootMeanSquaredError(Mean):
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y, p = _numeric(y_true, f"{self.name}: y_true").astype(_F32), _np(y_pred)
-        y = _squeeze_like(y, p)
-        super().update_state(np.square(y - p), sample_weight)
+        y, p = _pair(y_true, y_pred, self.name)
+        with no_grad():
+            err = ops.square(ops.subtract(_squeeze_like(_f32(y), p), p))
+        super().update_state(err, sample_weight)
 
     def result(self):
-        return _F32(np.sqrt(self.total / self.count)) if self.count else _F32(0.0)
+        total, count = self._host()
+        return _F32(np.sqrt(total / count)) if count else _F32(0.0)
 
 
 # --- confusion-matrix metrics ------------------------------------------------------------------
@@ -308,26 +362,62 @@ def _thresholds_arg(thresholds, default):
 
 
 def _confusion(y_true, y_pred, thresholds, sample_weight, class_id=None, top_k=None):
-    """(tp, fp, tn, fn) per threshold, weighted, with Keras' strict `p > t`."""
-    y, p = _numeric(y_true, "y_true"), _np(y_pred).astype(np.float64)
-    y = _squeeze_like(y, p)
-    if class_id is not None:
-        y, p = y[..., class_id], p[..., class_id]
-    if top_k is not None:
-        kth = -np.sort(-p, axis=-1)[..., top_k - 1:top_k]
-        p = np.where(p >= kth, p, -np.inf)
-    pos = (y.astype(np.float64) > 0).ravel()
-    p = p.ravel()
-    w = np.ones_like(p) if sample_weight is None else \
-        _weights(sample_weight, y.shape).astype(np.float64).ravel()
-    above = p[None, :] > thresholds[:, None]  # (T, N)
-    wp, wn = w * pos, w * ~pos
-    tp = above @ wp
-    fp = above @ wn
-    return tp, fp, wn.sum() - fp, wp.sum() - tp
+    """(tp, fp, tn, fn) per threshold as float64 storage on the predictions'
+    device, weighted, with Keras' strict `p > t`."""
+    y, p = _pair(y_true, y_pred, "confusion")
+    with no_grad():
+        y = _squeeze_like(y, p)
+        if class_id is not None:
+            y, p = y[..., class_id], p[..., class_id]
+        if top_k is not None:
+            kth = p.device.k.kth_largest(_f32(p)._data, top_k)
+            p = ops.where(ops.greater_equal(p, _wrap(kth, p.device)), p, -np.inf)
+        pos = _f32(ops.greater(ops.reshape(_f32(y), (-1,)), 0.0))
+        p = ops.reshape(_f32(p), (1, -1))
+        if sample_weight is None:
+            w = ops.ones_like(pos)
+        else:
+            w = _wrap(klosses.broadcast_sample_weight(sample_weight, y.shape, p.device,
+                                                      what="values"), p.device)
+            w = ops.reshape(w, (-1,))
+        thr = _tensor(np.asarray(thresholds, _F32).reshape(-1, 1), p)
+        above = _f32(ops.greater(p, thr))  # (T, N)
+        wp, wn = ops.multiply(w, pos), ops.multiply(w, ops.subtract(1.0, pos))
+    k = p.device.k
+    sums = [k.reduce("sum", k.binary("multiply", above._data, v._data), (1,), precise=True)
+            for v in (wp, wn)]
+    totals = [k.reduce("sum", v._data, (0,), precise=True) for v in (wp, wn)]
+    tp, fp = sums
+    return (p.device, tp, fp, k.binary("subtract", totals[1], fp),
+            k.binary("subtract", totals[0], tp))
 
 
-class _Confusion(Metric):
+class _Counts:
+    """tp, fp, tn, fn accumulators (float64 storage on one device) per threshold."""
+
+    def _reset_counts(self):
+        self._device = None
+        self._counts = None
+
+    def _accumulate(self, device, counts):
+        if self._device is not device:
+            self._device = device
+            self._counts = [device.k.full((len(self.thresholds),), 0.0, "float64")
+                            for _ in range(4)]
+        self._counts = [device.k.binary("add", a, b) for a, b in zip(self._counts, counts)]
+
+    def _count(self, i):
+        if self._device is None:
+            return np.zeros(len(self.thresholds))
+        return np.asarray(self._device.k.to_host(self._counts[i]), dtype=np.float64)
+
+    true_positives = property(lambda self: self._count(0))
+    false_positives = property(lambda self: self._count(1))
+    true_negatives = property(lambda self: self._count(2))
+    false_negatives = property(lambda self: self._count(3))
+
+
+class _Confusion(_Counts, Metric):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         # unnamed confusion metrics get unique names (precision, precision_1, ...) as Keras
         super().__init__(name=name or uniquify(to_snake_case(type(self).__name__)),
@@ -339,17 +429,12 @@ class _Confusion(Metric):
         self.reset_state()
 
     def reset_state(self):
-        n = len(self.thresholds)
-        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
-        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+        self._reset_counts()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        tp, fp, tn, fn = _confusion(y_true, y_pred, self.thresholds, sample_weight,
-                                    self.class_id, self.top_k)
-        self.true_positives += tp
-        self.false_positives += fp
-        self.true_negatives += tn
-        self.false_negatives += fn
+        d, *counts = _confusion(y_true, y_pred, self.thresholds, sample_weight, self.class_id,
+                                self.top_k)
+        self._accumulate(d, counts)
 
     def _ratio(self, num, den):
         r = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0).astype(_F32)
@@ -364,21 +449,23 @@ class Precision(_Confusion):
     """tp / (tp + fp) at each threshold (default 0.5)."""
 
     def result(self):
-        return self._ratio(self.true_positives, self.true_positives + self.false_positives)
+        tp = self.true_positives
+        return self._ratio(tp, tp + self.false_positives)
 
 
 class Recall(_Confusion):
     """tp / (tp + fn) at each threshold (default 0.5)."""
 
     def result(self):
-        return self._ratio(self.true_positives, self.true_positives + self.false_negatives)
+        tp = self.true_positives
+        return self._ratio(tp, tp + self.false_negatives)
 
 
 def _div_no_nan(a, b):
     return np.where(b != 0, a / np.where(b != 0, b, 1), 0.0)
 
 
-class AUC(Metric):
+class AUC(_Counts, Metric):
     """Area under the ROC or PR curve from confusion counts at num_thresholds
     thresholds (Keras' Riemann sums; PR with 'interpolation' uses Davis &
     Goadrich's interpolation as Keras)."""
@@ -408,19 +495,15 @@ class AUC(Metric):
         self.reset_state()
 
     def reset_state(self):
-        n = len(self.thresholds)
-        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
-        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+        self._reset_counts()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        p = _np(y_pred)
+        p = _tensor(y_pred, what="auc: y_pred")
         if self.from_logits:
-            p = 1 / (1 + np.exp(-p.astype(np.float64)))
-        tp, fp, tn, fn = _confusion(y_true, p, self.thresholds, sample_weight)
-        self.true_positives += tp
-        self.false_positives += fp
-        self.true_negatives += tn
-        self.false_negatives += fn
+            with no_grad():
+                p = ops.sigmoid(_f32(p))
+        d, *counts = _confusion(y_true, p, self.thresholds, sample_weight)
+        self._accumulate(d, counts)
 
     def _pr_interpolated(self):
         tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives

@@ -29,10 +29,10 @@ def fresh_names():
 
 @pytest.fixture
 def sgemm_calls(monkeypatch):
-    """Records every _cpu.sgemm call the ops make, as a dict of its arguments by name
-    (however they were passed), and still runs the real kernel."""
+    """Records every _cpu.sgemm call the CPU kernel table makes, as a dict of its
+    arguments by name (however they were passed), and still runs the real kernel."""
     from pykern import _cpu
-    from pykern.ops import nn
+    from pykern.backend.devices import cpu
     calls = []
 
     class Spy:
@@ -44,7 +44,7 @@ def sgemm_calls(monkeypatch):
             calls.append(dict(trans_a=trans_a, trans_b=trans_b, bias=bias,
                               activation=activation))
             return _cpu.sgemm(a, b, c, trans_a, trans_b, alpha, beta, bias, activation)
-    monkeypatch.setattr(nn, "_cpu", Spy())
+    monkeypatch.setattr(cpu, "_cpu", Spy())
     return calls
 
 

@@ -36,9 +36,12 @@ def assert_matches_oracle_and_cpu(got, a, b, c0=None, **kw):
 # ---- without a GPU ---------------------------------------------------------
 
 @needs_module
-def test_import_succeeds_and_device_count_is_a_non_negative_int():
+def test_device_count_agrees_with_the_device_list():
     n = _cuda.device_count()
     assert isinstance(n, int) and n >= 0
+    from pykern import config
+    assert config.list_devices() == ["cpu"] + [f"cuda:{i}" for i in range(n)]
+    assert config.cuda_available() == (n > 0)
 
 
 @needs_module

@@ -299,10 +299,13 @@ def test_regularization_losses_reach_model_losses():
     (penalty,) = model.losses
     k = model.layers[0].kernel.numpy()
     np.testing.assert_allclose(float(penalty), 0.1 * np.sum(k ** 2), rtol=1e-6)
+    x = _x(2, 3)
     with pykern.GradientTape() as tape:
-        loss = pykern.ops.add(pykern.ops.sum(model(_x(2, 3))), model.losses[0])
+        loss = pykern.ops.add(pykern.ops.sum(model(x)), model.losses[0])
     g = tape.gradient(loss, model.layers[0].kernel)
-    assert g is not None
+    # d/dk [sum(x k + b) + 0.1 |k|^2] = column sums of x in every column + 0.2 k
+    expected = np.repeat(x.sum(axis=0)[:, None], 2, axis=1) + 0.2 * k
+    np.testing.assert_allclose(g.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_predict_on_batch_returns_arrays_without_a_graph():

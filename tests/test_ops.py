@@ -215,11 +215,12 @@ def test_dense_op_rejects_mismatched_shapes():
         ops.dense(_normal(4, 3), _normal(3, 2), activation="gelu")
 
 
-def test_matmul_numpy_inputs_take_the_fast_path():
+def test_matmul_of_plain_arrays_is_a_tensor_on_the_current_device():
     a, b = _normal(3, 4), _normal(4, 2)
     out = ops.matmul(a, b)
-    assert type(out) is np.ndarray and out.dtype == np.float32
-    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-6)
+    assert isinstance(out, pykern.Tensor) and out.dtype == np.float32
+    assert out.device.name == "cpu"
+    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-5, atol=1e-6)
     assert isinstance(ops.matmul(pykern.Tensor(a), b), pykern.Tensor)
 
 

@@ -131,8 +131,11 @@ def test_result_does_not_depend_on_the_thread_count():
             np.testing.assert_array_equal(a, b)
 
 
-def test_empty_parameter_list_is_a_no_op():
-    _cpu.OptimPlan("sgd", [], []).step([], 0.1)
+def test_empty_parameter_list_is_a_no_op_that_still_checks_its_gradients():
+    plan = _cpu.OptimPlan("sgd", [], [])
+    assert plan.step([], 0.1) is None
+    with pytest.raises(ValueError):
+        plan.step([np.zeros(3, np.float32)], 0.1)
 
 
 @pytest.mark.parametrize("make,match", [

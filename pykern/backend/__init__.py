@@ -37,7 +37,7 @@ def cast_to_floatx(x):
 
 def variable(value, dtype=None, name=None, constraint=None, trainable=True):
     """A Variable initialised with a copy of `value`."""
-    v = value._value if isinstance(value, Tensor) else np.asarray(value)
+    v = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
     return Variable(v, dtype=dtype or floatx(), name=name, constraint=constraint,
                     trainable=trainable)
 

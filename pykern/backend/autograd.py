@@ -2,20 +2,18 @@
 
 `grad_arrays` is the engine: one topological sort from the outputs, then one
 backward call per op that lies on a path to a requested source. It returns
-ndarrays (what optimizers consume); `gradients` and `GradientTape.gradient`
-wrap them as Tensors.
+storage on the sources' device (what optimizers consume); `gradients` and
+`GradientTape.gradient` wrap them as Tensors. Gradients are summed with the
+device's kernel table, never with NumPy directly.
 """
 import operator
 
-import numpy as np
-
-from pykern.backend.tensor import Tensor, Variable, _Recording
+from pykern.backend.tensor import Tensor, Variable, record
 
 __all__ = ["gradients", "grad_arrays", "GradientTape"]
 
 
 _by_creation = operator.attrgetter("_seq")
-_F32 = np.dtype(np.float32)
 
 
 def _interior(ys):
@@ -34,10 +32,11 @@ def _interior(ys):
 
 
 def grad_arrays(ys, xs, seeds=None):
-    """d(sum of ys)/d(each x) as float32 ndarrays, None where x does not affect ys.
+    """d(sum of ys)/d(each x) as float32 storage, None where x does not affect ys.
 
     ys, xs: lists of Tensors; seeds: optional output gradients, one per y
-    (default ones, i.e. the gradient of the sum of each y).
+    (default ones, i.e. the gradient of the sum of each y). The storages handed
+    out are owned and writable (optimizers may update them in place).
     """
     targets = {id(x) for x in xs}
     interior = _interior(ys)
@@ -49,15 +48,15 @@ def grad_arrays(ys, xs, seeds=None):
                 break
     grads = {}
     for i, y in enumerate(ys):
-        shape = y._value.shape
+        k = y.device.k
         s = None if seeds is None else seeds[i]
         if s is None:
-            s = np.ones(shape, dtype=np.float32)
+            s = k.full(y.shape, 1.0)
         else:
-            s = s._value if isinstance(s, Tensor) else np.asarray(s, dtype=np.float32)
-            if s.shape != shape:
-                s = np.broadcast_to(s, shape)
-        grads[id(y)] = grads[id(y)] + s if id(y) in grads else s
+            s = s._data if isinstance(s, Tensor) else k.from_host(s, dtype="float32")
+            if tuple(s.shape) != tuple(y.shape):
+                s = k.broadcast_to(s, y.shape)
+        grads[id(y)] = k.binary("add", grads[id(y)], s) if id(y) in grads else s
     found = {}  # gradients of interior tensors that are sources
     pop, get = grads.pop, grads.get
     for t in reversed(interior):
@@ -71,22 +70,22 @@ def grad_arrays(ys, xs, seeds=None):
             found[tid] = g
         parents = t._parents
         needs = tuple([id(p) in relevant for p in parents])
+        k = t.device.k
         for p, need, gp in zip(parents, needs, t._backward(g, needs)):
             if need and gp is not None:
                 prev = get(id(p))
-                grads[id(p)] = gp if prev is None else prev + gp
+                grads[id(p)] = gp if prev is None else k.binary("add", prev, gp)
     out, given = [], set()
     for x in xs:
         g = get(id(x))
         if g is None:
             g = found.get(id(x))
         if g is not None:
-            # hand out owned, writable arrays: optimizers may update them in place, and
-            # a backward may pass one array to two parents (add) or return a broadcast view
-            flags = g.flags
-            if (g.dtype is not _F32 or id(g) in given or not flags.writeable
-                    or not flags.c_contiguous):
-                g = np.array(g, dtype=np.float32, order="C")
+            # hand out owned, writable storage: optimizers may update it in place, and a
+            # backward may pass one array to two parents (add) or return a broadcast view
+            if id(g) in given:
+                g = x.device.k.copy(g)
+            g = x.device.k.owned(g)
             given.add(id(g))
         out.append(g)
     return out
@@ -103,7 +102,8 @@ def gradients(ys, xs, output_gradients=None):
         if not isinstance(t, Tensor):
             raise TypeError(f"gradients: expected Tensors, got {type(t).__name__}")
     seeds = None if output_gradients is None else _as_list(output_gradients)
-    return [None if g is None else Tensor(g) for g in grad_arrays(ys_l, xs_l, seeds)]
+    return [None if g is None else Tensor._wrap(g, x.device)
+            for x, g in zip(xs_l, grad_arrays(ys_l, xs_l, seeds))]
 
 
 def _flatten(structure):
@@ -137,16 +137,16 @@ class GradientTape:
         self.persistent = persistent
         self._watch_accessed = watch_accessed_variables
         self._used = False
-        self._prev = None
+        self._scope = None
         self._watched = []
 
     def __enter__(self):
-        self._prev = _Recording.on
-        _Recording.on = True
+        self._scope = record()
+        self._scope.__enter__()
         return self
 
     def __exit__(self, *exc):
-        _Recording.on = self._prev
+        self._scope.__exit__(*exc)
         return False
 
     def _unwatched(self, source):
@@ -183,7 +183,7 @@ class GradientTape:
                                 f"Variables, got {type(s).__name__}")
         ys = _as_list(target)
         seeds = None if output_gradients is None else _as_list(output_gradients)
-        grads = [None if g is None or self._unwatched(s) else Tensor(g)
+        grads = [None if g is None or self._unwatched(s) else Tensor._wrap(g, s.device)
                  for s, g in zip(flat, grad_arrays(ys, flat, seeds))]
         if flat is sources:
             return grads

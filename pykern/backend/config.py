@@ -6,7 +6,7 @@ first kernel call); `OMP_NUM_THREADS` sets the initial thread count.
 from pykern import _cpu
 
 __all__ = ["cpu_isa", "hardware_isa", "num_threads", "set_num_threads", "get_num_threads",
-           "list_devices", "cuda_available"]
+           "list_devices", "cuda_available", "set_device", "get_device"]
 
 
 def cpu_isa():
@@ -53,3 +53,16 @@ def list_devices():
     cuda = _cuda_module()
     count = cuda.device_count() if cuda is not None else 0
     return ["cpu"] + [f"cuda:{i}" for i in range(count)]
+
+
+def set_device(name):
+    """Sets the default device of new tensors and variables ('cpu'; 'meta' for
+    shapes only); `pykern.device(name)` scopes it to a block instead."""
+    from pykern.backend import devices
+    devices.set_device(name)
+
+
+def get_device():
+    """The name of the device new tensors and variables go to here."""
+    from pykern.backend import devices
+    return devices.current().name

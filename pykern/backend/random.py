@@ -1,25 +1,72 @@
-"""Seeded random numbers: every stream is a counter-based Philox generator.
+"""Seeded random numbers: every stream is Philox4x32-10 keyed by (seed, counter).
+
+One generator (csrc/include/pykern/philox.h) serves every device: element i of
+a draw that starts at counter `offset` is a function of (seed, offset, i)
+alone, so a seed gives the same numbers on the CPU at any thread count and on
+a GPU. A `SeedGenerator` is a seed and a counter that each draw advances.
 
 `set_random_seed(seed)` resets the global stream. Objects that draw random
 numbers repeatedly (Dropout, initializers without a seed) own a
-`SeedGenerator`; one built with seed=None takes its key from the global stream
-at construction, so with the same global seed and the same construction order
-every weight and every dropout mask is identical run to run.
+`SeedGenerator`; one built with seed=None takes its seed from the global
+stream at construction, so with the same global seed and the same
+construction order every weight and every dropout mask is identical run to
+run. An int seed given to a draw gives the same numbers on every call, as
+Keras.
+
+The functions here return host ndarrays (initial values of variables); device
+kernels draw through `draw`, which hands out (seed, offset) for the device's
+own generator.
 """
+import os
 import random as _pyrandom
 
 import numpy as np
 
+from pykern import _cpu
+
 __all__ = ["set_random_seed", "SeedGenerator", "uniform", "normal", "truncated_normal",
-           "global_generator"]
+           "global_generator", "draw", "permutation"]
+
+_MASK64 = (1 << 64) - 1
 
 
-def _philox(seed):
-    return np.random.Generator(np.random.Philox(key=int(seed) & (2 ** 64 - 1)))
+def _mix64(z):
+    """splitmix64's finaliser: decorrelates derived seeds."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+class SeedGenerator:
+    """A private, reproducible random stream (Keras' keras.random.SeedGenerator):
+    a 64-bit Philox key and the counter of the next draw."""
+
+    def __init__(self, seed=None):
+        if seed is None:
+            seed = _Global.generator._derive()
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"SeedGenerator: seed must be an int or None, got {seed!r}")
+        self.seed = int(seed)
+        self.offset = 0
+
+    def next(self, n):
+        """(key, offset) for a draw of n numbers; advances the counter past it."""
+        key, offset = self.seed & _MASK64, self.offset
+        self.offset += (int(n) + 3) // 4
+        return key, offset
+
+    def _derive(self):
+        """A new seed taken from this stream (one counter step)."""
+        key, offset = self.next(4)
+        return _mix64(key ^ _mix64(offset)) >> 1
+
+    def get_config(self):
+        return {"seed": self.seed}
 
 
 class _Global:
-    generator = np.random.Generator(np.random.Philox())
+    generator = SeedGenerator(int.from_bytes(os.urandom(8), "little") >> 1)
 
 
 def global_generator():
@@ -30,54 +77,60 @@ def set_random_seed(seed):
     """Seeds pykern's global stream, Python's `random` and NumPy's legacy global RNG."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"set_random_seed: seed must be an int, got {seed!r}")
-    _Global.generator = _philox(seed)
+    _Global.generator = SeedGenerator(int(seed))
     _pyrandom.seed(int(seed))
     np.random.seed(int(seed) % (2 ** 32))
 
 
-class SeedGenerator:
-    """A private, reproducible random stream (Keras' keras.random.SeedGenerator)."""
-
-    def __init__(self, seed=None):
-        if seed is None:
-            seed = int(_Global.generator.integers(0, 2 ** 63 - 1))
-        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"SeedGenerator: seed must be an int or None, got {seed!r}")
-        self.seed = int(seed)
-        self.generator = _philox(self.seed)
-
-    def get_config(self):
-        return {"seed": self.seed}
-
-
-def _generator(seed):
+def draw(seed, shape):
+    """(key, offset) of a draw of prod(shape) numbers: from the global stream (None),
+    a SeedGenerator (advanced), or an int (the same numbers on every call)."""
+    n = 1
+    for d in shape:
+        n *= int(d)
     if seed is None:
-        return _Global.generator
+        return _Global.generator.next(n)
     if isinstance(seed, SeedGenerator):
-        return seed.generator
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return _philox(seed)  # an int: the same numbers on every call, as Keras
+        return seed.next(n)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"random: seed must be an int, a SeedGenerator or None, got {seed!r}")
+    return int(seed) & _MASK64, 0
+
+
+def _count(shape):
+    return int(np.prod(tuple(shape), dtype=np.int64))
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype="float32", seed=None):
-    u = _generator(seed).random(tuple(shape), dtype=np.float32)
+    shape = tuple(shape)
+    key, offset = draw(seed, shape)
+    u = _cpu.random_uniform(_count(shape), key, offset).reshape(shape)
     if minval != 0.0 or maxval != 1.0:
         u = u * np.float32(maxval - minval) + np.float32(minval)
     return u.astype(dtype, copy=False)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None):
-    z = _generator(seed).standard_normal(tuple(shape), dtype=np.float32)
+    shape = tuple(shape)
+    key, offset = draw(seed, shape)
+    z = _cpu.random_normal(_count(shape), key, offset).reshape(shape)
     return (z * np.float32(stddev) + np.float32(mean)).astype(dtype, copy=False)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None):
-    """Normal values redrawn until they lie within two standard deviations (as TF/Keras)."""
-    gen = _generator(seed)
-    z = gen.standard_normal(tuple(shape), dtype=np.float32)
+    """Normal values redrawn until they lie within two standard deviations (as TF/Keras).
+    Redraws continue the same stream (an int seed: its own stream from counter 0)."""
+    shape = tuple(shape)
+    gen = seed if isinstance(seed, SeedGenerator) or seed is None else \
+        SeedGenerator(int(draw(seed, ())[0]))
+    z = normal(shape, seed=gen)
     bad = np.abs(z) > 2.0
     while bad.any():  # each pass redraws all outliers at once; ~5% remain per pass
-        z[bad] = gen.standard_normal(int(bad.sum()), dtype=np.float32)
+        z[bad] = normal((int(bad.sum()),), seed=gen)
         bad = np.abs(z) > 2.0
     return (z * np.float32(stddev) + np.float32(mean)).astype(dtype, copy=False)
+
+
+def permutation(n, seed=None):
+    """A random permutation of range(n) (int64), from the stream like any draw."""
+    return np.argsort(uniform((int(n),), seed=seed), kind="stable")

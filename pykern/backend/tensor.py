@@ -1,118 +1,152 @@
-"""Tensor and Variable: float32 NumPy arrays that remember the op that made them.
+"""Tensor and Variable: storage on one device that remembers the op that made it.
 
-Define-by-run: every differentiable op returns a Tensor holding its parents and
-a backward function `backward(g, needs) -> tuple` that maps the gradient of the
-output to the gradients of the parents (None where `needs[i]` is False, so a
-layer never computes the input gradient of a batch of data). `gradients` walks
-that graph in reverse. Recording is on unless `no_grad()` is active, so
-`gradients(y, x)` works for any x in y's history, as Keras 2's K.gradients did.
+A Tensor holds `_data`, its device's opaque storage (a NumPy array on the CPU,
+a shape on `meta`), and `device`; only the device's kernel table computes on
+the storage. Define-by-run: every differentiable op returns a Tensor holding
+its parents and a backward function `backward(g, needs) -> tuple` that maps
+the gradient of the output (storage) to the gradients of the parents (None
+where `needs[i]` is False, so a layer never computes the input gradient of a
+batch of data). `gradients` walks that graph in reverse.
+
+Recording is on unless `no_grad()` is active, per thread and per asyncio task
+(a contextvar), so `no_grad` in one thread never stops another thread's tape.
 """
+import contextvars
 import itertools
 
 import numpy as np
 
+from pykern.backend import devices
+
 __all__ = ["Tensor", "Variable", "is_tensor", "no_grad", "recording"]
 
-_FLOATX = np.float32
 # creation order: a tensor's parents always exist before it, so sorting by this
 # number is a topological order of the graph
 _creation = itertools.count()
-
-
-class _Recording:
-    on = True
+_RECORDING = contextvars.ContextVar("pykern_recording", default=True)
 
 
 def recording():
     """True while ops record their backward functions (outside `no_grad`)."""
-    return _Recording.on
+    return _RECORDING.get()
 
 
-class no_grad:
-    """Context manager that stops ops from recording the graph (inference)."""
+class _RecordingScope:
+    __slots__ = ("_on", "_token")
 
-    __slots__ = ("_prev",)
+    def __init__(self, on):
+        self._on = on
+        self._token = None
 
     def __enter__(self):
-        self._prev = _Recording.on
-        _Recording.on = False
+        self._token = _RECORDING.set(self._on)
         return self
 
     def __exit__(self, *exc):
-        _Recording.on = self._prev
+        _RECORDING.reset(self._token)
         return False
 
 
-class Tensor:
-    """An immutable value with its place in the autograd graph.
+class no_grad(_RecordingScope):
+    """Context manager that stops ops from recording the graph (inference)."""
 
-    `_value` is the ndarray; `_parents` the input Tensors of the op that made
-    it (empty for leaves); `_backward` that op's gradient function.
+    __slots__ = ()
+
+    def __init__(self):
+        super().__init__(False)
+
+
+def record():
+    """Context manager that records the graph, even inside `no_grad` (tapes)."""
+    return _RecordingScope(True)
+
+
+class Tensor:
+    """An immutable value on one device with its place in the autograd graph.
+
+    `_data` is the device's storage; `_parents` the input Tensors of the op that
+    made it (empty for leaves); `_backward` that op's gradient function.
+    `Tensor(array)` places a host value on the current device.
     """
 
     # _keras_mask (set only on masked outputs) is the boolean timestep mask Keras
-    # attaches to a layer's output; read it with getattr(t, "_keras_mask", None)
-    __slots__ = ("_value", "_parents", "_backward", "_seq", "name", "_keras_mask",
-                 "__weakref__")
+    # attaches to a layer's output; _keras_logits (set by the sigmoid and softmax ops)
+    # the input the probabilities came from, which crossentropies use instead (as
+    # TensorFlow-Keras does). Read both with getattr(t, name, None).
+    __slots__ = ("_data", "device", "_parents", "_backward", "_seq", "name", "_keras_mask",
+                 "_keras_logits", "__weakref__")
     # ndarray <op> Tensor defers to Tensor's reflected operators (a differentiable
     # Tensor comes out), while NumPy functions like np.exp(t) see the array via __array__
     __array_priority__ = 1000.0
 
-    def __init__(self, value, parents=(), backward=None, name=None):
-        if type(value) is not np.ndarray:
-            value = np.asarray(value)
-            if value.dtype.kind == "f" and value.dtype != _FLOATX:
-                value = value.astype(_FLOATX)
-        self._value = value
+    def __init__(self, value, parents=(), backward=None, name=None, device=None):
+        d = devices.current() if device is None else devices.get(device)
+        self._data = d.k.from_host(value._data if isinstance(value, Tensor) else value)
+        self.device = d
         self._parents = parents
         self._backward = backward
         self._seq = next(_creation)
         self.name = name
 
+    @classmethod
+    def _wrap(cls, data, device, parents=(), backward=None):
+        """A tensor around storage already on `device` (no conversion)."""
+        t = cls.__new__(cls)
+        t._data = data
+        t.device = device
+        t._parents = parents
+        t._backward = backward
+        t._seq = next(_creation)
+        t.name = None
+        return t
+
     # --- array protocol -------------------------------------------------------------------
     @property
     def shape(self):
-        return self._value.shape
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self._value.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return self._value.ndim
+        return self._data.ndim
 
     @property
     def size(self):
-        return self._value.size
+        return self._data.size
 
     def numpy(self):
-        """The value as an ndarray (shared with the tensor: do not modify it)."""
-        return self._value
+        """The value as a host ndarray (on the CPU shared with the tensor: do not modify it)."""
+        return self.device.k.to_host(self._data)
 
     def __array__(self, dtype=None, copy=None):
-        v = self._value
+        v = self.numpy()
         if dtype is not None and v.dtype != dtype:
             return v.astype(dtype)
         return v.copy() if copy else v
 
     def __len__(self):
-        if self._value.ndim == 0:
+        if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._value.shape[0]
+        return self.shape[0]
 
     def __float__(self):
-        return float(self._value)
+        return float(self.numpy())
 
     def __int__(self):
-        return int(self._value)
+        return int(self.numpy())
 
     def __bool__(self):
-        return bool(self._value)
+        return bool(self.numpy())
 
     def __repr__(self):
         kind = type(self).__name__
-        return f"<{kind} shape={self.shape} dtype={self.dtype.name}\n{self._value!r}>"
+        where = "" if self.device is devices.CPU else f" device={self.device.name}"
+        if self.device is devices.META:
+            return f"<{kind} shape={self.shape} dtype={self.dtype.name}{where}>"
+        return f"<{kind} shape={self.shape} dtype={self.dtype.name}{where}\n{self.numpy()!r}>"
 
     # --- operators: defined in pykern.ops, attached there to avoid an import cycle --------
     @property
@@ -134,27 +168,30 @@ def is_tensor(x):
 class Variable(Tensor):
     """A leaf tensor with a name that training updates in place.
 
-    The value is a float32 ndarray owned by the variable; `assign` copies into
-    it so optimizers and views (e.g. native kernels) keep seeing the same
-    buffer.
+    The value is storage owned by the variable, on the device current at
+    creation (outside a model build's meta trace: variables always hold real
+    values); `assign` copies into it so optimizers and native plans keep
+    seeing the same buffer.
     """
 
     __slots__ = ("trainable", "path", "regularizer", "constraint", "_initializer")
 
     def __init__(self, initializer, shape=None, dtype="float32", trainable=True, name=None,
-                 regularizer=None, constraint=None, path=None):
+                 regularizer=None, constraint=None, path=None, device=None):
         if callable(initializer) and not isinstance(initializer, (np.ndarray, Tensor)):
             if shape is None:
                 raise ValueError(f"Variable {name!r}: a callable initializer needs a shape")
             value = initializer(tuple(shape), dtype=dtype)
         else:
             value = initializer
-        value = np.array(value._value if isinstance(value, Tensor) else value,
-                         dtype=np.dtype(dtype), order="C", copy=True)
+        if isinstance(value, Tensor):
+            value = value.numpy()
+        value = np.array(value, dtype=np.dtype(dtype), order="C", copy=True)
         if shape is not None and tuple(value.shape) != tuple(shape):
             raise ValueError(f"Variable {name!r}: initial value has shape {value.shape}, "
                              f"expected {tuple(shape)}")
-        super().__init__(value, (), None, name or "variable")
+        d = devices.weights_device() if device is None else devices.get(device)
+        super().__init__(value, (), None, name or "variable", device=d)
         self.trainable = bool(trainable)
         self.path = path or self.name
         self.regularizer = regularizer
@@ -162,31 +199,40 @@ class Variable(Tensor):
 
     @property
     def value(self):
-        return self._value
+        return self
 
     def numpy(self):
         """A copy of the current value."""
-        return self._value.copy()
+        return np.array(self.device.k.to_host(self._data), copy=True)
+
+    def _source(self, value, what):
+        if isinstance(value, Tensor):
+            if value.device is not self.device and value.device is not devices.META:
+                raise ValueError(f"Variable {self.path!r}: cannot {what} a tensor on "
+                                 f"{value.device.name} to a variable on {self.device.name}")
+            return value._data
+        return self.device.k.from_host(value, dtype=self.dtype)
 
     def assign(self, value):
-        value = value._value if isinstance(value, Tensor) else value
-        value = np.asarray(value)
-        if value.shape != self._value.shape:
+        src = self._source(value, "assign")
+        if tuple(src.shape) != tuple(self.shape):
             raise ValueError(f"Variable {self.path!r}: cannot assign a value of shape "
-                             f"{value.shape} to a variable of shape {self._value.shape}")
-        np.copyto(self._value, value, casting="unsafe")
+                             f"{tuple(src.shape)} to a variable of shape {self.shape}")
+        self.device.k.assign(self._data, src)
         return self
 
     def assign_add(self, delta):
-        self._value += np.asarray(delta._value if isinstance(delta, Tensor) else delta,
-                                  dtype=self._value.dtype)
+        k = self.device.k
+        k.assign(self._data, k.binary("add", self._data, k.cast(self._source(delta, "add"),
+                                                                 self.dtype)))
         return self
 
     def assign_sub(self, delta):
-        self._value -= np.asarray(delta._value if isinstance(delta, Tensor) else delta,
-                                  dtype=self._value.dtype)
+        k = self.device.k
+        k.assign(self._data, k.binary("subtract", self._data,
+                                      k.cast(self._source(delta, "subtract"), self.dtype)))
         return self
 
     def __repr__(self):
         return (f"<Variable path={self.path} shape={self.shape} dtype={self.dtype.name}, "
-                f"value={self._value!r}>")
+                f"value={self.numpy()!r}>")

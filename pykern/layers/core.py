@@ -10,7 +10,6 @@ from pykern import initializers as kinitializers
 from pykern import ops
 from pykern import regularizers as kregularizers
 from pykern.backend.random import SeedGenerator
-from pykern.backend.tensor import Tensor
 from pykern.ops.nn import dense as _dense  # the plain op: Dense is never called symbolically here
 from pykern.layers.layer import Layer
 from pykern.utils.serialization import dump_function, load_function, serialize_keras_object
@@ -19,8 +18,9 @@ __all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute", "R
            "Lambda", "Identity", "ActivityRegularization", "Masking"]
 
 # activations the GEMM epilogue computes (the Dense op fuses them)
-_FUSED = {kactivations.linear: None, kactivations.relu: "relu",
-          kactivations.sigmoid: "sigmoid", kactivations.tanh: "tanh"}
+# activations the GEMM epilogue computes (the Dense op fuses them); sigmoid is applied
+# after the GEMM, as its op attaches the logits a crossentropy uses
+_FUSED = {kactivations.linear: None, kactivations.relu: "relu", kactivations.tanh: "tanh"}
 
 
 def _positive_int(layer, name, value):
@@ -386,15 +386,15 @@ class Masking(Layer):
         self.supports_masking = True
 
     def compute_mask(self, inputs, previous_mask=None):
-        return Tensor(np.any(ops.convert_to_numpy(inputs) != self.mask_value, axis=-1))
+        return ops.any(ops.not_equal(inputs, self.mask_value), axis=-1)
 
     def call(self, inputs):
         if len(inputs.shape) < 1:
             raise ValueError(f"Masking {self.name!r} needs inputs with a feature axis, got "
                              f"shape {tuple(inputs.shape)}")
-        keep = np.any(ops.convert_to_numpy(inputs) != self.mask_value, axis=-1, keepdims=True)
+        keep = ops.any(ops.not_equal(inputs, self.mask_value), axis=-1, keepdims=True)
         outputs = ops.where(keep, inputs, 0.0)
-        outputs._keras_mask = Tensor(keep[..., 0])
+        outputs._keras_mask = ops.squeeze(keep, -1)
         return outputs
 
     def compute_output_shape(self, input_shape):

@@ -6,6 +6,7 @@ non-trainable variables (each in creation order), then every tracked
 sub-layer's weights (attribute-assignment order), de-duplicated. Freezing a
 layer flips its variables' `trainable` flags but never reorders `weights`.
 """
+import contextvars
 import functools
 import inspect
 
@@ -14,9 +15,10 @@ import numpy as np
 from pykern import constraints as kconstraints
 from pykern import initializers as kinitializers
 from pykern import regularizers as kregularizers
+from pykern.backend import devices
 from pykern.backend.state import to_snake_case, uniquify
 from pykern.backend.keras_tensor import KerasTensor
-from pykern.backend.tensor import Tensor, Variable, no_grad
+from pykern.backend.tensor import Tensor, Variable
 from pykern.utils.serialization import register_builtin, serialize_keras_object
 
 __all__ = ["Layer", "KerasTensor", "Node"]
@@ -25,10 +27,10 @@ _DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"nam
                  "registered_name": None}
 
 
-class _Context:
-    """The call in progress: nested layers inherit `training` and the name scope."""
-    training = None
-    scope = []
+# The call in progress, per thread and asyncio task: nested layers inherit `training`,
+# and weights created inside a call get paths under the enclosing layers' names.
+_TRAINING = contextvars.ContextVar("pykern_training", default=None)
+_SCOPE = contextvars.ContextVar("pykern_name_scope", default=())
 
 
 class Node:
@@ -217,7 +219,7 @@ class Layer:
         exact = isinstance(dtype, (str, type, np.dtype)) and np.dtype(dtype).kind in "iub"
         if not exact:
             self._check_dtype(dtype)
-        scope = _Context.scope
+        scope = list(_SCOPE.get())
         own = scope[-1:] == [self.name]  # inside this layer's own build
         path = "/".join(scope + [name] if own else scope + [self.name, name])
         v = Variable(init, shape=shape, dtype=np.dtype(dtype) if exact else "float32",
@@ -334,23 +336,16 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         """The output shape for `input_shape` (None for unknown dims). The base class
-        traces `call` on zeros, twice with different sizes for unknown dims, and
-        marks the dims that change as None."""
-        probes = []
-        for fill in (2, 3):
-            dummy = _map_shapes(lambda s: np.zeros(tuple(fill if d is None else d for d in s),
-                                                   np.float32), input_shape)
-            with no_grad():
-                probes.append(_input_shapes(self.call(dummy)))
-        return _merge_probes(*probes)
+        runs `call` on the meta device: shapes only, no compute."""
+        return _input_shapes(meta_call(self.call, input_shape))
 
     def _build_once(self, input_shape):
         object.__setattr__(self, "_build_shape", input_shape)
-        _Context.scope.append(self.name)
+        token = _SCOPE.set(_SCOPE.get() + (self.name,))
         try:
             self.build(input_shape)
         finally:
-            _Context.scope.pop()
+            _SCOPE.reset(token)
         self.built = True
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
@@ -363,7 +358,7 @@ class Layer:
             # the common call (one tensor, nothing to pass on): `training` is inherited
             # from the enclosing call unchanged, so the context needs no update
             if self._call_takes_training:
-                return self.call(inputs, training=_Context.training)
+                return self.call(inputs, training=_TRAINING.get())
             return self.call(inputs)
         for a in args:
             if a is None or isinstance(a, (bool, int, float, str, np.bool_)):
@@ -376,10 +371,9 @@ class Layer:
             inputs = _to_tensors(inputs)
         if not self.built:
             self._build_once(_input_shapes(inputs))
-        outer = _Context.training
         training = kwargs.pop("training", None)
         if training is None:
-            training = outer
+            training = _TRAINING.get()
         if self._call_takes_training:
             kwargs["training"] = training
         previous_mask = kwargs.get("mask")
@@ -391,15 +385,14 @@ class Layer:
             kwargs.pop("mask")
         if self._call_losses:
             object.__setattr__(self, "_call_losses", [])
-        _Context.training = training
         # sub-layers built inside this call get paths under this layer's name, as in
         # Keras (sub/dense/kernel for a subclassed model's Dense)
-        _Context.scope.append(self.name)
+        tokens = (_TRAINING.set(training), _SCOPE.set(_SCOPE.get() + (self.name,)))
         try:
             outputs = self.call(inputs, *args, **kwargs)
         finally:
-            _Context.training = outer
-            _Context.scope.pop()
+            _TRAINING.reset(tokens[0])
+            _SCOPE.reset(tokens[1])
         if self.activity_regularizer is not None:
             for out in _flatten(outputs):
                 self._call_losses.append(self._activity_penalty(out))
@@ -550,12 +543,19 @@ def _map_shapes(fn, shapes):
     return [_map_shapes(fn, s) for s in shapes]
 
 
-def _merge_probes(a, b):
-    if _is_shape(a):
-        return tuple(None if da != db else da for da, db in zip(a, b))
-    if isinstance(a, dict):
-        return {k: _merge_probes(a[k], b[k]) for k in a}
-    return [_merge_probes(x, y) for x, y in zip(a, b)]
+def meta_tensors(shapes):
+    """Meta tensors (shape only, None for unknown dims) for a shape or a nested
+    list/dict of shapes."""
+    from pykern.backend.devices.meta import MetaArray
+    return _map_shapes(lambda s: Tensor._wrap(MetaArray(s), devices.META), shapes)
+
+
+def meta_call(fn, input_shapes, *args, **kwargs):
+    """fn on meta tensors of `input_shapes`: shape inference with no compute.
+    Variables created meanwhile (layers built on first call) still get real values
+    on the device outside the trace."""
+    with devices.trace():
+        return fn(meta_tensors(input_shapes), *args, **kwargs)
 
 
 def _shapes_to_tensors(shapes, name):

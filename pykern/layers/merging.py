@@ -1,9 +1,7 @@
 """Merging layers: Add, Subtract, Multiply, Average, Maximum, Minimum,
 Concatenate, Dot, and their functional forms (add([a, b]), ...)."""
-import numpy as np
 
 from pykern import ops
-from pykern.backend.tensor import Tensor
 from pykern.layers.layer import Layer
 
 __all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
@@ -36,10 +34,10 @@ class _Merge(Layer):
         every input is masked."""
         if previous_mask is None or any(m is None for m in previous_mask):
             return None
-        out = ops.convert_to_numpy(previous_mask[0])
+        out = ops.convert_to_tensor(previous_mask[0])
         for m in previous_mask[1:]:
-            out = np.logical_or(out, ops.convert_to_numpy(m))
-        return Tensor(out)
+            out = ops.logical_or(out, m)
+        return out
 
     def _check_list(self, input_shape):
         name = type(self).__name__
@@ -183,11 +181,14 @@ class Concatenate(_Merge):
         for x, m in zip(inputs, previous_mask):
             shape = tuple(x.shape)
             if m is None:
-                masks.append(np.ones(shape, bool))
+                masks.append(ops.ones_like(x, dtype=bool))
             else:
-                m = ops.convert_to_numpy(m)
-                masks.append(np.broadcast_to(m[..., None], shape) if m.ndim < len(shape) else m)
-        return Tensor(np.any(np.concatenate(masks, axis=self.axis), axis=-1))
+                m = ops.convert_to_tensor(m)
+                if m.ndim < len(shape):
+                    m = ops.broadcast_to(ops.expand_dims(ops.cast(m, "float32"), -1), shape)
+                masks.append(ops.cast(m, "float32"))
+        joined = ops.concatenate([ops.cast(m, "float32") for m in masks], axis=self.axis)
+        return ops.any(joined, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -3,16 +3,14 @@
 becomes a weightless graph node named as Keras names its ops (multiply, add,
 get_item, relu, ...); `model.layers` leaves them out, as Keras does, while
 summaries and configs list them."""
-import numpy as np
-
 from pykern import ops
 from pykern.ops import elementwise
 from pykern.ops.matmul import matmul
 from pykern.ops.shape import getitem
 from pykern.backend.state import to_snake_case, uniquify
-from pykern.backend.tensor import no_grad
+from pykern.backend import devices
 from pykern.layers.layer import (KerasTensor, Layer, Node, _flatten, _input_shapes, _map,
-                                 _merge_probes, _shapes_to_tensors)
+                                 _shapes_to_tensors, meta_tensors)
 
 __all__ = ["SymbolicOp"]
 
@@ -46,20 +44,16 @@ class SymbolicOp(Layer):
         fn = _OPS[self.op_name]
         if not any(isinstance(a, KerasTensor) for a in _flatten(list(args))):
             return fn(*args, **kwargs)
-        probes = []
-        for fill in (2, 3):  # dims that change with the unknown sizes are unknown
-            def dummy(a, fill=fill):
-                if not isinstance(a, KerasTensor):
-                    return a
-                return np.zeros(tuple(fill if d is None else d for d in a.shape), np.float32)
-            try:
-                with no_grad():
-                    probes.append(_input_shapes(fn(*[_map(dummy, a) for a in args], **kwargs)))
-            except ValueError as e:  # quote the symbolic shapes, not the probe's sizes
-                shapes = [a.shape for a in _flatten(list(args)) if isinstance(a, KerasTensor)]
-                raise ValueError(f"{self.name}: cannot apply {self.op_name} to symbolic inputs "
-                                 f"of shapes {shapes}: {e}") from None
-        outputs = _shapes_to_tensors(_merge_probes(*probes), self.name)
+        def meta(a):
+            return meta_tensors(a.shape) if isinstance(a, KerasTensor) else a
+        try:
+            with devices.trace():
+                shapes = _input_shapes(fn(*[_map(meta, a) for a in args], **kwargs))
+        except ValueError as e:  # quote the symbolic inputs
+            inputs = [a.shape for a in _flatten(list(args)) if isinstance(a, KerasTensor)]
+            raise ValueError(f"{self.name}: cannot apply {self.op_name} to symbolic inputs "
+                             f"of shapes {inputs}: {e}") from None
+        outputs = _shapes_to_tensors(shapes, self.name)
         Node(self, tuple(args), dict(kwargs), outputs)
         return outputs
 

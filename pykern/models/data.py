@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from pykern.backend.random import global_generator
+from pykern.backend import random as krandom
 from pykern.backend.tensor import Tensor
 
 __all__ = ["DataHandler", "standardize", "split_validation"]
@@ -20,7 +20,7 @@ _F32 = np.float32
 
 def _array(a, what):
     if isinstance(a, Tensor):
-        a = a._value
+        a = a.numpy()
     try:
         v = np.asarray(a)
     except (TypeError, ValueError) as e:
@@ -34,10 +34,20 @@ def _array(a, what):
     return np.ascontiguousarray(v)
 
 
+def _kind(model):
+    """'sequential', 'functional' or None (a subclassed model)."""
+    from pykern.models.functional import Functional
+    from pykern.models.sequential import Sequential
+    if isinstance(model, Sequential):
+        return "sequential"
+    return "functional" if isinstance(model, Functional) else None
+
+
 def _num_inputs(model):
-    if type(model).__name__ == "Sequential":
+    kind = _kind(model)
+    if kind == "sequential":
         return 1
-    inputs = getattr(model, "_inputs", None) if type(model).__name__ == "Functional" else None
+    inputs = getattr(model, "_inputs", None) if kind == "functional" else None
     return len(inputs) if inputs else None
 
 
@@ -113,9 +123,10 @@ def _check_features(model, xs, what):
     """Compares the per-sample shapes with the model's known input shapes, once."""
     specs = None
     try:
-        if type(model).__name__ == "Sequential" and model._input_layer is not None:
+        kind = _kind(model)
+        if kind == "sequential" and model._input_layer is not None:
             specs = [model._input_layer.batch_shape]
-        elif type(model).__name__ == "Functional":
+        elif kind == "functional":
             specs = [t.shape for t in model.inputs]
     except AttributeError:
         return
@@ -161,7 +172,7 @@ def split_validation(x, y, sample_weight, validation_split):
         if not hasattr(d, "__len__") or not hasattr(d, "shape") and not isinstance(d, list):
             raise ValueError("validation_split is only supported for arrays (not generators "
                              "or Sequences)")
-        return np.asarray(d._value if isinstance(d, Tensor) else d)[sl]
+        return np.asarray(d.numpy() if isinstance(d, Tensor) else d)[sl]
 
     first = x
     while isinstance(first, (list, tuple, dict)):
@@ -233,10 +244,10 @@ class DataHandler:
         n, bs = self.n, self.batch_size
         order = None
         if self.shuffle == "batch":
-            starts = global_generator().permutation(self.passes_batches) * bs
+            starts = krandom.permutation(self.passes_batches) * bs
             order = np.concatenate([np.arange(s, min(s + bs, n)) for s in starts])
         elif self.shuffle:
-            order = global_generator().permutation(n)
+            order = krandom.permutation(n)
         self._order, self._cursor = (order if order is not None else False), 0
 
     def _array_batches(self):

@@ -4,7 +4,6 @@
 subclasses with their own `call` are subclassed models whose `layers` are the
 sub-layers assigned to attributes, in assignment order.
 """
-import numpy as np
 
 from pykern.backend.tensor import no_grad
 from pykern.layers.layer import Layer
@@ -65,18 +64,12 @@ class Model(Trainer, Layer):
         super()._build_once(input_shape)
 
     def build(self, input_shape):
-        """Builds a subclassed model by running `call` once on zeros of that shape
-        (unknown dims taken as 1)."""
-        def zeros(shape):
-            return np.zeros(tuple(1 if d is None else d for d in shape), np.float32)
-        if isinstance(input_shape, (list, dict)):
-            from pykern.layers.layer import _map_shapes
-            dummy = _map_shapes(zeros, input_shape)
-        else:
-            dummy = zeros(tuple(input_shape))
+        """Builds a subclassed model by running `call` once on the meta device (shapes
+        only: the layers create their weights, nothing is computed)."""
+        from pykern.layers.layer import meta_call
         self.built = True
-        with no_grad():
-            self(dummy, training=False)
+        shapes = input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)
+        meta_call(lambda x: self(x, training=False), shapes)
 
     def predict_on_batch(self, x):
         """The outputs for one batch as NumPy arrays (no graph is recorded)."""

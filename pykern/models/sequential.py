@@ -5,7 +5,7 @@ Built as soon as the input shape is known (an Input/InputLayer first, or
 excludes the InputLayer, as in Keras. A call runs the layers in a plain loop.
 """
 from pykern.layers.input_layer import InputLayer
-from pykern.layers.layer import KerasTensor, Layer, _Context
+from pykern.layers.layer import _SCOPE, KerasTensor, Layer
 from pykern.models.model import Model
 from pykern.utils.serialization import deserialize_keras_object, serialize_keras_object
 
@@ -77,12 +77,12 @@ class Sequential(Model):
     def build(self, input_shape=None):
         """Connects the layers symbolically from an input of `input_shape` (batch dim
         included), building each layer and checking that their shapes chain."""
-        if _Context.scope[-1:] != [self.name]:  # weight paths start with the model's name
-            _Context.scope.append(self.name)
+        if _SCOPE.get()[-1:] != (self.name,):  # weight paths start with the model's name
+            token = _SCOPE.set(_SCOPE.get() + (self.name,))
             try:
                 return self.build(input_shape)
             finally:
-                _Context.scope.pop()
+                _SCOPE.reset(token)
         if input_shape is None:
             input_shape = self._known_input_shape()
         if input_shape is None:

@@ -1,40 +1,36 @@
 """compile / fit / evaluate / predict and the batch methods, mixed into Model.
 
-One training step is: the model's forward pass with training=True, the compiled
-loss (x loss_weights, + the layers' regularization losses), one backward pass
-over the graph (`grad_arrays`, owned float32 arrays), one native optimizer call
-for all parameters, and NumPy metric updates. Everything that does not change
-between steps (targets, trainable variables, optimizer plan, which callbacks
-need per-batch logs) is prepared once per fit, not per batch.
+One training step is: the batch placed on the model's device (once), the
+forward pass with training=True, the compiled loss (x loss_weights, + the
+layers' regularization losses), one backward pass over the graph
+(`grad_arrays`, owned float32 storage), one optimizer call for all parameters,
+and the metric updates. Loss and metric accumulators stay on the device; values
+come to the host only where a log or a callback reads them. Everything that
+does not change between steps (targets, trainable variables, optimizer plan,
+which callbacks need per-batch logs) is prepared once per fit, not per batch.
 
-When the output layer ends in sigmoid/softmax and the loss is the matching
-crossentropy on probabilities, the step computes the output's logits and the
-fused logits crossentropy (what TensorFlow-Keras does through the logits it
-attaches to sigmoid/softmax outputs, keras_behaviour.md §3.2): stable, and one
-op fewer.
+A sigmoid/softmax output followed by the matching crossentropy on
+probabilities trains on the logits (stable): the activation op attaches its
+logits to its output and the crossentropy reads them, as TensorFlow-Keras does
+(keras_behaviour.md §3.2). No layer is modified for it.
 """
 import copy
 import warnings
 
 import numpy as np
 
-from pykern import _cpu
 from pykern import losses as klosses
 from pykern import metrics as kmetrics
 from pykern import optimizers as koptimizers
+from pykern.backend import devices
 from pykern.backend.autograd import grad_arrays
-from pykern.backend.tensor import Tensor, _Recording, no_grad
+from pykern.backend.tensor import Tensor, no_grad, record
 from pykern.callbacks import CallbackList
-from pykern.models.data import DataHandler, split_validation, standardize
+from pykern.models.data import DataHandler, _kind, split_validation, standardize
 
 __all__ = ["Trainer"]
 
 _F32 = np.float32
-_PROB_LOSSES = {klosses.binary_crossentropy: "sigmoid",
-                klosses.categorical_crossentropy: "softmax",
-                klosses.sparse_categorical_crossentropy: "softmax"}
-
-
 def _loss_name(spec):
     if isinstance(spec, str):
         return spec
@@ -42,31 +38,25 @@ def _loss_name(spec):
 
 
 class _OutputLoss:
-    """One output's loss: the callable, its weight, and (when fusable) the logits form."""
+    """One output's loss: the callable and its weight."""
 
     def __init__(self, spec, weight):
         self.spec = spec
         self.fn = klosses.get(spec)
         self.weight = float(weight)
-        self.reduction = getattr(self.fn, "reduction", "sum_over_batch_size")
-        base, kwargs = self.fn, {}
-        if isinstance(self.fn, klosses.LossFunctionWrapper):
-            base, kwargs = self.fn.fn, dict(self.fn._fn_kwargs)
-        self.base, self.kwargs = base, kwargs
-        self.logits_kwargs = {**kwargs, "from_logits": True}
-        self.prob_activation = None
-        if base in _PROB_LOSSES and not kwargs.get("from_logits", False):
-            self.prob_activation = _PROB_LOSSES[base]
 
-    def __call__(self, y, out, sw, logits=False):
-        if logits:
-            values = self.base(y, out, **self.logits_kwargs)
-            return klosses.reduce_values(values, sw, self.reduction)
+    def __call__(self, y, out, sw):
         if isinstance(self.fn, klosses.Loss):
             return self.fn(y, out, sample_weight=sw)
         values = self.fn(y, out)
-        return klosses.reduce_values(values if isinstance(values, Tensor) else Tensor(values),
-                                     sw, "sum_over_batch_size")
+        if not isinstance(values, Tensor):
+            values = ops_convert(values, out)
+        return klosses.reduce_values(values, sw, "sum_over_batch_size")
+
+
+def ops_convert(values, like):
+    """A custom loss's returned array as a tensor on like's device."""
+    return Tensor._wrap(like.device.k.from_host(np.asarray(values, np.float32)), like.device)
 
 
 def _resolve_metric(spec, y, p, output_loss):
@@ -98,7 +88,7 @@ class _Compiled:
     def __init__(self, model, optimizer, loss, loss_weights, metrics, weighted_metrics):
         self.optimizer = koptimizers.get(optimizer)
         self.output_names = model._output_names()
-        if type(model).__name__ not in ("Functional", "Sequential"):
+        if _kind(model) is None:
             # a subclassed model's outputs are known from the losses given per output
             if isinstance(loss, dict):
                 self.output_names = list(loss)
@@ -116,8 +106,8 @@ class _Compiled:
         self.loss_tracker = kmetrics.Mean(name="loss")
         self.output_loss_trackers = [kmetrics.Mean(name=f"{name}_loss")
                                      for name in self.output_names] if n > 1 else []
-        self.fused = None  # (layer, attribute, original, activation) once probed
         self.trainable = None
+        self.device = None  # the model's device, fixed for a fit
         self.loss_sources = None  # (layers, regularized variables) fixed for a fit
 
     def _per_output(self, spec, what, n, default=None):
@@ -190,32 +180,31 @@ class Trainer:
     # --- structure ------------------------------------------------------------------------
     def _output_names(self):
         outputs = getattr(self, "_outputs", None)
-        if outputs and type(self).__name__ == "Functional":
+        if outputs and _kind(self) == "functional":
             struct = getattr(self, "_output_struct", None)
             if isinstance(struct, dict):
                 return list(struct)
             return [t._keras_history[0].name for t in outputs]
         return ["output"]
 
-    def _output_layer(self):
-        """The single layer whose activation produces the output, if it is a plain
-        Dense or Activation used once (for the fused logits path)."""
-        layer = None
-        if type(self).__name__ == "Sequential" and self._layers:
-            layer = self._layers[-1]
-        elif type(self).__name__ == "Functional" and len(self._outputs) == 1:
-            layer = self._outputs[0]._keras_history[0]
-            if len(layer._inbound_nodes) != 1:
-                return None
-        return layer
-
     # --- compile --------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
         """Configures training: optimizer (name, config or instance), loss (one per
-        output, or a dict/list), loss_weights, metrics and weighted_metrics."""
+        output, or a dict/list), loss_weights, metrics and weighted_metrics.
+
+        pykern always runs eagerly on native kernels, so run_eagerly, jit_compile
+        and auto_scale_loss (there is no mixed precision) are accepted and change
+        nothing. steps_per_execution=N keeps Keras' visible behaviour: batch-level
+        callbacks run once per N steps (there is no compiled graph whose round trips
+        it would save)."""
+        if isinstance(steps_per_execution, bool) or not isinstance(
+                steps_per_execution, int) or steps_per_execution < 1:
+            raise ValueError(f"compile: steps_per_execution must be a positive int, got "
+                             f"{steps_per_execution!r}")
         c = _Compiled(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
+        c.steps_per_execution = steps_per_execution
         object.__setattr__(self, "_compiled", c)
         object.__setattr__(self, "optimizer", c.optimizer)
         object.__setattr__(self, "loss", loss)
@@ -226,25 +215,6 @@ class Trainer:
             "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
             "jit_compile": jit_compile})
         self.stop_training = False
-        self._probe_fused()
-
-    def _probe_fused(self):
-        c = self._compiled
-        c.fused = None
-        if len(c.loss_terms) != 1 or c.loss_terms[0] is None:
-            return
-        want = c.loss_terms[0].prob_activation
-        layer = self._output_layer()
-        if want is None or layer is None:
-            return
-        from pykern import activations as kact
-        target = kact.sigmoid if want == "sigmoid" else kact.softmax
-        kind = type(layer).__name__
-        if kind == "Dense" and getattr(layer, "activation", None) is target and \
-                hasattr(layer, "_fused"):
-            c.fused = (layer, "_fused", None, want)
-        elif kind == "Activation" and getattr(layer, "activation", None) is target:
-            c.fused = (layer, "activation", kact.linear, want)
 
     def _require_compiled(self, what):
         if self._compiled is None:
@@ -278,30 +248,28 @@ class Trainer:
         return {k: _serialize_spec(v) for k, v in config.items()}
 
     # --- one batch ------------------------------------------------------------------------
-    def _forward(self, x, training):
-        """Model outputs as a list of Tensors; with the fused path the single output
-        holds logits and probs its activation (NumPy) for the metrics."""
-        fused = self._compiled.fused
-        if fused is not None:
-            layer, attr, replacement, act = fused
-            original = getattr(layer, attr)
-            object.__setattr__(layer, attr, replacement)
-            try:
-                out = self(x, training=training)
-            finally:
-                object.__setattr__(layer, attr, original)
-            z = out._value
-            if self._compiled.metrics == []:  # nothing reads the probabilities
-                return [out], [z], True
-            probs = _cpu.activation(z, "sigmoid") if act == "sigmoid" else \
-                klosses._softmax(z).astype(_F32)
-            return [out], [probs], True
-        out = self(x, training=training)
-        outs = list(out.values()) if isinstance(out, dict) else (
-            list(out) if isinstance(out, (list, tuple)) else [out])
-        return outs, [o._value for o in outs], False
+    def _device(self):
+        """The device of the model's weights (the current device before it has any)."""
+        return devices.of(self.weights, f"model {self.name!r}") or devices.current()
 
-    def _total_loss(self, ys, outs, sws, logits):
+    def _place(self, device, batch):
+        """A batch's host arrays (and nested lists/dicts) as tensors on `device`: the
+        one host-to-device move per batch."""
+        if batch is None or isinstance(batch, Tensor):
+            return batch
+        if isinstance(batch, dict):
+            return {k: self._place(device, v) for k, v in batch.items()}
+        if isinstance(batch, (list, tuple)):
+            return type(batch)(self._place(device, v) for v in batch)
+        return Tensor._wrap(device.k.from_host(batch), device)
+
+    def _forward(self, x, training):
+        """Model outputs as a list of Tensors."""
+        out = self(x, training=training)
+        return list(out.values()) if isinstance(out, dict) else (
+            list(out) if isinstance(out, (list, tuple)) else [out])
+
+    def _total_loss(self, ys, outs, sws):
         c = self._compiled
         if len(outs) != len(c.loss_terms):
             raise ValueError(f"Model {self.name!r} returned {len(outs)} outputs but was "
@@ -313,8 +281,8 @@ class Trainer:
             if term is None:
                 parts.append(None)
                 continue
-            value = term(y, out, sw, logits=logits)
-            parts.append(float(value._value))
+            value = term(y, out, sw)
+            parts.append(value)
             if term.weight != 1.0:
                 value = value * term.weight
             total = value if total is None else total + value
@@ -356,16 +324,20 @@ class Trainer:
         visit(self)
         return layers, regularized
 
-    def _update_metrics(self, ys, probs, sws, batch_size, loss_value, parts):
+    def _update_metrics(self, ys, outs, sws, batch_size, total, parts):
+        """Loss trackers (the batch's mean loss weighted by its size, as Keras) and the
+        compiled metrics; all on the device, nothing read back."""
         c = self._compiled
-        c.loss_tracker._add(loss_value * batch_size, batch_size)
-        for tracker, part in zip(c.output_loss_trackers, parts):
-            if part is not None:
-                tracker._add(part * batch_size, batch_size)
+        for tracker, value in ((c.loss_tracker, total), *zip(c.output_loss_trackers, parts)):
+            if value is not None:
+                k = value.device.k
+                tracker._add(k.binary("multiply", k.cast(value._data, "float64"),
+                                      float(batch_size)), float(batch_size), value.device)
         if c.metrics is None:
-            c.build_metrics(ys, probs)
-        for i, m, _, weighted in c.metrics:
-            m.update_state(ys[i], probs[i], sws[i] if weighted else None)
+            c.build_metrics(ys, outs)
+        with no_grad():
+            for i, m, _, weighted in c.metrics:
+                m.update_state(ys[i], outs[i], sws[i] if weighted else None)
 
     def _logs(self):
         c = self._compiled
@@ -401,6 +373,7 @@ class Trainer:
             raise ValueError(f"The optimizer was built for other variables; {missing[:3]} "
                              f"are unknown to it. Compile with a new optimizer.")
         c.trainable = variables
+        c.device = devices.of(variables, f"model {self.name!r}")
         c.indices = [index[id(v)] for v in variables]
         c.loss_sources = self._collect_loss_sources()
 
@@ -411,27 +384,26 @@ class Trainer:
                 with no_grad():  # subclassed models create their weights on a first call
                     self(x, training=False)
             self._prepare_training()
-        prev = _Recording.on
-        _Recording.on = True
-        try:
-            outs, probs, logits = self._forward(x, True)
-            total, parts = self._total_loss(ys, outs, sws, logits)
-        finally:
-            _Recording.on = prev
+        d = c.device
+        x, ys, sws = self._place(d, x), self._place(d, ys), self._place(d, sws)
+        with record():
+            outs = self._forward(x, True)
+            total, parts = self._total_loss(ys, outs, sws)
         grads = grad_arrays([total], c.trainable)
         keep = [i for i, g in enumerate(grads) if g is not None]
         if len(keep) < len(grads):
             c.optimizer._apply_arrays([grads[i] for i in keep], [c.indices[i] for i in keep])
         else:
             c.optimizer._apply_arrays(grads, c.indices)
-        loss_value = float(total._value)
-        self._update_metrics(ys, probs, sws, batch_size, loss_value, parts)
+        self._update_metrics(ys, outs, sws, batch_size, total, parts)
 
     def _test_step(self, x, ys, sws, batch_size):
+        d = self._compiled.device
+        x, ys, sws = self._place(d, x), self._place(d, ys), self._place(d, sws)
         with no_grad():
-            outs, probs, logits = self._forward(x, False)
-            total, parts = self._total_loss(ys, outs, sws, logits)
-        self._update_metrics(ys, probs, sws, batch_size, float(total._value), parts)
+            outs = self._forward(x, False)
+            total, parts = self._total_loss(ys, outs, sws)
+        self._update_metrics(ys, outs, sws, batch_size, total, parts)
 
     # --- fit ------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -473,11 +445,12 @@ class Trainer:
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
             step = 0
+            spe = c.steps_per_execution
             for step, (xb, ys, sws, n) in enumerate(data.epoch(epoch)):
-                if want_begin:
+                if want_begin and step % spe == 0:
                     cbs.batch("on_train_batch_begin", step)
                 self._train_step(xb, ys, sws, n)
-                if want_end:
+                if want_end and ((step + 1) % spe == 0 or step + 1 == data.steps):
                     cbs.batch("on_train_batch_end", step, self._logs())
                 if self.stop_training:
                     break
@@ -516,6 +489,7 @@ class Trainer:
                            training=False, what="validation_data")
 
     def _run_evaluation(self, data, cbs):
+        self._compiled.device = self._device()
         self._reset_metrics()
         want_begin = cbs.wants("on_test_batch_begin")
         want_end = cbs.wants("on_test_batch_end")
@@ -565,9 +539,10 @@ class Trainer:
         want = cbs.wants("on_predict_batch_end")
         cbs.on_predict_begin()
         chunks = []
+        device = self._device()
         with no_grad():
             for step, (xb, _, _, _) in enumerate(data.epoch(0)):
-                out = self(xb, training=False)
+                out = self(self._place(device, xb), training=False)
                 chunks.append(_to_numpy(out))
                 if want:
                     cbs.batch("on_predict_batch_end", step, {"outputs": chunks[-1]})
@@ -599,6 +574,7 @@ class Trainer:
         c = self._require_compiled("test_on_batch()")
         xb, ys, sws, n = standardize(self, x, y, sample_weight, None, c.output_names)
         self._reset_metrics()
+        c.device = self._device()
         self._test_step(xb, ys, sws, n)
         return self._format_results(self._logs(), return_dict)
 
@@ -625,7 +601,7 @@ def _is_sequence_like(obj):
 
 def _to_numpy(out):
     if isinstance(out, Tensor):
-        return out._value
+        return out.numpy()
     if isinstance(out, dict):
         return {k: _to_numpy(v) for k, v in out.items()}
     if isinstance(out, (list, tuple)):

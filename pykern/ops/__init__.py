@@ -4,13 +4,14 @@ Every op converts its inputs once to float32, computes with one native kernel
 or vectorised NumPy ufunc, and records its backward function. Tensors get the
 arithmetic operators (+ - * / ** @, unary -, abs, indexing) from here.
 """
+import builtins
 import functools
 
 import numpy as np
 
 from pykern.backend.keras_tensor import KerasTensor
 from pykern.backend.tensor import Tensor, Variable
-from pykern.ops.core import (cast, convert_to_numpy, convert_to_tensor, ones_like,
+from pykern.ops.core import (cast, convert_to_numpy, convert_to_tensor, full, ones_like,
                              stop_gradient, zeros_like)
 from pykern.ops.elementwise import (abs, absolute, add, clip, divide, equal, exp, expm1, floor,
                                     greater, greater_equal, less, less_equal, log, log1p,
@@ -21,7 +22,7 @@ from pykern.ops.matmul import matmul
 from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sigmoid, hard_silu,
                            hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
                            sigmoid, silu, softmax, softplus, softsign, swish, tanh)
-from pykern.ops.reductions import argmax, argmin, max, mean, min, prod, std, sum, var
+from pykern.ops.reductions import all, any, argmax, argmin, max, mean, min, prod, std, sum, var
 from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem,
                               repeat, reshape, slice, split, squeeze, stack, tile, transpose,
                               unstack)
@@ -35,7 +36,7 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "tanh",
     "softmax", "log_softmax", "softplus", "softsign", "silu", "swish", "hard_silu",
     "hard_swish", "exponential", "linear", "erf", "sum", "mean", "max", "min", "prod", "var",
-    "std", "argmax", "argmin", "reshape", "transpose", "concatenate", "stack", "split",
+    "std", "argmax", "argmin", "any", "all", "full", "reshape", "transpose", "concatenate", "stack", "split",
     "unstack", "expand_dims", "squeeze", "broadcast_to", "repeat", "tile", "slice", "getitem",
     "flatten",
 ]
@@ -74,7 +75,7 @@ _attach_operators()
 # Keras' op class name for each op (CamelCase of the function name, except these)
 _CLASS_NAMES = {"getitem": "GetItem", "log_softmax": "LogSoftmax", "hard_silu": "HardSilu",
                 "hard_swish": "HardSilu", "swish": "Silu", "absolute": "Absolute"}
-_NOT_SYMBOLIC = {"convert_to_tensor", "convert_to_numpy", "shape", "erf"}
+_NOT_SYMBOLIC = {"convert_to_tensor", "convert_to_numpy", "shape", "erf", "full"}
 # Keras op class name -> the plain op, for symbolic nodes and their configs
 symbolic_ops = {}
 
@@ -92,7 +93,7 @@ def _symbolic_aware(fn):
     @functools.wraps(fn)
     def op(*args, **kwargs):
         for a in args:
-            if type(a) is KerasTensor or (type(a) in (list, tuple) and any(
+            if type(a) is KerasTensor or (type(a) in (list, tuple) and builtins.any(
                     type(t) is KerasTensor for t in a)):
                 from pykern.layers.op_layer import SymbolicOp
                 return SymbolicOp(class_name)(*args, **kwargs)

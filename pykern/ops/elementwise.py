@@ -1,4 +1,4 @@
-"""Element-wise arithmetic with NumPy broadcasting, on NumPy's vectorised ufuncs.
+"""Element-wise arithmetic with NumPy broadcasting, on the device's kernel table.
 
 Gradients follow TensorFlow's conventions where the derivative is undefined:
 maximum/minimum send the gradient to the first operand on ties, abs has
@@ -6,8 +6,9 @@ derivative sign(x) (0 at 0), clip passes it where min <= x <= max.
 """
 import numpy as np
 
+from pykern.backend import devices
 from pykern.backend.tensor import Tensor
-from pykern.ops.core import _t, _out, _unbroadcast, convert_to_tensor
+from pykern.ops.core import _out, _t, _ts, _unbroadcast, _wrap, convert_to_tensor
 
 __all__ = ["add", "subtract", "multiply", "divide", "negative", "power", "square", "sqrt",
            "exp", "expm1", "log", "log1p", "abs", "absolute", "sign", "maximum", "minimum", "clip",
@@ -15,237 +16,229 @@ __all__ = ["add", "subtract", "multiply", "divide", "negative", "power", "square
            "less_equal", "logical_and", "logical_or", "logical_not", "floor", "round"]
 
 
-def _apply(name, fn, av, bv):
-    """fn(av, bv) with NumPy broadcasting; incompatible shapes raise a ValueError
-    that names the op and both shapes (NumPy's own message names neither op)."""
-    try:
-        return fn(av, bv)
-    except ValueError:
-        raise ValueError(f"{name}: shapes {av.shape} and {bv.shape} cannot be broadcast "
-                         f"together") from None
+def _unary(op, x, p=None):
+    """y = op(x) on x's device; the backward is the table's gradient rule for op."""
+    x = _t(x)
+    k = x.device.k
+    xv = x._data
+    y = k.unary(op, xv, p)
+
+    def backward(g, needs):
+        return (k.unary_grad(op, g, xv, y, p),)
+    return _out(y, (x,), backward, x.device)
+
+
+def _unary_nograd(op, x, p=None):
+    x = _t(x)
+    return _wrap(x.device.k.unary(op, x._data, p), x.device)
 
 
 def add(a, b):
-    a, b = _t(a), _t(b)
-    sa, sb = a._value.shape, b._value.shape
+    (a, b), d = _ts((a, b), "add")
+    k = d.k
+    sa, sb = a.shape, b.shape
 
     def backward(g, needs):
-        return (_unbroadcast(g, sa) if needs[0] else None,
-                _unbroadcast(g, sb) if needs[1] else None)
-    return _out(_apply("add", np.add, a._value, b._value), (a, b), backward)
+        return (_unbroadcast(k, g, sa) if needs[0] else None,
+                _unbroadcast(k, g, sb) if needs[1] else None)
+    return _out(k.binary("add", a._data, b._data), (a, b), backward, d)
 
 
 def subtract(a, b):
-    a, b = _t(a), _t(b)
-    sa, sb = a._value.shape, b._value.shape
+    (a, b), d = _ts((a, b), "subtract")
+    k = d.k
+    sa, sb = a.shape, b.shape
 
     def backward(g, needs):
-        return (_unbroadcast(g, sa) if needs[0] else None,
-                _unbroadcast(-g, sb) if needs[1] else None)
-    return _out(_apply("subtract", np.subtract, a._value, b._value), (a, b), backward)
+        return (_unbroadcast(k, g, sa) if needs[0] else None,
+                _unbroadcast(k, k.unary("negative", g), sb) if needs[1] else None)
+    return _out(k.binary("subtract", a._data, b._data), (a, b), backward, d)
 
 
 def multiply(a, b):
-    a, b = _t(a), _t(b)
-    av, bv = a._value, b._value
+    (a, b), d = _ts((a, b), "multiply")
+    k = d.k
+    av, bv = a._data, b._data
 
     def backward(g, needs):
-        return (_unbroadcast(g * bv, av.shape) if needs[0] else None,
-                _unbroadcast(g * av, bv.shape) if needs[1] else None)
-    return _out(_apply("multiply", np.multiply, av, bv), (a, b), backward)
+        return (_unbroadcast(k, k.binary("multiply", g, bv), av.shape) if needs[0] else None,
+                _unbroadcast(k, k.binary("multiply", g, av), bv.shape) if needs[1] else None)
+    return _out(k.binary("multiply", av, bv), (a, b), backward, d)
 
 
 def divide(a, b):
-    a, b = _t(a), _t(b)
-    av, bv = a._value, b._value
-    y = _apply("divide", np.divide, av, bv)
-
-    def backward(g, needs):
-        return (_unbroadcast(g / bv, av.shape) if needs[0] else None,
-                _unbroadcast(-g * y / bv, bv.shape) if needs[1] else None)
-    return _out(y, (a, b), backward)
-
-
-def negative(x):
-    x = _t(x)
-
-    def backward(g, needs):
-        return (-g,)
-    return _out(-x._value, (x,), backward)
-
-
-def power(a, b):
-    a, b = _t(a), _t(b)
-    av, bv = a._value, b._value
-    y = np.power(av, bv)
+    (a, b), d = _ts((a, b), "divide")
+    k = d.k
+    av, bv = a._data, b._data
+    y = k.binary("divide", av, bv)
 
     def backward(g, needs):
         ga = gb = None
         if needs[0]:
-            ga = _unbroadcast(g * bv * np.power(av, bv - 1), av.shape)
+            ga = _unbroadcast(k, k.binary("divide", g, bv), av.shape)
         if needs[1]:
-            safe = np.where(av > 0, av, 1).astype(np.float32)
-            gb = _unbroadcast(g * y * np.log(safe), bv.shape)
+            q = k.binary("divide", k.binary("multiply", g, y), bv)
+            gb = _unbroadcast(k, k.unary("negative", q), bv.shape)
         return ga, gb
-    return _out(y, (a, b), backward)
+    return _out(y, (a, b), backward, d)
+
+
+def negative(x):
+    return _unary("negative", x)
+
+
+def power(a, b):
+    (a, b), d = _ts((a, b), "power")
+    k = d.k
+    av, bv = a._data, b._data
+    y = k.binary("power", av, bv)
+
+    def backward(g, needs):
+        ga = gb = None
+        if needs[0]:
+            da = k.binary("multiply", bv, k.binary("power", av, k.binary("subtract", bv, 1.0)))
+            ga = _unbroadcast(k, k.binary("multiply", g, da), av.shape)
+        if needs[1]:
+            safe = k.where(k.binary("greater", av, 0.0), av, k.full((), 1.0))
+            db = k.binary("multiply", y, k.unary("log", safe))
+            gb = _unbroadcast(k, k.binary("multiply", g, db), bv.shape)
+        return ga, gb
+    return _out(y, (a, b), backward, d)
 
 
 def square(x):
-    x = _t(x)
-    xv = x._value
-
-    def backward(g, needs):
-        return (g * (2 * xv),)
-    return _out(xv * xv, (x,), backward)
+    return _unary("square", x)
 
 
 def sqrt(x):
-    x = _t(x)
-    y = np.sqrt(x._value)
-
-    def backward(g, needs):
-        return (g * 0.5 / y,)
-    return _out(y, (x,), backward)
+    return _unary("sqrt", x)
 
 
 def reciprocal(x):
-    x = _t(x)
-    y = 1.0 / x._value
-
-    def backward(g, needs):
-        return (-g * y * y,)
-    return _out(y, (x,), backward)
+    return _unary("reciprocal", x)
 
 
 def exp(x):
-    x = _t(x)
-    y = np.exp(x._value)
-
-    def backward(g, needs):
-        return (g * y,)
-    return _out(y, (x,), backward)
+    return _unary("exp", x)
 
 
 def expm1(x):
     """exp(x) - 1, accurate for small x."""
-    x = _t(x)
-    y = np.expm1(x._value)
-
-    def backward(g, needs):
-        return (g * (y + 1),)
-    return _out(y, (x,), backward)
+    return _unary("expm1", x)
 
 
 def log1p(x):
     """log(1 + x), accurate for small x."""
-    x = _t(x)
-    xv = x._value
-
-    def backward(g, needs):
-        return (g / (1 + xv),)
-    return _out(np.log1p(xv), (x,), backward)
+    return _unary("log1p", x)
 
 
 def log(x):
-    x = _t(x)
-    xv = x._value
-
-    def backward(g, needs):
-        return (g / xv,)
-    return _out(np.log(xv), (x,), backward)
+    return _unary("log", x)
 
 
 def abs(x):  # noqa: A001 - Keras' name
-    x = _t(x)
-    xv = x._value
-
-    def backward(g, needs):
-        return (g * np.sign(xv),)
-    return _out(np.abs(xv), (x,), backward)
+    return _unary("abs", x)
 
 
 absolute = abs
 
 
 def sign(x):
-    return Tensor(np.sign(_t(x)._value))
+    return _unary_nograd("sign", x)
 
 
 def floor(x):
-    return Tensor(np.floor(_t(x)._value))
+    return _unary_nograd("floor", x)
 
 
 def round(x, decimals=0):  # noqa: A001 - Keras' name
-    return Tensor(np.round(_t(x)._value, decimals))
+    return _unary_nograd("round", x, decimals)
 
 
 def _select_binary(name, a, b, first_wins):
     """maximum/minimum: the gradient goes to the selected operand (a on ties)."""
-    a, b = _t(a), _t(b)
-    av, bv = a._value, b._value
-    mask = _apply(name, first_wins, av, bv)
-    y = np.where(mask, av, bv)
+    (a, b), d = _ts((a, b), name)
+    k = d.k
+    av, bv = a._data, b._data
+    try:
+        mask = k.binary(first_wins, av, bv)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {av.shape} and {bv.shape} cannot be broadcast "
+                         f"together") from None
+    y = k.where(mask, av, bv)
 
     def backward(g, needs):
-        return (_unbroadcast(np.where(mask, g, 0).astype(g.dtype), av.shape) if needs[0] else None,
-                _unbroadcast(np.where(mask, 0, g).astype(g.dtype), bv.shape) if needs[1] else None)
-    return _out(y, (a, b), backward)
+        zero = k.full((), 0.0)
+        return (_unbroadcast(k, k.where(mask, g, zero), av.shape) if needs[0] else None,
+                _unbroadcast(k, k.where(mask, zero, g), bv.shape) if needs[1] else None)
+    return _out(y, (a, b), backward, d)
 
 
 def maximum(a, b):
-    return _select_binary("maximum", a, b, np.greater_equal)
+    return _select_binary("maximum", a, b, "greater_equal")
 
 
 def minimum(a, b):
-    return _select_binary("minimum", a, b, np.less_equal)
+    return _select_binary("minimum", a, b, "less_equal")
 
 
 def clip(x, x_min, x_max):
     x = _t(x)
-    xv = x._value
-    y = np.clip(xv, x_min, x_max)
+    k = x.device.k
+    xv = x._data
 
     def backward(g, needs):
-        return (g * ((xv >= x_min) & (xv <= x_max)),)
-    return _out(y, (x,), backward)
+        return (k.binary("multiply", g, k.clip_mask(xv, x_min, x_max)),)
+    return _out(k.clip(xv, x_min, x_max), (x,), backward, x.device)
 
 
 def where(condition, x1, x2):
-    cond = np.asarray(convert_to_tensor(condition)._value, dtype=bool)
-    a, b = _t(x1), _t(x2)
-    av, bv = a._value, b._value
+    d = devices.of([t for t in (condition, x1, x2) if isinstance(t, Tensor)], "where") or \
+        devices.current()
+    a, b = _t(x1, d), _t(x2, d)
+    k = d.k
+    c = condition._data if isinstance(condition, Tensor) else \
+        k.from_host(np.asarray(condition, dtype=bool))
+    if c.dtype != np.dtype(bool):
+        c = k.cast(c, bool)
+    av, bv = a._data, b._data
 
     def backward(g, needs):
-        zero = np.zeros((), g.dtype)
-        return (_unbroadcast(np.where(cond, g, zero), av.shape) if needs[0] else None,
-                _unbroadcast(np.where(cond, zero, g), bv.shape) if needs[1] else None)
-    return _out(np.where(cond, av, bv), (a, b), backward)
+        zero = k.full((), 0.0, g.dtype)
+        return (_unbroadcast(k, k.where(c, g, zero), av.shape) if needs[0] else None,
+                _unbroadcast(k, k.where(c, zero, g), bv.shape) if needs[1] else None)
+    return _out(k.where(c, av, bv), (a, b), backward, d)
 
 
-def _value32(x):
-    """x's array, with float64 data (Python floats, lists) taken as float32: pykern
-    computes in float32, so x > 0.3 compares with float32(0.3), as TensorFlow does."""
-    v = x._value if isinstance(x, Tensor) else np.asarray(x)
-    return v.astype(np.float32) if v.dtype == np.float64 else v
+def _compare_operand(x, d):
+    """x as storage on d for a comparison: Tensors keep their dtype; plain float
+    data is taken as float32 (pykern computes in float32, so x > 0.3 compares
+    with float32(0.3), as TensorFlow does)."""
+    if isinstance(x, Tensor):
+        return x._data
+    v = np.asarray(x)
+    return d.k.from_host(v.astype(np.float32) if v.dtype == np.float64 else v, dtype=None)
 
 
-def _compare(fn):
+def _compare(name):
     def op(a, b):
-        return Tensor(fn(_value32(a), _value32(b)))
-    op.__name__ = fn.__name__
-    op.__doc__ = f"Element-wise {fn.__name__} (boolean result, no gradient)."
+        d = devices.of([t for t in (a, b) if isinstance(t, Tensor)], name) or devices.current()
+        return _wrap(d.k.binary(name, _compare_operand(a, d), _compare_operand(b, d)), d)
+    op.__name__ = name
+    op.__doc__ = f"Element-wise {name} (boolean result, no gradient)."
     return op
 
 
-equal = _compare(np.equal)
-not_equal = _compare(np.not_equal)
-greater = _compare(np.greater)
-greater_equal = _compare(np.greater_equal)
-less = _compare(np.less)
-less_equal = _compare(np.less_equal)
-logical_and = _compare(np.logical_and)
-logical_or = _compare(np.logical_or)
+equal = _compare("equal")
+not_equal = _compare("not_equal")
+greater = _compare("greater")
+greater_equal = _compare("greater_equal")
+less = _compare("less")
+less_equal = _compare("less_equal")
+logical_and = _compare("logical_and")
+logical_or = _compare("logical_or")
 
 
 def logical_not(x):
-    return Tensor(np.logical_not(x._value if isinstance(x, Tensor) else np.asarray(x)))
+    x = convert_to_tensor(x)
+    return _wrap(x.device.k.unary("logical_not", x._data), x.device)

@@ -1,27 +1,37 @@
-"""Shape manipulation: reshape, transpose, concatenate, stack, slicing, ..."""
+"""Shape manipulation: reshape, transpose, concatenate, stack, slicing, ...
+on the device's kernel table."""
 import numpy as np
 
 from pykern.backend.tensor import Tensor
-from pykern.ops.core import _t, _out, _unbroadcast
+from pykern.ops.core import _out, _t, _ts, _unbroadcast
 
 __all__ = ["reshape", "transpose", "concatenate", "stack", "expand_dims", "squeeze",
            "broadcast_to", "repeat", "tile", "slice", "getitem", "flatten", "split", "unstack"]
 
 
-def reshape(x, new_shape):
-    x = _t(x)
-    xv = x._value
+def _reshape_target(shape, new_shape):
     new_shape = (new_shape,) if isinstance(new_shape, (int, np.integer)) else tuple(new_shape)
     new_shape = tuple(-1 if d is None else int(d) for d in new_shape)
-    try:
-        y = xv.reshape(new_shape)
-    except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {xv.shape} "
-                         f"({xv.size} values) into {new_shape}") from None
+    known = [d for d in new_shape if d != -1]
+    size = None if any(d is None for d in shape) else int(np.prod(shape, dtype=np.int64))
+    if new_shape.count(-1) > 1 or any(d < -1 for d in new_shape) or (size is not None and (
+            (-1 not in new_shape and int(np.prod(known, dtype=np.int64)) != size) or
+            (-1 in new_shape and (int(np.prod(known, dtype=np.int64)) == 0 or
+                                  size % int(np.prod(known, dtype=np.int64)))))):
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {tuple(shape)} "
+                         f"({size} values) into {new_shape}")
+    return new_shape
+
+
+def reshape(x, new_shape):
+    x = _t(x)
+    k = x.device.k
+    shape = x.shape
+    y = k.reshape(x._data, _reshape_target(shape, new_shape))
 
     def backward(g, needs):
-        return (g.reshape(xv.shape),)
-    return _out(y, (x,), backward)
+        return (k.reshape(g, shape),)
+    return _out(y, (x,), backward, x.device)
 
 
 def flatten(x):
@@ -32,64 +42,66 @@ def flatten(x):
 
 def transpose(x, axes=None):
     x = _t(x)
-    xv = x._value
+    k = x.device.k
+    ndim = x.ndim
     if axes is not None:
-        if any(not -xv.ndim <= int(a) < xv.ndim for a in axes):
+        if any(not -ndim <= int(a) < ndim for a in axes):
             raise ValueError(f"transpose: axes {tuple(axes)} are out of range for shape "
-                             f"{xv.shape}")
-        axes = tuple(int(a) % xv.ndim for a in axes)
+                             f"{x.shape}")
+        axes = tuple(int(a) % ndim for a in axes)
     else:
-        axes = tuple(range(xv.ndim))[::-1]
-    if sorted(axes) != list(range(xv.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation for shape {xv.shape}")
-    inverse = tuple(np.argsort(axes))
+        axes = tuple(range(ndim))[::-1]
+    if sorted(axes) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation for shape {x.shape}")
+    inverse = tuple(int(i) for i in np.argsort(axes))
 
     def backward(g, needs):
-        return (np.transpose(g, inverse),)
-    return _out(np.transpose(xv, axes), (x,), backward)
+        return (k.transpose(g, inverse),)
+    return _out(k.transpose(x._data, axes), (x,), backward, x.device)
 
 
 def concatenate(xs, axis=0):
-    ts = tuple(_t(x) for x in xs)
-    if not ts:
+    if not len(xs):
         raise ValueError("concatenate: needs at least one tensor")
-    vals = [t._value for t in ts]
-    ndim = vals[0].ndim
-    if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"concatenate: axis {axis} is out of range for shapes "
-                         f"{[v.shape for v in vals]}")
-    try:
-        y = np.concatenate(vals, axis=axis)
-    except ValueError:
-        raise ValueError(f"concatenate: shapes {[v.shape for v in vals]} differ outside "
-                         f"axis {axis}") from None
-    ax = axis % y.ndim
-    bounds = np.cumsum([v.shape[ax] for v in vals])[:-1]
+    ts, d = _ts(tuple(xs), "concatenate")
+    k = d.k
+    shapes = [t.shape for t in ts]
+    ndim = len(shapes[0])
+    if not -ndim <= axis < max(ndim, 1) or any(len(s) != ndim for s in shapes):
+        raise ValueError(f"concatenate: axis {axis} is out of range for shapes {shapes}")
+    ax = axis % ndim
+    if any(a is not None and b is not None and a != b
+           for s in shapes[1:] for i, (a, b) in enumerate(zip(shapes[0], s)) if i != ax):
+        raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}")
+    y = k.concat([t._data for t in ts], ax)
+    bounds = np.cumsum([0] + [s[ax] for s in shapes]) if all(
+        s[ax] is not None for s in shapes) else None
 
     def backward(g, needs):
-        return tuple(np.split(g, bounds, axis=ax))
-    return _out(y, ts, backward)
+        index = [builtins_slice(None)] * ndim
+        out = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            index[ax] = builtins_slice(int(lo), int(hi))
+            out.append(k.getitem(g, tuple(index)))
+        return tuple(out)
+    return _out(y, ts, backward, d)
 
 
 def stack(xs, axis=0):
-    ts = tuple(_t(x) for x in xs)
-    if not ts:
+    if not len(xs):
         raise ValueError("stack: needs at least one tensor")
-    vals = [t._value for t in ts]
-    if len({v.shape for v in vals}) != 1:
-        raise ValueError(f"stack: all shapes must be equal, got {[v.shape for v in vals]}")
-    y = np.stack(vals, axis=axis)
-    ax = axis % y.ndim
-
-    def backward(g, needs):
-        return tuple(np.take(g, i, axis=ax) for i in range(len(vals)))
-    return _out(y, ts, backward)
+    ts, d = _ts(tuple(xs), "stack")
+    shapes = [t.shape for t in ts]
+    if len(set(shapes)) != 1:
+        raise ValueError(f"stack: all shapes must be equal, got {shapes}")
+    ax = axis % (len(shapes[0]) + 1)
+    return concatenate([expand_dims(t, ax) for t in ts], axis=ax)
 
 
 def split(x, indices_or_sections, axis=0):
     """A list of pieces of x along axis (each differentiable)."""
     x = _t(x)
-    n = x._value.shape[axis]
+    n = x.shape[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
         if n % indices_or_sections:
             raise ValueError(f"split: axis {axis} of shape {x.shape} does not divide into "
@@ -113,60 +125,74 @@ def unstack(x, axis=0):
 
 def expand_dims(x, axis):
     x = _t(x)
-    xv = x._value
-
-    def backward(g, needs):
-        return (g.reshape(xv.shape),)
-    return _out(np.expand_dims(xv, axis), (x,), backward)
+    shape = list(x.shape)
+    ax = axis % (len(shape) + 1) if -len(shape) - 1 <= axis <= len(shape) else None
+    if ax is None:
+        raise ValueError(f"expand_dims: axis {axis} is out of range for shape {x.shape}")
+    shape.insert(ax, 1)
+    return _reshape_exact(x, tuple(shape))
 
 
 def squeeze(x, axis=None):
     x = _t(x)
-    xv = x._value
+    shape = x.shape
+    if axis is None:
+        axes = {i for i, d in enumerate(shape) if d == 1}
+    else:
+        axes = {int(a) % len(shape) for a in ((axis,) if isinstance(axis, (int, np.integer))
+                                              else axis)}
+        if any(shape[a] != 1 for a in axes):
+            raise ValueError(f"squeeze: cannot squeeze axis {axis} of shape {shape}: its size "
+                             f"is not 1")
+    return _reshape_exact(x, tuple(d for i, d in enumerate(shape) if i not in axes))
+
+
+def _reshape_exact(x, shape):
+    """reshape to a shape with the same dims plus or minus ones (None dims allowed)."""
+    k = x.device.k
+    old = x.shape
 
     def backward(g, needs):
-        return (g.reshape(xv.shape),)
-    return _out(np.squeeze(xv, axis=axis), (x,), backward)
+        return (k.reshape(g, old),)
+    return _out(k.reshape(x._data, shape) if None not in shape else
+                k.reshape(x._data, tuple(-1 if d is None else d for d in shape)), (x,),
+                backward, x.device)
 
 
 def broadcast_to(x, shape):
     x = _t(x)
-    xv = x._value
-    y = np.broadcast_to(xv, tuple(shape))
+    k = x.device.k
+    old = x.shape
+    y = k.broadcast_to(x._data, tuple(shape))
 
     def backward(g, needs):
-        return (_unbroadcast(g, xv.shape),)
-    return _out(y, (x,), backward)
+        return (_unbroadcast(k, g, old),)
+    return _out(y, (x,), backward, x.device)
 
 
 def repeat(x, repeats, axis=None):
-    """np.repeat with an integer count; the gradient sums each group of copies."""
+    """np.repeat with an integer count: each element `repeats` times along axis."""
     x = _t(x)
-    xv = x._value
     if axis is None:
         return repeat(reshape(x, (-1,)), repeats, 0)
-    ax = axis % xv.ndim
-
-    def backward(g, needs):
-        shape = xv.shape[:ax] + (xv.shape[ax], repeats) + xv.shape[ax + 1:]
-        return (g.reshape(shape).sum(axis=ax + 1),)
-    return _out(np.repeat(xv, repeats, axis=ax), (x,), backward)
+    ax = axis % x.ndim
+    shape = x.shape
+    y = broadcast_to(expand_dims(x, ax + 1), shape[:ax + 1] + (repeats,) + shape[ax + 1:])
+    return reshape(y, shape[:ax] + (-1 if shape[ax] is None else shape[ax] * repeats,) +
+                   shape[ax + 1:])
 
 
 def tile(x, repeats):
+    """np.tile: the whole tensor `repeats` times along each axis."""
     x = _t(x)
-    xv = x._value
     reps = (repeats,) if isinstance(repeats, int) else tuple(repeats)
-    reps = (1,) * (xv.ndim - len(reps)) + reps
-    shape = (1,) * (len(reps) - xv.ndim) + xv.shape
-
-    def backward(g, needs):
-        split_shape = []
-        for r, s in zip(reps, shape):
-            split_shape += [r, s]
-        gs = g.reshape(split_shape).sum(axis=tuple(range(0, 2 * len(reps), 2)))
-        return (gs.reshape(xv.shape),)
-    return _out(np.tile(xv, reps), (x,), backward)
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
+    x = reshape(x, shape)
+    # (r0, s0, r1, s1, ...) then fold each pair
+    y = broadcast_to(reshape(x, tuple(v for s in shape for v in (1, s))),
+                     tuple(v for r, s in zip(reps, shape) for v in (r, s)))
+    return reshape(y, tuple(-1 if s is None else r * s for r, s in zip(reps, shape)))
 
 
 builtins_slice = slice
@@ -178,25 +204,26 @@ def _is_basic(index):
                for i in items)
 
 
+def _index_storage(index):
+    """Tensor indices as their storage (they index on their own device)."""
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
 def getitem(x, index):
     """x[index] for basic and integer-array indices (the gradient scatters back)."""
     x = _t(x)
-    xv = x._value
-    if isinstance(index, Tensor):
-        index = index._value
-    elif isinstance(index, tuple):
-        index = tuple(i._value if isinstance(i, Tensor) else i for i in index)
+    k = x.device.k
+    index = _index_storage(index)
     basic = _is_basic(index)
-    y = np.asarray(xv[index])
+    shape = x.shape
 
     def backward(g, needs):
-        gx = np.zeros(xv.shape, dtype=g.dtype)
-        if basic:
-            gx[index] = g
-        else:
-            np.add.at(gx, index, g)
-        return (gx,)
-    return _out(y, (x,), backward)
+        return (k.scatter_add(shape, index, g, basic),)
+    return _out(k.getitem(x._data, index), (x,), backward, x.device)
 
 
 def slice(x, start_indices, shape):  # noqa: A001 - Keras' name

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from pykern.backend import devices
+
 from pykern.backend.tensor import Variable
 from pykern.optimizers.base import Optimizer
 
@@ -90,7 +92,7 @@ class Nadam(_AdamBase):
         # the running product of the momentum cache, a variable as in Keras (saved with
         # the optimizer); the arithmetic uses it in double
         self._u_product = Variable(np.float32(1.0), trainable=False, name="u_product",
-                                   path=f"{self.name}/u_product")
+                                   path=f"{self.name}/u_product", device=devices.CPU)
 
     def _extra_variables(self):
         return [] if self._u_product is None else [self._u_product]
@@ -102,7 +104,7 @@ class Nadam(_AdamBase):
         b1 = self.beta_1
         u_t = b1 * (1.0 - 0.5 * 0.96 ** t)
         u_t1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
-        prod = float(self._u_product._value) * u_t
-        self._u_product._value[...] = prod
+        prod = float(self._u_product.numpy()) * u_t
+        self._u_product.assign(np.float32(prod))
         prod_t1 = prod * u_t1
         return u_t1 / (1 - prod_t1), (1 - u_t) / (1 - prod), 1 / (1 - self.beta_2 ** t)

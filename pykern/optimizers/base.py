@@ -1,5 +1,6 @@
 """The optimizer base: Keras 3's argument set and apply_gradients order, with
-the update of every parameter done by ONE native call (pykern._cpu.OptimPlan,
+the update of every parameter done by ONE call of the variables' device
+(`optimizer_plan` of its kernel table: on the CPU pykern._cpu.OptimPlan,
 csrc/cpu/optim.cpp).
 
 Order in one step (keras_behaviour.md §5): clip the gradients (clipnorm per
@@ -7,13 +8,15 @@ tensor, else global_clipnorm, else clipvalue), decoupled weight decay
 w -= w * weight_decay * lr, the optimizer's update, iterations += 1, then each
 variable's constraint. The learning rate is a float32 variable, or a schedule
 evaluated at the pre-increment `iterations`. Per-step scalars that depend on
-the step (bias corrections) are computed here once, in double.
+the step (bias corrections) are computed here once, in double: the step
+counter and the learning rate are host (CPU) variables, the slots live with
+their variables.
 """
 import operator
 
 import numpy as np
 
-from pykern import _cpu
+from pykern.backend import devices
 from pykern.backend.state import to_snake_case, uniquify
 from pykern.backend.tensor import Tensor, Variable
 from pykern.optimizers.schedules import LearningRateSchedule
@@ -77,7 +80,8 @@ class Optimizer:
         self.loss_scale_factor = None
         self.gradient_accumulation_steps = None
         self._iterations = Variable(np.zeros((), np.int64), dtype="int64", trainable=False,
-                                    name="iteration", path=f"{self.name}/iteration")
+                                    name="iteration", path=f"{self.name}/iteration",
+                                    device=devices.CPU)
         self._set_lr(learning_rate)
         self._variables = None  # the trainable variables this optimizer was built for
         self._slots = []        # per slot name, one Variable per trainable variable
@@ -97,8 +101,7 @@ class Optimizer:
             self._lr = None
             return
         try:
-            lr = float(np.asarray(learning_rate._value if isinstance(learning_rate, Tensor)
-                                  else learning_rate))
+            lr = float(np.asarray(learning_rate))
         except (TypeError, ValueError):
             raise ValueError(f"{type(self).__name__}: learning_rate must be a number, a "
                              f"schedule or a callable, got {learning_rate!r}") from None
@@ -106,14 +109,14 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: learning_rate must be >= 0, got {lr}")
         self._schedule = None
         self._lr = Variable(np.float32(lr), name="learning_rate", trainable=False,
-                            path=f"{self.name}/learning_rate")
+                            path=f"{self.name}/learning_rate", device=devices.CPU)
 
     def _current_lr(self):
         """The learning rate of the next step as a Python float."""
         if self._schedule is None:
-            return float(self._lr._value)
+            return float(self._lr.device.k.to_host(self._lr._data))
         if isinstance(self._schedule, LearningRateSchedule):
-            return float(self._schedule(int(self._iterations._value)))
+            return float(self._schedule(self._step()))
         return float(np.asarray(self._schedule()))  # a plain callable takes no argument
 
     @property
@@ -129,7 +132,7 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: this optimizer's learning rate is a "
                             f"{type(self._schedule).__name__} schedule and cannot be set")
         if self._lr is not None and not callable(value):
-            v = float(np.asarray(value._value if isinstance(value, Tensor) else value))
+            v = float(np.asarray(value))
             if not v >= 0:
                 raise ValueError(f"{type(self).__name__}: learning_rate must be >= 0, got {v}")
             self._lr.assign(np.float32(v))
@@ -141,6 +144,10 @@ class Optimizer:
     @property
     def iterations(self):
         return self._iterations
+
+    def _step(self):
+        """The number of steps taken (a host int)."""
+        return int(self._iterations.device.k.to_host(self._iterations._data))
 
     # --- state ----------------------------------------------------------------------------
     def _slot_names(self):
@@ -170,7 +177,7 @@ class Optimizer:
         for slot in self._slot_names():
             init = self._slot_init(slot)
             self._slots.append([
-                Variable(np.full(v.shape, init, np.float32), trainable=False,
+                Variable(np.full(v.shape, init, np.float32), trainable=False, device=v.device,
                          name=f"{v.path.replace('/', '_')}_{slot}",
                          path=f"{self.name}/{v.path.replace('/', '_')}_{slot}")
                 for v in var_list])
@@ -215,7 +222,7 @@ class Optimizer:
         return out
 
     def _hyper(self):
-        """Keyword arguments of _cpu.OptimPlan besides the clipping ones."""
+        """Keyword arguments of the device's optimizer_plan besides the clipping ones."""
         return {}
 
     def _plan(self, indices):
@@ -223,10 +230,11 @@ class Optimizer:
         remade only if a variable's buffer was replaced (assign() keeps buffers)."""
         key = tuple(indices)
         entry = self._plans.get(key)
-        current = [self._variables[i]._value for i in indices]
+        current = [self._variables[i]._data for i in indices]
         if entry is None or not all(map(operator.is_, current, entry[2])):
-            slots = [[s[i]._value for i in indices] for s in self._slots]
-            native = _cpu.OptimPlan(self._kind, current, slots, self._decays(indices),
+            slots = [[s[i]._data for i in indices] for s in self._slots]
+            d = devices.of([self._variables[i] for i in indices], type(self).__name__)
+            native = d.k.optimizer_plan(self._kind, current, slots, self._decays(indices),
                                     clipnorm=self.clipnorm or 0.0,
                                     global_clipnorm=self.global_clipnorm or 0.0,
                                     clipvalue=self.clipvalue or 0.0, **self._hyper())
@@ -244,11 +252,11 @@ class Optimizer:
     def _apply_arrays(self, grads, indices):
         """One native update of variables[indices] with float32 gradient arrays."""
         lr = self._current_lr()
-        iterations = self._iterations._value
-        c1, c2, c3 = self._step_scalars(lr, int(iterations) + 1)
+        step = self._step()
+        c1, c2, c3 = self._step_scalars(lr, step + 1)
         native, constrained, _ = self._plan(indices)
         native.step(grads, lr, c1, c2, c3)
-        iterations += 1  # in place: the 0-d array is the variable's buffer
+        self._iterations.assign(step + 1)
         for v in constrained:
             v.assign(v.constraint(v))
 
@@ -276,7 +284,12 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: variable {v.path!r} is not one of "
                                  f"the {len(self._variables)} variables this optimizer was "
                                  f"built for")
-            a = np.ascontiguousarray(g._value if isinstance(g, Tensor) else g, dtype=np.float32)
+            k = v.device.k
+            if isinstance(g, Tensor):
+                devices.of([g, v], f"{type(self).__name__}.apply")
+                a = k.owned(k.cast(g._data, np.float32) if g.dtype != np.float32 else g._data)
+            else:
+                a = k.owned(k.from_host(g, dtype=np.float32))
             if a.shape != v.shape:
                 raise ValueError(f"{type(self).__name__}: gradient of shape {a.shape} for "
                                  f"variable {v.path!r} of shape {tuple(v.shape)}")
@@ -294,7 +307,7 @@ class Optimizer:
     # --- config ---------------------------------------------------------------------------
     def get_config(self):
         if self._schedule is None:
-            lr = float(self._lr._value)
+            lr = self._current_lr()
         elif isinstance(self._schedule, LearningRateSchedule):
             lr = serialize_keras_object(self._schedule)
         else:

@@ -1,0 +1,408 @@
+"""The CPU kernel table: storage is a NumPy array; heavy kernels are pykern._cpu
+(SGEMM with fused epilogues, the multi-tensor optimizer step, Philox random
+numbers), the rest vectorised NumPy.
+
+This module and its siblings are the only code that computes on storage. Every
+method takes and returns storage (ndarrays), never Tensors. Gradient rules of
+the element-wise functions live here next to their forward formulas, as one
+table: `unary(op, x, p)` and `unary_grad(op, g, x, y, p)` (g * d op / dx,
+given the input x and the output y; p is the op's parameter or None).
+"""
+import math
+
+import numpy as np
+
+from pykern import _cpu
+
+__all__ = ["CpuKernels"]
+
+_F32 = np.float32
+_F32_DT = np.dtype(np.float32)
+_SELU_ALPHA = _F32(1.6732632423543772848170429916717)
+_SELU_SCALE = _F32(1.0507009873554804934193349852946)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+
+
+def _sigmoid(v):
+    # exp of -|v| never overflows; equal to 1/(1+exp(-v)) on both branches
+    e = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1 / (1 + e), e / (1 + e)).astype(v.dtype, copy=False)
+
+
+def _erf(x):
+    """Error function in float64 with the Chebyshev fit of Numerical Recipes §6.2
+    (|error| < 1.2e-7; NumPy has no erf and SciPy is not a dependency)."""
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = (-1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277)))))))))
+    erfc = t * np.exp(-z * z + poly)
+    return np.where(x >= 0, 1.0 - erfc, erfc - 1.0)
+
+
+def _gelu_tanh(v):
+    v = v.astype(np.float64)
+    return (0.5 * v * (1 + np.tanh(_SQRT_2_OVER_PI * (v + _GELU_C * v ** 3)))).astype(_F32)
+
+
+def _gelu_tanh_grad(v):
+    v = v.astype(np.float64)
+    t = np.tanh(_SQRT_2_OVER_PI * (v + _GELU_C * v ** 3))
+    d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * v * v)
+    return d.astype(_F32)
+
+
+def _gelu_erf(v):
+    v = v.astype(np.float64)
+    return (0.5 * v * (1.0 + _erf(v / math.sqrt(2.0)))).astype(_F32)
+
+
+def _gelu_erf_grad(v):
+    v = v.astype(np.float64)
+    d = 0.5 * (1.0 + _erf(v / math.sqrt(2.0))) + v * np.exp(-0.5 * v * v) / math.sqrt(
+        2.0 * math.pi)
+    return d.astype(_F32)
+
+
+def _relu_general(v, p):
+    """Keras' relu(x, negative_slope, max_value, threshold) composition, whose kinks
+    set the gradients (TF rules); p = (slope, max_value or None, threshold)."""
+    slope, max_value, thr = _F32(p[0]), p[1], _F32(p[2])
+    kept = np.where(v > thr, v, _F32(0))
+    if max_value is not None:
+        kept = np.clip(kept, _F32(0), _F32(max_value))
+    return (kept - slope * np.maximum(thr - v, _F32(0))).astype(_F32)
+
+
+def _relu_general_grad(v, p):
+    # clip passes the gradient at both bounds; relu6 (threshold 0, max 6) does not
+    slope, max_value, thr = _F32(p[0]), p[1], _F32(p[2])
+    d = v > thr
+    if max_value is not None:
+        kept = np.where(d, v, _F32(0))
+        six = max_value == 6 and p[2] == 0.0
+        d = d & ((kept > 0) & (kept < max_value) if six else
+                 (kept >= 0) & (kept <= max_value))
+    return d.astype(_F32) + slope * (v < thr)
+
+
+def _hard_silu_grad(v):
+    inside = (v > -3) & (v < 3)
+    return np.where(v >= 3, _F32(1), np.where(inside, v / _F32(3) + _F32(0.5), _F32(0)))
+
+
+# op -> (forward(v, p), derivative(v, y, p)); the backward is g * derivative
+_UNARY = {
+    "negative": (lambda v, p: -v, None),
+    "abs": (lambda v, p: np.abs(v), lambda v, y, p: np.sign(v)),
+    "square": (lambda v, p: v * v, lambda v, y, p: 2 * v),
+    "sqrt": (lambda v, p: np.sqrt(v), lambda v, y, p: 0.5 / y),
+    "reciprocal": (lambda v, p: 1.0 / v, lambda v, y, p: -y * y),
+    "exp": (lambda v, p: np.exp(v), lambda v, y, p: y),
+    "expm1": (lambda v, p: np.expm1(v), lambda v, y, p: y + 1),
+    "log": (lambda v, p: np.log(v), lambda v, y, p: 1 / v),
+    "log1p": (lambda v, p: np.log1p(v), lambda v, y, p: 1 / (1 + v)),
+    "sign": (lambda v, p: np.sign(v), None),
+    "floor": (lambda v, p: np.floor(v), None),
+    "round": (lambda v, p: np.round(v, p or 0), None),
+    "logical_not": (lambda v, p: np.logical_not(v), None),
+    "relu": (lambda v, p: _cpu.activation(v, "relu"), lambda v, y, p: y > 0),
+    "relu_general": (_relu_general, lambda v, y, p: _relu_general_grad(v, p)),
+    "relu6": (lambda v, p: np.clip(v, _F32(0), _F32(6)), lambda v, y, p: (v > 0) & (v < 6)),
+    "leaky_relu": (lambda v, p: np.where(v > 0, v, _F32(p) * v),
+                   lambda v, y, p: np.where(v > 0, _F32(1), _F32(p))),
+    "elu": (lambda v, p: np.where(v > 0, v, _F32(p) * np.expm1(np.minimum(v, 0))),
+            lambda v, y, p: np.where(v > 0, _F32(1), _F32(p) * np.exp(np.minimum(v, 0)))),
+    # the derivative at 0 is taken from the right (scale), as TensorFlow's SeluGrad
+    "selu": (lambda v, p: _SELU_SCALE * np.where(v > 0, v, _SELU_ALPHA * np.expm1(
+        np.minimum(v, 0))), lambda v, y, p: _SELU_SCALE * np.where(
+            v >= 0, _F32(1), _SELU_ALPHA * np.exp(np.minimum(v, 0)))),
+    "gelu": (lambda v, p: _gelu_tanh(v), lambda v, y, p: _gelu_tanh_grad(v)),
+    "gelu_erf": (lambda v, p: _gelu_erf(v), lambda v, y, p: _gelu_erf_grad(v)),
+    "erf": (lambda v, p: _erf(v.astype(np.float64)).astype(_F32), None),
+    "sigmoid": (lambda v, p: _cpu.activation(v, "sigmoid"), lambda v, y, p: y * (1 - y)),
+    "hard_sigmoid": (lambda v, p: np.clip(v / _F32(6) + _F32(0.5), _F32(0), _F32(1)),
+                     lambda v, y, p: ((v > -3) & (v < 3)) / _F32(6)),
+    "hard_silu": (lambda v, p: v * np.clip(v / _F32(6) + _F32(0.5), _F32(0), _F32(1)),
+                  lambda v, y, p: _hard_silu_grad(v)),
+    "tanh": (lambda v, p: _cpu.activation(v, "tanh"), lambda v, y, p: 1 - y * y),
+    "softplus": (lambda v, p: np.logaddexp(_F32(0), v), lambda v, y, p: _sigmoid(v)),
+    "softsign": (lambda v, p: v / (1 + np.abs(v)), lambda v, y, p: 1 / np.square(1 + np.abs(v))),
+    "silu": (lambda v, p: v * _sigmoid(v),
+             lambda v, y, p: _sigmoid(v) * (1 + v * (1 - _sigmoid(v)))),
+    "exponential": (lambda v, p: np.exp(v), lambda v, y, p: y),
+}
+_NEGATE_GRAD = {"negative"}
+
+_BINARY = {
+    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
+    "power": np.power, "maximum": np.maximum, "minimum": np.minimum, "equal": np.equal,
+    "not_equal": np.not_equal, "greater": np.greater, "greater_equal": np.greater_equal,
+    "less": np.less, "less_equal": np.less_equal, "logical_and": np.logical_and,
+    "logical_or": np.logical_or,
+}
+
+_REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "prod": np.prod,
+           "any": np.any, "all": np.all}
+
+_FUSED_ACT = {"none", "relu", "sigmoid", "tanh"}
+EPSILON = 1e-7
+
+
+class CpuKernels:
+    """The CPU device's kernel table (see the module docstring)."""
+
+    name = "cpu"
+    device = None  # set by Device
+
+    # --- transfers and creation ------------------------------------------------------------
+    def from_host(self, a, dtype=None):
+        """A host value as storage: floats become float32 unless `dtype` says otherwise."""
+        if dtype is not None:
+            return np.asarray(a, dtype=np.dtype(dtype))
+        v = np.asarray(a)
+        if v.dtype.kind == "f" and v.dtype != _F32_DT:
+            v = v.astype(_F32)
+        return v
+
+    def to_host(self, x):
+        """The value as an ndarray (shared: callers must not modify it). NumPy returns
+        scalars for 0-d results; they become 0-d arrays here."""
+        return x if type(x) is np.ndarray else np.asarray(x)
+
+    def full(self, shape, value, dtype="float32"):
+        return np.full(tuple(shape), value, dtype=np.dtype(dtype))
+
+    def copy(self, x):
+        return np.array(x, copy=True, order="C")
+
+    def assign(self, dst, src):
+        """Copies src into dst's buffer (in place, so kernels keep seeing the same buffer)."""
+        np.copyto(dst, src, casting="unsafe")
+
+    def owned(self, x):
+        """x as a writable, C-contiguous float32 array that nothing else holds
+        (a copy unless x already is one)."""
+        f = x.flags
+        if x.dtype is not _F32_DT or not f.writeable or not f.c_contiguous or not f.owndata:
+            return np.array(x, dtype=_F32, order="C")
+        return x
+
+    def cast(self, x, dtype):
+        return x.astype(np.dtype(dtype))
+
+    # --- element-wise -------------------------------------------------------------------------
+    def unary(self, op, x, p=None):
+        return _UNARY[op][0](x, p)
+
+    def unary_grad(self, op, g, x, y, p=None):
+        if op == "negative":
+            return -g
+        return g * _UNARY[op][1](x, y, p)
+
+    def binary(self, op, a, b):
+        """a op b with NumPy broadcasting; float32 operands stay float32."""
+        try:
+            return _BINARY[op](a, b)
+        except ValueError:
+            raise ValueError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} cannot be broadcast "
+                             f"together") from None
+
+    def where(self, cond, a, b):
+        return np.where(cond, a, b)
+
+    def clip(self, x, lo, hi):
+        return np.clip(x, lo, hi)
+
+    def clip_mask(self, x, lo, hi):
+        """1 where lo <= x <= hi (the gradient of clip), else 0, as x's dtype."""
+        return ((x >= lo) & (x <= hi)).astype(x.dtype)
+
+    # --- reductions ---------------------------------------------------------------------------
+    def reduce(self, op, x, axes, keepdims=False, precise=False):
+        """op over `axes` (a tuple); precise sums accumulate and return float64."""
+        if precise and op in ("sum", "mean"):
+            return np.asarray(_REDUCE[op](x, axis=axes, keepdims=keepdims, dtype=np.float64))
+        return _REDUCE[op](x, axis=axes, keepdims=keepdims)
+
+    def arg_reduce(self, op, x, axis, keepdims=False):
+        fn = np.argmax if op == "argmax" else np.argmin
+        return fn(x, axis=axis, keepdims=keepdims).astype(np.int32)
+
+    def extreme_share(self, x, y, axes):
+        """The gradient split of max/min: 1/count at the cells equal to the (kept-dims)
+        result y, 0 elsewhere (TF splits ties evenly)."""
+        hit = x == y
+        return (hit / hit.sum(axis=axes, keepdims=True).astype(_F32)).astype(_F32)
+
+    # --- linear algebra -----------------------------------------------------------------------
+    def gemm(self, a, b, bias=None, act="none", trans_a=False, trans_b=False):
+        """act(op(a) @ op(b) + bias) for 2-D float32 a, b: one native SGEMM."""
+        # positionally: pybind11's keyword matching costs ~0.6 us a call
+        return _cpu.sgemm(a, b, None, trans_a, trans_b, 1.0, 0.0, bias, act)
+
+    def matmul(self, a, b):
+        """NumPy matmul semantics (batch dims broadcast) on the native kernel."""
+        if a.ndim <= 3 and b.ndim <= 3:
+            return _cpu.matmul(a, b)
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a3 = np.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
+        b3 = np.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:])
+        return _cpu.matmul(a3, b3).reshape(batch + (a.shape[-2], b.shape[-1]))
+
+    def activation(self, x, act):
+        """A GEMM-epilogue activation ('sigmoid', ...) applied to a new array."""
+        return _cpu.activation(x, act)
+
+    # --- layout -------------------------------------------------------------------------------
+    def reshape(self, x, shape):
+        return x.reshape(shape)
+
+    def transpose(self, x, axes):
+        return np.transpose(x, axes)
+
+    def broadcast_to(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def concat(self, xs, axis):
+        return np.concatenate(xs, axis=axis)
+
+    def stack(self, xs, axis):
+        return np.stack(xs, axis=axis)
+
+    def getitem(self, x, index):
+        return np.asarray(x[index])
+
+    def scatter_add(self, shape, index, g, basic):
+        """zeros(shape) with g added at x[index] (the gradient of getitem)."""
+        out = np.zeros(shape, dtype=g.dtype)
+        if basic:
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    def pad(self, x, pads, value=0.0):
+        return np.pad(x, pads, constant_values=value)
+
+    def take(self, x, indices, axis):
+        return np.take(x, indices, axis=axis)
+
+    def one_hot(self, indices, depth, dtype="float32"):
+        out = np.zeros(indices.shape + (depth,), dtype=np.dtype(dtype))
+        np.put_along_axis(out, indices[..., None].astype(np.int64), 1, axis=-1)
+        return out
+
+    def kth_largest(self, x, k):
+        """The k-th largest value along the last axis, keeping that axis (size 1)."""
+        return -np.sort(-x, axis=-1)[..., k - 1:k]
+
+    def top_k_hit(self, p, idx, k):
+        """1 where the class idx (B,) is among the k largest of p (B, C); ties favour the
+        target, as TF's in_top_k."""
+        target = np.take_along_axis(p, idx[:, None].astype(np.int64), axis=-1)
+        return ((p > target).sum(axis=-1) < k).astype(_F32)
+
+    # --- neural-network kernels ---------------------------------------------------------------
+    def softmax(self, x, axis):
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def log_softmax(self, x, axis):
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    def binary_crossentropy(self, y, z, from_logits):
+        """Per-element terms along the last axis and their gradient d/dz (not yet divided
+        by the axis length): logits in the stable form max(z,0) - z*y + log1p(exp(-|z|)),
+        probabilities clipped to [eps, 1-eps] with eps added inside the logs (TF-Keras)."""
+        if from_logits:
+            elem = np.maximum(z, 0)
+            elem -= z * y
+            elem += np.log1p(np.exp(-np.abs(z)))
+            grad = _cpu.activation(z, "sigmoid")
+            grad -= y
+            return elem, grad
+        eps = _F32(EPSILON)
+        pc = np.clip(z, eps, _F32(1) - eps)
+        a, b = pc + eps, _F32(1) - pc + eps
+        elem = -(y * np.log(a) + (1 - y) * np.log(b))
+        inside = (z >= eps) & (z <= _F32(1) - eps)
+        grad = np.where(inside, -(y / a) + (1 - y) / b, _F32(0)).astype(_F32)
+        return elem, grad
+
+    def categorical_crossentropy(self, y, z, from_logits):
+        """-sum(y log p) over the last axis and its gradient d/dz: logits through a stable
+        log-softmax; probabilities renormalised to sum 1 and clipped to [eps, 1-eps]."""
+        if from_logits:
+            m = z.max(axis=-1, keepdims=True)
+            lse = m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+            values = -(y * (z - lse)).sum(axis=-1)
+            grad = np.exp(z - lse) * y.sum(axis=-1, keepdims=True) - y
+            return values.astype(_F32), grad.astype(_F32)
+        eps = _F32(EPSILON)
+        s = z.sum(axis=-1, keepdims=True)
+        q = z / s
+        qc = np.clip(q, eps, _F32(1) - eps)
+        values = -(y * np.log(qc)).sum(axis=-1)
+        dq = np.where((q >= eps) & (q <= _F32(1) - eps), -y / qc, _F32(0))
+        grad = (dq - (dq * q).sum(axis=-1, keepdims=True)) / s
+        return values.astype(_F32), grad.astype(_F32)
+
+    def sparse_categorical_crossentropy(self, labels, z, from_logits, ignore_class=None):
+        """-log softmax(z)[label] for logits; for probabilities TF-Keras feeds log(clip(p))
+        to the softmax crossentropy: log(sum pc) - log(pc[label]). Labels equal to
+        ignore_class give 0 and no gradient; the others must be integers in [0, classes)."""
+        idx = labels.astype(np.int64)
+        valid = None
+        if ignore_class is not None:
+            valid = idx != ignore_class
+            idx = np.where(valid, idx, 0)
+        classes = z.shape[-1]
+        bad = (idx < 0) | (idx >= classes)
+        if labels.dtype.kind == "f":
+            bad |= idx != np.where(valid, labels, 0) if valid is not None else idx != labels
+        if bad.any():
+            raise ValueError(f"sparse_categorical_crossentropy: labels must be integers in "
+                             f"[0, {classes}), got values such as "
+                             f"{labels[bad].ravel()[:5].tolist()}")
+        onehot = np.zeros(z.shape, _F32)
+        np.put_along_axis(onehot, idx[..., None], _F32(1), axis=-1)
+        if from_logits:
+            m = z.max(axis=-1, keepdims=True)
+            lse = m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+            values = lse[..., 0] - np.take_along_axis(z, idx[..., None], axis=-1)[..., 0]
+            grad = np.exp(z - lse) - onehot
+        else:
+            eps = _F32(EPSILON)
+            pc = np.clip(z, eps, _F32(1) - eps)
+            s = pc.sum(axis=-1, keepdims=True)
+            values = np.log(s[..., 0]) - np.log(
+                np.take_along_axis(pc, idx[..., None], -1)[..., 0])
+            grad = np.where((z >= eps) & (z <= _F32(1) - eps), 1 / s - onehot / pc, _F32(0))
+        if valid is not None:
+            values = np.where(valid, values, _F32(0))
+            grad = grad * valid[..., None]
+        return values.astype(_F32), grad.astype(_F32)
+
+    # --- random numbers (Philox4x32-10, keyed by seed, counter offset) ---------------------------
+    def random_uniform(self, shape, seed, offset):
+        n = int(np.prod(shape, dtype=np.int64))
+        return _cpu.random_uniform(n, seed, offset).reshape(shape)
+
+    def random_normal(self, shape, seed, offset):
+        n = int(np.prod(shape, dtype=np.int64))
+        return _cpu.random_normal(n, seed, offset).reshape(shape)
+
+    def dropout_mask(self, shape, rate, seed, offset):
+        """0 or 1/(1-rate) per element: element i keeps when its Philox uniform >= rate."""
+        n = int(np.prod(shape, dtype=np.int64))
+        return _cpu.dropout_mask(n, float(rate), seed, offset).reshape(shape)
+
+    # --- optimizer --------------------------------------------------------------------------
+    def optimizer_plan(self, kind, params, slots, decays, **hyper):
+        """A native multi-tensor update plan over `params` (float32 storages updated in
+        place); its step(grads, lr, c1, c2, c3) updates them all in one call."""
+        return _cpu.OptimPlan(kind, params, slots, decays, **hyper)
