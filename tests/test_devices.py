@@ -306,3 +306,42 @@ def test_steps_per_execution_runs_batch_callbacks_once_per_execution():
     assert seen == [2, 5, 8, 9]
     with pytest.raises(ValueError, match="steps_per_execution"):
         model.compile("sgd", "mse", steps_per_execution=0)
+
+
+# --- every public layer: the symbolic (meta) output shape is the real one -------------------
+_LAYERS = [
+    ("Dense", lambda L: L.Dense(5, activation="gelu"), [(2, 3, 4)]),
+    ("Activation", lambda L: L.Activation("softmax"), [(2, 3)]),
+    ("Dropout", lambda L: L.Dropout(0.3), [(2, 3)]),
+    ("Flatten", lambda L: L.Flatten(), [(2, 3, 4)]),
+    ("Reshape", lambda L: L.Reshape((-1, 2)), [(2, 3, 4)]),
+    ("Permute", lambda L: L.Permute((2, 1)), [(2, 3, 4)]),
+    ("RepeatVector", lambda L: L.RepeatVector(3), [(2, 4)]),
+    ("Identity", lambda L: L.Identity(), [(2, 4)]),
+    ("ActivityRegularization", lambda L: L.ActivityRegularization(0.1), [(2, 4)]),
+    ("Masking", lambda L: L.Masking(), [(2, 3, 4)]),
+    ("ReLU", lambda L: L.ReLU(max_value=2.0), [(2, 4)]),
+    ("LeakyReLU", lambda L: L.LeakyReLU(), [(2, 4)]),
+    ("Softmax", lambda L: L.Softmax(axis=1), [(2, 4, 3)]),
+    ("ELU", lambda L: L.ELU(), [(2, 4)]),
+    ("PReLU", lambda L: L.PReLU(), [(2, 4)]),
+    ("Add", lambda L: L.Add(), [(2, 4), (2, 4)]),
+    ("Subtract", lambda L: L.Subtract(), [(2, 4), (2, 4)]),
+    ("Multiply", lambda L: L.Multiply(), [(2, 4), (2, 4)]),
+    ("Average", lambda L: L.Average(), [(2, 4), (2, 4)]),
+    ("Maximum", lambda L: L.Maximum(), [(2, 4), (2, 4)]),
+    ("Minimum", lambda L: L.Minimum(), [(2, 4), (2, 4)]),
+    ("Concatenate", lambda L: L.Concatenate(axis=1), [(2, 4), (2, 3)]),
+    ("Dot", lambda L: L.Dot(axes=1), [(2, 4), (2, 4)]),
+    ("Lambda", lambda L: L.Lambda(lambda x: ops.square(x)[:, :2]), [(2, 4)]),
+]
+
+
+@pytest.mark.parametrize("name,make,shapes", _LAYERS, ids=[c[0] for c in _LAYERS])
+def test_every_layer_infers_its_output_shape_on_meta(name, make, shapes):
+    x = [np.random.default_rng(2).random(s, dtype=np.float32) for s in shapes]
+    args = x if len(x) > 1 else x[0]
+    real = make(layers)(args)
+    inputs = [layers.Input(s[1:]) for s in shapes]
+    symbolic = make(layers)(inputs if len(inputs) > 1 else inputs[0])
+    assert tuple(symbolic.shape) == (None,) + tuple(real.shape[1:])
