@@ -144,8 +144,10 @@ _BINARY = {
     "logical_or": np.logical_or,
 }
 
-_REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "prod": np.prod,
-           "any": np.any, "all": np.all}
+# ufunc reductions skip np.sum's Python-level dispatch (~1.5 us a call on small arrays)
+_REDUCE = {"sum": np.add.reduce, "max": np.maximum.reduce, "min": np.minimum.reduce,
+           "prod": np.multiply.reduce, "any": np.logical_or.reduce,
+           "all": np.logical_and.reduce}
 
 _FUSED_ACT = {"none", "relu", "sigmoid", "tanh"}
 EPSILON = 1e-7
@@ -223,8 +225,10 @@ class CpuKernels:
     # --- reductions ---------------------------------------------------------------------------
     def reduce(self, op, x, axes, keepdims=False, precise=False):
         """op over `axes` (a tuple); precise sums accumulate and return float64."""
-        if precise and op in ("sum", "mean"):
-            return np.asarray(_REDUCE[op](x, axis=axes, keepdims=keepdims, dtype=np.float64))
+        if op == "mean":
+            return np.mean(x, axis=axes, keepdims=keepdims, dtype=np.float64 if precise else None)
+        if precise and op == "sum":
+            return np.asarray(np.add.reduce(x, axis=axes, keepdims=keepdims, dtype=np.float64))
         return _REDUCE[op](x, axis=axes, keepdims=keepdims)
 
     def arg_reduce(self, op, x, axis, keepdims=False):
