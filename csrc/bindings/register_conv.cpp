@@ -144,15 +144,16 @@ py::array forward_py(const char* op, bool depthwise, ForwardFn run, py::handle x
                      int64_t groups, const std::string& activation) {
   ConvCall call(op, depthwise);
   const py::array x = call.array(x_obj, "x"), w = call.array(w_obj, "w");
+  const bool has_bias = !bias_obj.is_none();
   py::array bias;
-  if (!bias_obj.is_none()) bias = call.array(bias_obj, "bias");
+  if (has_bias) bias = call.array(bias_obj, "bias");
   call.geometry(Shape(x.shape(), x.shape() + x.ndim()), Shape(w.shape(), w.shape() + w.ndim()),
                 strides, dilations, pad_begin, pad_end, groups);
-  if (bias && (bias.ndim() != 1 || bias.shape(0) != call.shape().K))
+  if (has_bias && (bias.ndim() != 1 || bias.shape(0) != call.shape().K))
     call.error("bias must have shape (" + std::to_string(call.shape().K) + ",)");
   const Act act = activation_arg(activation, op);
   py::array y = new_matrix(call.y_shape());
-  const float* b = bias ? data(bias) : nullptr;
+  const float* b = has_bias ? data(bias) : nullptr;
   float* out = data(y);
   {
     py::gil_scoped_release nogil;
