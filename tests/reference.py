@@ -238,3 +238,113 @@ def dropout_mask_ref(n, rate, seed, offset):
     rate = np.float32(rate)
     scale = np.float32(1) / (np.float32(1) - rate)
     return np.where(random_uniform_ref(n, seed, offset) >= rate, scale, np.float32(0))
+# --- convolution (tests/test_conv_kernels.py) ----------------------------------------------------
+# Shapes as Keras: x (N, *spatial, C), w (*kernel, C/groups, K), y (N, *out, K); pads per axis.
+def conv_out_size(size, k, stride, dilation, pad_begin, pad_end):
+    return (size + pad_begin + pad_end - dilation * (k - 1) - 1) // stride + 1
+
+
+def same_padding(size, k, stride, dilation):
+    """Keras/TF 'same': out = ceil(size / stride), the odd pad unit at the end."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + dilation * (k - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _conv_windows(kernel, out, strides, dilations):
+    """(tap index, the slices of the padded input that tap reads for every output)."""
+    import itertools
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        yield tap, (slice(None),) + tuple(
+            slice(t * d, t * d + (o - 1) * s + 1, s)
+            for t, o, s, d in zip(tap, out, strides, dilations)) + (slice(None),)
+
+
+def _conv_geometry(spatial, kernel, strides, dilations, pad_begin, pad_end):
+    out = tuple(conv_out_size(*a) for a in zip(spatial, kernel, strides, dilations, pad_begin,
+                                                pad_end))
+    padded = tuple(n + b + e for n, b, e in zip(spatial, pad_begin, pad_end))
+    return out, padded
+
+
+def conv_nd_ref(x, w, bias=None, strides=None, dilations=None, pad_begin=None, pad_end=None,
+                groups=1, activation="none"):
+    """act(conv(x, w) + bias) in float64: zero-pad x, then one einsum per kernel tap."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    sp = x.ndim - 2
+    ones, zeros = (1,) * sp, (0,) * sp
+    strides, dilations = strides or ones, dilations or ones
+    pad_begin, pad_end = pad_begin or zeros, pad_end or zeros
+    n, c, kernel, (cg, k) = x.shape[0], x.shape[-1], w.shape[:sp], w.shape[sp:]
+    out, _ = _conv_geometry(x.shape[1:-1], kernel, strides, dilations, pad_begin, pad_end)
+    xp = np.pad(x, [(0, 0)] + list(zip(pad_begin, pad_end)) + [(0, 0)])
+    y = np.zeros((n, *out, groups, k // groups))
+    for tap, win in _conv_windows(kernel, out, strides, dilations):
+        xs = xp[win].reshape(n, *out, groups, cg)
+        y += np.einsum("...gc,cgk->...gk", xs, w[tap].reshape(cg, groups, k // groups))
+    y = y.reshape(n, *out, k)
+    if bias is not None:
+        y = y + np.asarray(bias, np.float64)
+    return act_ref(y, activation)
+
+
+def conv_nd_backward_data_ref(dy, w, x_shape, strides, dilations, pad_begin, pad_end, groups=1):
+    """dx (x_shape) of sum(conv(x, w) * dy), in float64: each tap's einsum scattered back."""
+    dy, w = np.asarray(dy, np.float64), np.asarray(w, np.float64)
+    sp = dy.ndim - 2
+    n, c, kernel, (cg, k) = x_shape[0], x_shape[-1], w.shape[:sp], w.shape[sp:]
+    out, padded = _conv_geometry(x_shape[1:-1], kernel, strides, dilations, pad_begin, pad_end)
+    dxp = np.zeros((n, *padded, c))
+    dyg = dy.reshape(n, *out, groups, k // groups)
+    for tap, win in _conv_windows(kernel, out, strides, dilations):
+        wt = w[tap].reshape(cg, groups, k // groups)
+        dxp[win] += np.einsum("...gk,cgk->...gc", dyg, wt).reshape(n, *out, c)
+    crop = (slice(None),) + tuple(slice(b, b + s) for b, s in zip(pad_begin, x_shape[1:-1]))
+    return dxp[crop]
+
+
+def conv_nd_backward_filter_ref(x, dy, w_shape, strides, dilations, pad_begin, pad_end,
+                                groups=1):
+    """dw (w_shape) of sum(conv(x, w) * dy), in float64."""
+    x, dy = np.asarray(x, np.float64), np.asarray(dy, np.float64)
+    sp = x.ndim - 2
+    n, kernel, (cg, k) = x.shape[0], w_shape[:sp], w_shape[sp:]
+    out, _ = _conv_geometry(x.shape[1:-1], kernel, strides, dilations, pad_begin, pad_end)
+    xp = np.pad(x, [(0, 0)] + list(zip(pad_begin, pad_end)) + [(0, 0)])
+    dyg = dy.reshape(n, *out, groups, k // groups)
+    dw = np.zeros(w_shape)
+    for tap, win in _conv_windows(kernel, out, strides, dilations):
+        xs = xp[win].reshape(-1, groups, cg)
+        dw[tap] = np.einsum("pgc,pgk->cgk", xs, dyg.reshape(-1, groups, k // groups)).reshape(cg, k)
+    return dw
+
+
+def depthwise_nd_ref(x, w, bias=None, strides=None, dilations=None, pad_begin=None,
+                     pad_end=None, activation="none"):
+    """Keras' depthwise convolution in float64: w (*kernel, C, M), output channel c*M + m."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    sp = x.ndim - 2
+    n, (c, m), kernel = x.shape[0], w.shape[sp:], w.shape[:sp]
+    out, _ = _conv_geometry(x.shape[1:-1], kernel, strides, dilations, pad_begin, pad_end)
+    xp = np.pad(x, [(0, 0)] + list(zip(pad_begin, pad_end)) + [(0, 0)])
+    y = np.zeros((n, *out, c, m))
+    for tap, win in _conv_windows(kernel, out, strides, dilations):
+        y += np.einsum("...c,cm->...cm", xp[win], w[tap])
+    y = y.reshape(n, *out, c * m)
+    if bias is not None:
+        y = y + np.asarray(bias, np.float64)
+    return act_ref(y, activation)
+
+
+def assert_within_sum_bound(got, want, magnitude, terms, what=""):
+    """|got - want| <= the error of a float32 sum of `terms` products whose absolute values
+    add up to `magnitude` (same reasoning as gemm_error_bound)."""
+    eps = float(np.finfo(np.float32).eps)
+    bound = 4.0 * np.sqrt(max(terms, 1)) * eps * magnitude + 4.0 * eps * magnitude + 1e-30
+    err = np.abs(np.asarray(got, np.float64) - want)
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    if err.size:
+        worst = np.unravel_index(np.argmax(err - bound), err.shape)
+        assert np.all(err <= bound), (
+            f"{what}: max excess at {worst}: got {got[worst]}, want {want[worst]}, "
+            f"bound {bound[worst]}")

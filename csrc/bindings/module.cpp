@@ -4,6 +4,7 @@
 
 namespace pykern::bind {
 void register_config(pybind11::module_& m);
+void register_conv(pybind11::module_& m);
 void register_gemm(pybind11::module_& m);
 void register_optim(pybind11::module_& m);
 void register_random(pybind11::module_& m);
@@ -12,6 +13,7 @@ void register_random(pybind11::module_& m);
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "pykern CPU kernels (OpenMP; AVX-512 / AVX2 / baseline chosen at run time)";
   pykern::bind::register_config(m);
+  pykern::bind::register_conv(m);
   pykern::bind::register_gemm(m);
   pykern::bind::register_optim(m);
   pykern::bind::register_random(m);

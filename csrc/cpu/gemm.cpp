@@ -131,7 +131,7 @@ Strides strides_of(const GemmArgs& g) {
 
 // Small products: no packing. op(A) and op(B) are read where they lie (a
 // transposed B is transposed once into scratch, as the kernel loads op(B) rows).
-void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
+void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks, bool serial) {
   const Strides s = strides_of(g);
   const float* B = g.B;
   int64_t ldb = g.ldb;
@@ -155,7 +155,7 @@ void gemm_direct(const GemmArgs& g, const cpu::IsaKernels& ks) {
              g.beta, g.bias ? g.bias + j0 : nullptr);
     apply_act(ks, C, g.ldc, m, n, g.act);
   };
-  const int nt = std::min<int64_t>(threads_for(2.0 * g.M * g.N * g.K), tiles);
+  const int nt = serial ? 1 : std::min<int64_t>(threads_for(2.0 * g.M * g.N * g.K), tiles);
   if (nt <= 1) {
     for (int64_t t = 0; t < tiles; ++t) tile(t);
     return;
@@ -205,8 +205,9 @@ void gemm_packed_serial(const GemmArgs& g, const Strides& s, const cpu::IsaKerne
 // packs the B columns it needs itself. The grid minimises the duplicated work
 // (B packing and A traffic), K*(M*pc + N*pr). A barrier-free split keeps one slow or
 // descheduled thread from stalling the others at every KC step.
-void gemm_packed(const GemmArgs& g, const cpu::IsaKernels& ks, BlockSizes bs) {
+void gemm_packed(const GemmArgs& g, const cpu::IsaKernels& ks, BlockSizes bs, bool serial) {
   const Strides s = strides_of(g);
+  if (serial) return gemm_packed_serial(g, s, ks, bs);
   const int mr = ks.mr, nr = ks.nr;
   const int64_t row_tiles = (g.M + mr - 1) / mr, col_panels = (g.N + nr - 1) / nr;
   const int nt = std::min<int64_t>(threads_for(2.0 * g.M * g.N * g.K), row_tiles * col_panels);
@@ -238,16 +239,22 @@ void gemm_packed(const GemmArgs& g, const cpu::IsaKernels& ks, BlockSizes bs) {
   for (int t = 0; t < blocks; ++t) block(t);
 }
 
-}  // namespace
-
-void sgemm(const GemmArgs& g) {
+// The path and the K blocking depend on (M, N, K) alone; `serial` only keeps
+// the work on the calling thread.
+void run_sgemm(const GemmArgs& g, bool serial) {
   validate_gemm(g);
   if (g.M == 0 || g.N == 0) return;
   const Isa isa = cpu_isa();
   const cpu::IsaKernels& ks = isa_kernels(isa);
   if (g.K == 0 || g.alpha == 0.0f) return scale_only(g, ks);
-  if (use_direct(g)) return gemm_direct(g, ks);
-  gemm_packed(g, ks, block_sizes(isa));
+  if (use_direct(g)) return gemm_direct(g, ks, serial);
+  gemm_packed(g, ks, block_sizes(isa), serial);
 }
+
+}  // namespace
+
+void sgemm(const GemmArgs& g) { run_sgemm(g, false); }
+
+void sgemm_serial(const GemmArgs& g) { run_sgemm(g, true); }
 
 }  // namespace pykern

@@ -36,6 +36,11 @@ void validate_gemm(const GemmArgs& g);
 // The fast path: packed BLIS-style or direct, for the current ISA.
 void sgemm(const GemmArgs& g);
 
+// The same product on the calling thread alone, bitwise equal to sgemm's: for
+// kernels that split their own work over threads and call it from inside
+// their parallel region (sgemm itself must never be called there).
+void sgemm_serial(const GemmArgs& g);
+
 // The plain, obviously-correct oracle (double accumulation, one thread).
 void sgemm_ref(const GemmArgs& g);
 

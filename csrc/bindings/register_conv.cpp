@@ -1,0 +1,296 @@
+// Bindings of the convolution family (pykern/conv.h): Conv1D/2D/3D forward,
+// backward-data (also the transposed convolution's forward), backward-filter,
+// and their depthwise forms, each fast and as the `_ref` oracle.
+//
+// Arrays keep Keras' shapes: x (N, *spatial, C) with 1 to 3 spatial axes, w
+// (*kernel, C/groups, K) or, for depthwise, (*kernel, C, M). They must be
+// float32 and C-contiguous (never converted here: the op layer converts once);
+// the spatial axes are padded to three with size-1 axes, which moves no data.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bindings/array_view.h"
+#include "bindings/gemm_call.h"
+#include "pykern/conv.h"
+
+namespace pykern::bind {
+namespace {
+
+using Shape = std::vector<int64_t>;
+using Ints = std::vector<int64_t>;
+
+using ForwardFn = void (*)(const ConvShape&, const float*, const float*, const float*, Act, float*);
+using BackwardFn = void (*)(const ConvShape&, const float*, const float*, float*);
+
+// One call's arguments, its error context ("[x (2, 5, 5, 3), w (3, 3, 3, 8)]")
+// and the ConvShape they describe.
+class ConvCall {
+ public:
+  ConvCall(const char* op, bool depthwise) : op_(op), depthwise_(depthwise) {}
+
+  // A float32, C-contiguous ndarray, named in the context.
+  py::array array(py::handle obj, const char* name) {
+    if (!py::isinstance<py::array>(obj))
+      fail(op_, std::string(name) + " must be a numpy.ndarray, got " +
+                    std::string(py::str(py::type::of(obj).attr("__name__"))));
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    const Shape shape(a.shape(), a.shape() + a.ndim());
+    note(name, shape);
+    if (!a.dtype().is(py::dtype::of<float>()))
+      error(std::string(name) + " must be float32, got " + std::string(py::str(a.dtype())));
+    if (!(a.flags() & py::array::c_style)) error(std::string(name) + " must be C-contiguous");
+    return a;
+  }
+
+  void note(const char* name, const Shape& shape) {
+    context_ += (context_.empty() ? "" : ", ") + std::string(name) + " " + shape_str(shape);
+  }
+
+  [[noreturn]] void error(const std::string& what) const {
+    fail(op_, what + " [" + context_ + "]");
+  }
+
+  // Fills shape_ from x's shape (N, *spatial, C) and w's (*kernel, Cg, K), or
+  // (*kernel, C, M) for depthwise, and checks it.
+  void geometry(const Shape& x, const Shape& w, const Ints& strides, const Ints& dilations,
+                const Ints& pad_begin, const Ints& pad_end, int64_t groups) {
+    const size_t rank = x.size();
+    if (rank < 3 || rank > 5)
+      error("x must have 1 to 3 spatial axes: shape (N, *spatial, C), rank 3 to 5");
+    const int sp = static_cast<int>(rank) - 2, off = 3 - sp;
+    if (w.size() != rank)
+      error("w must have rank " + std::to_string(rank) + " (*kernel, " +
+            (depthwise_ ? "C, M" : "C/groups, K") + ") to match x");
+    const std::pair<const char*, const Ints*> lists[] = {
+        {"strides", &strides}, {"dilations", &dilations}, {"pad_begin", &pad_begin},
+        {"pad_end", &pad_end}};
+    for (const auto& l : lists)
+      if (l.second->size() != size_t(sp))
+        error(std::string(l.first) + " must hold " + std::to_string(sp) + " ints, got " +
+              std::to_string(l.second->size()));
+    const int64_t C = x[rank - 1];
+    ConvShape& s = shape_;
+    s.N = x[0];
+    s.C = C;
+    if (depthwise_) {
+      if (w[sp] != C)
+        error("x has " + std::to_string(C) + " channels but the depthwise kernel expects " +
+              std::to_string(w[sp]));
+      s.groups = C;
+      if (w[sp + 1] < 1 || __builtin_mul_overflow(C, w[sp + 1], &s.K))
+        error("the channel multiplier must be >= 1");
+    } else {
+      if (groups < 1 || C % groups)
+        error("groups (" + std::to_string(groups) + ") must be >= 1 and divide the " +
+              std::to_string(C) + " input channels");
+      if (w[sp] != C / groups)
+        error("x has " + std::to_string(C) + " channels but w expects " + std::to_string(w[sp]) +
+              " per group, times groups " + std::to_string(groups));
+      s.groups = groups;
+      s.K = w[sp + 1];
+    }
+    for (int a = 0; a < sp; ++a) {
+      s.in[off + a] = x[1 + a];
+      s.k[off + a] = w[a];
+      s.stride[off + a] = strides[a];
+      s.dil[off + a] = dilations[a];
+      s.pad_begin[off + a] = pad_begin[a];
+      s.pad_end[off + a] = pad_end[a];
+    }
+    try {
+      validate_conv(s, op_, depthwise_);
+    } catch (const std::invalid_argument& e) {
+      fail(op_, std::string(e.what()).substr(std::string(op_).size() + 2) + " [" + context_ + "]");
+    }
+    spatial_ = sp;
+  }
+
+  // (N, *out, K): the output's shape.
+  Shape y_shape() const {
+    Shape y{shape_.N};
+    for (int a = 3 - spatial_; a < 3; ++a) y.push_back(shape_.out[a]);
+    y.push_back(shape_.K);
+    return y;
+  }
+
+  // dy must have the output's shape.
+  void check_dy(const py::array& dy) const {
+    const Shape got(dy.shape(), dy.shape() + dy.ndim()), want = y_shape();
+    if (got != want)
+      error("dy must have the output's shape " + shape_str(want) + ", got " + shape_str(got));
+  }
+
+  const ConvShape& shape() const { return shape_; }
+  const char* op() const { return op_; }
+
+ private:
+  const char* op_;
+  bool depthwise_;
+  std::string context_;
+  ConvShape shape_;
+  int spatial_ = 0;
+};
+
+const float* data(const py::array& a) { return static_cast<const float*>(a.data()); }
+float* data(py::array& a) { return static_cast<float*>(a.mutable_data()); }
+
+py::array forward_py(const char* op, bool depthwise, ForwardFn run, py::handle x_obj,
+                     py::handle w_obj, py::object bias_obj, const Ints& strides,
+                     const Ints& dilations, const Ints& pad_begin, const Ints& pad_end,
+                     int64_t groups, const std::string& activation) {
+  ConvCall call(op, depthwise);
+  const py::array x = call.array(x_obj, "x"), w = call.array(w_obj, "w");
+  const bool has_bias = !bias_obj.is_none();
+  py::array bias;
+  if (has_bias) bias = call.array(bias_obj, "bias");
+  call.geometry(Shape(x.shape(), x.shape() + x.ndim()), Shape(w.shape(), w.shape() + w.ndim()),
+                strides, dilations, pad_begin, pad_end, groups);
+  if (has_bias && (bias.ndim() != 1 || bias.shape(0) != call.shape().K))
+    call.error("bias must have shape (" + std::to_string(call.shape().K) + ",)");
+  const Act act = activation_arg(activation, op);
+  py::array y = new_matrix(call.y_shape());
+  const float* b = has_bias ? data(bias) : nullptr;
+  float* out = data(y);
+  {
+    py::gil_scoped_release nogil;
+    run(call.shape(), data(x), data(w), b, act, out);
+  }
+  return y;
+}
+
+py::array backward_data_py(const char* op, bool depthwise, BackwardFn run, py::handle dy_obj,
+                           py::handle w_obj, const Shape& x_shape, const Ints& strides,
+                           const Ints& dilations, const Ints& pad_begin, const Ints& pad_end,
+                           int64_t groups) {
+  ConvCall call(op, depthwise);
+  const py::array dy = call.array(dy_obj, "dy"), w = call.array(w_obj, "w");
+  call.note("x_shape", x_shape);
+  call.geometry(x_shape, Shape(w.shape(), w.shape() + w.ndim()), strides, dilations, pad_begin,
+                pad_end, groups);
+  call.check_dy(dy);
+  py::array dx = new_matrix(x_shape);
+  float* out = data(dx);
+  {
+    py::gil_scoped_release nogil;
+    run(call.shape(), data(dy), data(w), out);
+  }
+  return dx;
+}
+
+py::array backward_filter_py(const char* op, bool depthwise, BackwardFn run, py::handle x_obj,
+                             py::handle dy_obj, const Shape& w_shape, const Ints& strides,
+                             const Ints& dilations, const Ints& pad_begin, const Ints& pad_end,
+                             int64_t groups) {
+  ConvCall call(op, depthwise);
+  const py::array x = call.array(x_obj, "x"), dy = call.array(dy_obj, "dy");
+  call.note("w_shape", w_shape);
+  call.geometry(Shape(x.shape(), x.shape() + x.ndim()), w_shape, strides, dilations, pad_begin,
+                pad_end, groups);
+  call.check_dy(dy);
+  py::array dw = new_matrix(w_shape);
+  float* out = data(dw);
+  {
+    py::gil_scoped_release nogil;
+    run(call.shape(), data(x), data(dy), out);
+  }
+  return dw;
+}
+
+}  // namespace
+
+void register_conv(py::module_& m) {
+  struct Family {
+    const char* forward;
+    const char* backward_data;
+    const char* backward_filter;
+    bool depthwise;
+    ForwardFn fwd;
+    BackwardFn bwd_data, bwd_filter;
+  };
+  static const Family families[] = {
+      {"conv_forward", "conv_backward_data", "conv_backward_filter", false, &conv_forward,
+       &conv_backward_data, &conv_backward_filter},
+      {"conv_forward_ref", "conv_backward_data_ref", "conv_backward_filter_ref", false,
+       &conv_forward_ref, &conv_backward_data_ref, &conv_backward_filter_ref},
+      {"depthwise_forward", "depthwise_backward_data", "depthwise_backward_filter", true,
+       &depthwise_forward, &depthwise_backward_data, &depthwise_backward_filter},
+      {"depthwise_forward_ref", "depthwise_backward_data_ref", "depthwise_backward_filter_ref",
+       true, &conv_forward_ref, &conv_backward_data_ref, &conv_backward_filter_ref},
+  };
+  for (const Family& f : families) {
+    if (f.depthwise) {
+      m.def(
+          f.forward,
+          [f](py::handle x, py::handle w, py::object bias, const Ints& strides,
+              const Ints& dilations, const Ints& pad_begin, const Ints& pad_end,
+              const std::string& activation) {
+            return forward_py(f.forward, true, f.fwd, x, w, bias, strides, dilations, pad_begin,
+                              pad_end, 0, activation);
+          },
+          py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("strides"), py::arg("dilations"),
+          py::arg("pad_begin"), py::arg("pad_end"), py::arg("activation") = "none",
+          "y (N, *out, C*M) = act(depthwise(x, w) + bias); w (*kernel, C, M), output channel "
+          "c*M + m");
+      m.def(
+          f.backward_data,
+          [f](py::handle dy, py::handle w, const Shape& x_shape, const Ints& strides,
+              const Ints& dilations, const Ints& pad_begin, const Ints& pad_end) {
+            return backward_data_py(f.backward_data, true, f.bwd_data, dy, w, x_shape, strides,
+                                    dilations, pad_begin, pad_end, 0);
+          },
+          py::arg("dy"), py::arg("w"), py::arg("x_shape"), py::arg("strides"),
+          py::arg("dilations"), py::arg("pad_begin"), py::arg("pad_end"),
+          "dx (x_shape) of the depthwise convolution");
+      m.def(
+          f.backward_filter,
+          [f](py::handle x, py::handle dy, const Shape& w_shape, const Ints& strides,
+              const Ints& dilations, const Ints& pad_begin, const Ints& pad_end) {
+            return backward_filter_py(f.backward_filter, true, f.bwd_filter, x, dy, w_shape,
+                                      strides, dilations, pad_begin, pad_end, 0);
+          },
+          py::arg("x"), py::arg("dy"), py::arg("w_shape"), py::arg("strides"),
+          py::arg("dilations"), py::arg("pad_begin"), py::arg("pad_end"),
+          "dw (w_shape = (*kernel, C, M)) of the depthwise convolution");
+      continue;
+    }
+    m.def(
+        f.forward,
+        [f](py::handle x, py::handle w, py::object bias, const Ints& strides,
+            const Ints& dilations, const Ints& pad_begin, const Ints& pad_end, int64_t groups,
+            const std::string& activation) {
+          return forward_py(f.forward, false, f.fwd, x, w, bias, strides, dilations, pad_begin,
+                            pad_end, groups, activation);
+        },
+        py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("strides"), py::arg("dilations"),
+        py::arg("pad_begin"), py::arg("pad_end"), py::arg("groups") = 1,
+        py::arg("activation") = "none",
+        "y (N, *out, K) = act(conv(x, w) + bias); x (N, *spatial, C), w (*kernel, C/groups, K)");
+    m.def(
+        f.backward_data,
+        [f](py::handle dy, py::handle w, const Shape& x_shape, const Ints& strides,
+            const Ints& dilations, const Ints& pad_begin, const Ints& pad_end, int64_t groups) {
+          return backward_data_py(f.backward_data, false, f.bwd_data, dy, w, x_shape, strides,
+                                  dilations, pad_begin, pad_end, groups);
+        },
+        py::arg("dy"), py::arg("w"), py::arg("x_shape"), py::arg("strides"),
+        py::arg("dilations"), py::arg("pad_begin"), py::arg("pad_end"), py::arg("groups") = 1,
+        "dx (x_shape) = the gradient of sum(conv(x, w) * dy) in x; also a transposed "
+        "convolution's forward");
+    m.def(
+        f.backward_filter,
+        [f](py::handle x, py::handle dy, const Shape& w_shape, const Ints& strides,
+            const Ints& dilations, const Ints& pad_begin, const Ints& pad_end, int64_t groups) {
+          return backward_filter_py(f.backward_filter, false, f.bwd_filter, x, dy, w_shape,
+                                    strides, dilations, pad_begin, pad_end, groups);
+        },
+        py::arg("x"), py::arg("dy"), py::arg("w_shape"), py::arg("strides"),
+        py::arg("dilations"), py::arg("pad_begin"), py::arg("pad_end"), py::arg("groups") = 1,
+        "dw (w_shape) = the gradient of sum(conv(x, w) * dy) in w");
+  }
+}
+
+}  // namespace pykern::bind

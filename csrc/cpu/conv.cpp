@@ -1,0 +1,400 @@
+// Convolution by GEMM on pykern's SGEMM. See pykern/conv.h for the contract.
+//
+// Output pixels are grouped in "lines" (cpu/conv_geometry.h): one line is the
+// OW pixels of one (n, od, oh). The im2col matrix has one row per output pixel
+// and one column per (g, kd, kh, kw, c) with c < Cg, so group g's columns
+// [g*T*Cg, (g+1)*T*Cg) meet the rows (t, c) of w (T taps) with w's row stride
+// K, and the group's outputs land in columns [g*Kg, (g+1)*Kg) of y. The
+// matrix is built one block of lines at a time in a thread's reused scratch,
+// so it stays in that core's cache and its size is bounded:
+//
+//   forward:         y[rows]    = act(col[rows] @ w + bias)      one GEMM per group
+//   backward_data:   dcol[rows] = dy[rows] @ w^T, then col2im    (scatter-add into dx)
+//   backward_filter: dw        += col[rows]^T @ dy[rows]
+//
+// A 1x1, stride-1, unpadded convolution needs no col matrix: x itself is it,
+// and each pass is one sgemm over all N*D*H*W pixels.
+//
+// Threads. Each pass is one parallel region in which every thread takes whole
+// blocks and runs im2col and sgemm_serial on them: on this shared 2-core
+// machine a region per block (im2col, then a threaded sgemm) cost more in
+// wake-ups and in waiting for a descheduled thread than the work itself
+// (MNIST conv2d_1 forward: 12-35 GFLOP/s with 64-256 Ki-float blocks, against
+// 75-80 on one thread). Only when there are fewer blocks than threads does a
+// pass go block by block with threaded im2col and sgemm instead.
+//
+// Determinism: blocks (and backward-filter chunks) are a function of the
+// shape; sgemm and sgemm_serial give the same bits; im2col only copies. In
+// backward_data each dx float receives its terms in one fixed walk order
+// (block, line, tap, pixel): a thread owns whole images (or, block by block,
+// a range of dx lines). backward_filter sums each chunk of blocks into its
+// own partial dw and adds the partials in chunk order.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "cpu/conv_geometry.h"
+#include "pykern/arena.h"
+#include "pykern/conv.h"
+#include "pykern/gemm.h"
+#include "pykern/threads.h"
+
+namespace pykern {
+namespace {
+
+// Arena slots: sgemm takes 0 and 2 of whichever thread runs it; each thread's
+// col block lives in its slot 1; the backward-filter partials in the calling thread's 3.
+constexpr int kColSlot = 1;
+constexpr int kPartialSlot = 3;
+
+// Floats of col per block. TUNING: read from the environment while measuring.
+const int64_t kColBlockFloats = [] {
+  const char* e = std::getenv("PYKERN_CONV_BLOCK");
+  return e ? std::atoll(e) : int64_t(1) << 18;
+}();
+// Blocks smaller than this many rows make GEMMs too short to run at speed...
+constexpr int64_t kMinBlockRows = 128;
+// ... but small images are still cut into this many blocks, to share them out.
+constexpr int64_t kTargetBlocks = 16;
+// backward_filter: at most this many partial dw's, of at most this many floats in all.
+constexpr int64_t kFilterChunks = 16;
+constexpr int64_t kPartialFloats = int64_t(1) << 22;
+
+using Gemm = void (*)(const GemmArgs&);
+
+// How a convolution is cut into blocks of output lines. A block is either
+// `images_per_block` whole images or, for an image larger than the col
+// budget, one of `chunks_per_image` runs of `chunk_lines` lines of one image.
+struct Plan {
+  int64_t Cg, Kg, taps, cols, OW;  // cols = taps * C, the width of the col matrix
+  int64_t lines, image_lines;      // output lines in all and per image
+  int64_t blocks, max_block_lines;
+  int64_t images_per_block;        // 0 when images are cut in chunks
+  int64_t chunks_per_image, chunk_lines;
+};
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+Plan make_plan(const ConvShape& s) {
+  Plan p{};
+  p.Cg = s.C / s.groups;
+  p.Kg = s.K / s.groups;
+  p.taps = s.k[0] * s.k[1] * s.k[2];
+  p.cols = p.taps * s.C;
+  p.OW = s.out[2];
+  p.image_lines = s.out[0] * s.out[1];
+  p.lines = s.N * p.image_lines;
+  const int64_t budget_lines = std::max<int64_t>(1, kColBlockFloats / (p.OW * p.cols));
+  if (p.image_lines <= budget_lines) {
+    const int64_t want = std::max(ceil_div(s.N, kTargetBlocks),
+                                  ceil_div(kMinBlockRows, p.image_lines * p.OW));
+    p.images_per_block = std::max<int64_t>(1, std::min(want, budget_lines / p.image_lines));
+    p.blocks = ceil_div(s.N, p.images_per_block);
+    p.max_block_lines = p.images_per_block * p.image_lines;
+  } else {
+    p.chunks_per_image = ceil_div(p.image_lines, budget_lines);
+    p.chunk_lines = ceil_div(p.image_lines, p.chunks_per_image);
+    p.blocks = s.N * p.chunks_per_image;
+    p.max_block_lines = p.chunk_lines;
+  }
+  return p;
+}
+
+struct Block {
+  int64_t l0, l1;  // output lines [l0, l1)
+};
+
+Block block_of(const Plan& p, int64_t b) {
+  if (p.images_per_block) {
+    const int64_t l0 = b * p.images_per_block * p.image_lines;
+    return {l0, std::min(p.lines, l0 + p.images_per_block * p.image_lines)};
+  }
+  const int64_t n = b / p.chunks_per_image, image_l0 = n * p.image_lines;
+  const int64_t l0 = image_l0 + (b % p.chunks_per_image) * p.chunk_lines;
+  return {l0, std::min(image_l0 + p.image_lines, l0 + p.chunk_lines)};
+}
+
+float* col_scratch(const Plan& p) {
+  return thread_scratch(kColSlot, size_t(p.max_block_lines * p.OW * p.cols) * sizeof(float));
+}
+
+bool pointwise(const ConvShape& s) {
+  for (int a = 0; a < 3; ++a)
+    if (s.k[a] != 1 || s.stride[a] != 1 || s.pad_begin[a] || s.pad_end[a]) return false;
+  return true;
+}
+
+bool depthwise_shape(const ConvShape& s) { return s.groups == s.C && s.groups > 1; }
+
+double flops(const ConvShape& s) {
+  return 2.0 * s.N * s.out[0] * s.out[1] * s.out[2] * s.K * s.k[0] * s.k[1] * s.k[2] *
+         (s.C / s.groups);
+}
+
+// One tap row's in-range pixels: col columns [col, col + floats) of output
+// pixel ow come from x's input column iw onwards. With groups == 1 and dilation
+// 1 along W, the KW taps of a row are adjacent in both x and col, so a run
+// covers all of them at once (KW*C floats) instead of one tap (Cg floats).
+struct TapRun {
+  int64_t ow, iw, col, floats;
+};
+
+template <class F>
+void for_each_run(const ConvShape& s, const Plan& p, int64_t kd, int64_t kh, F&& f) {
+  const int64_t row_tap = (kd * s.k[1] + kh) * s.k[2];
+  if (s.groups == 1 && s.dil[2] == 1) {
+    for (int64_t ow = 0; ow < p.OW; ++ow) {
+      const int64_t iw0 = ow * s.stride[2] - s.pad_begin[2];
+      const int64_t a = std::max<int64_t>(0, -iw0), b = std::min(s.k[2], s.in[2] - iw0);
+      if (a < b) f(TapRun{ow, iw0 + a, (row_tap + a) * s.C, (b - a) * s.C});
+    }
+    return;
+  }
+  for (int64_t kw = 0; kw < s.k[2]; ++kw) {
+    int64_t lo, hi;
+    cpu::conv_valid_ow(s, kw, &lo, &hi);
+    for (int64_t ow = lo; ow < hi; ++ow)
+      f(TapRun{ow, ow * s.stride[2] + cpu::conv_w_offset(s, kw), (row_tap + kw) * p.Cg, p.Cg});
+  }
+}
+
+// The col rows (OW of them, zero where padded) of output line l.
+void im2col_line(const ConvShape& s, const Plan& p, const float* x, int64_t l, float* dst) {
+  const int64_t group_stride = p.taps * p.Cg;
+  std::memset(dst, 0, size_t(p.OW * p.cols) * sizeof(float));
+  for (int64_t kd = 0; kd < s.k[0]; ++kd)
+    for (int64_t kh = 0; kh < s.k[1]; ++kh) {
+      const int64_t il = cpu::conv_input_line(s, l, kd, kh);
+      if (il < 0) continue;
+      const float* src = x + il * s.in[2] * s.C;
+      for_each_run(s, p, kd, kh, [&](const TapRun& r) {
+        float* d = dst + r.ow * p.cols + r.col;
+        const float* x_px = src + r.iw * s.C;
+        for (int64_t g = 0; g < s.groups; ++g)
+          std::memcpy(d + g * group_stride, x_px + g * p.Cg, size_t(r.floats) * sizeof(float));
+      });
+    }
+}
+
+// col for block `b`, on `nt` threads (1 inside a caller's parallel region).
+void im2col(const ConvShape& s, const Plan& p, const float* x, Block b, int nt, float* col) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t l = b.l0; l < b.l1; ++l) im2col_line(s, p, x, l, col + (l - b.l0) * p.OW * p.cols);
+}
+
+// dx lines [a, b) += their terms from dcol, which holds block `blk`'s rows.
+void col2im(const ConvShape& s, const Plan& p, const float* dcol, Block blk, int64_t a, int64_t b,
+            float* dx) {
+  const int64_t line_floats = s.in[2] * s.C, group_stride = p.taps * p.Cg;
+  for (int64_t l = blk.l0; l < blk.l1; ++l) {
+    const float* src = dcol + (l - blk.l0) * p.OW * p.cols;
+    for (int64_t kd = 0; kd < s.k[0]; ++kd)
+      for (int64_t kh = 0; kh < s.k[1]; ++kh) {
+        const int64_t il = cpu::conv_input_line(s, l, kd, kh);
+        if (il < a || il >= b) continue;
+        float* dst = dx + il * line_floats;
+        for_each_run(s, p, kd, kh, [&](const TapRun& r) {
+          const float* c = src + r.ow * p.cols + r.col;
+          float* d = dst + r.iw * s.C;
+          for (int64_t g = 0; g < s.groups; ++g)
+            for (int64_t j = 0; j < r.floats; ++j) d[g * p.Cg + j] += c[g * group_stride + j];
+        });
+      }
+  }
+}
+
+// The per-group products on `rows` output pixels whose col rows (or x rows, for
+// a pointwise convolution) start at `col` with row stride p.cols.
+void forward_gemms(Gemm gemm, const ConvShape& s, const Plan& p, const float* col, int64_t rows,
+                   const float* w, const float* bias, Act act, float* y) {
+  for (int64_t g = 0; g < s.groups; ++g) {
+    GemmArgs a;
+    a.M = rows, a.N = p.Kg, a.K = p.taps * p.Cg;
+    a.A = col + g * p.taps * p.Cg, a.lda = p.cols;
+    a.B = w + g * p.Kg, a.ldb = s.K;
+    a.C = y + g * p.Kg, a.ldc = s.K;
+    a.bias = bias ? bias + g * p.Kg : nullptr;
+    a.act = act;
+    gemm(a);
+  }
+}
+
+void backward_data_gemms(Gemm gemm, const ConvShape& s, const Plan& p, const float* dy,
+                         int64_t rows, const float* w, float* dcol) {
+  for (int64_t g = 0; g < s.groups; ++g) {
+    GemmArgs a;
+    a.trans_b = true;
+    a.M = rows, a.N = p.taps * p.Cg, a.K = p.Kg;
+    a.A = dy + g * p.Kg, a.lda = s.K;
+    a.B = w + g * p.Kg, a.ldb = s.K;
+    a.C = dcol + g * p.taps * p.Cg, a.ldc = p.cols;
+    gemm(a);
+  }
+}
+
+void backward_filter_gemms(Gemm gemm, const ConvShape& s, const Plan& p, const float* col,
+                           const float* dy, int64_t rows, bool accumulate, float* dw) {
+  for (int64_t g = 0; g < s.groups; ++g) {
+    GemmArgs a;
+    a.trans_a = true;
+    a.M = p.taps * p.Cg, a.N = p.Kg, a.K = rows;
+    a.A = col + g * p.taps * p.Cg, a.lda = p.cols;
+    a.B = dy + g * p.Kg, a.ldb = s.K;
+    a.C = dw + g * p.Kg, a.ldc = s.K;
+    a.beta = accumulate ? 1.0f : 0.0f;
+    gemm(a);
+  }
+}
+
+int64_t x_pixels(const ConvShape& s) { return s.N * s.in[0] * s.in[1] * s.in[2]; }
+
+// backward_data, thread by whole images: unit u is block u (whole images) or
+// image u (all its chunks). Its dx images are zeroed, then its blocks scattered.
+void backward_data_by_images(const ConvShape& s, const Plan& p, const float* dy, const float* w,
+                             int nt, float* dx) {
+  const int64_t units = p.images_per_block ? p.blocks : s.N;
+  const int64_t per_unit = p.images_per_block ? 1 : p.chunks_per_image;
+  const int64_t image_floats = s.in[0] * s.in[1] * s.in[2] * s.C;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t u = 0; u < units; ++u) {
+    float* dcol = col_scratch(p);
+    const int64_t n0 = p.images_per_block ? u * p.images_per_block : u;
+    const int64_t n1 = p.images_per_block ? std::min(s.N, n0 + p.images_per_block) : u + 1;
+    std::memset(dx + n0 * image_floats, 0, size_t((n1 - n0) * image_floats) * sizeof(float));
+    for (int64_t b = u * per_unit; b < (u + 1) * per_unit; ++b) {
+      const Block blk = block_of(p, b);
+      backward_data_gemms(sgemm_serial, s, p, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW,
+                          w, dcol);
+      col2im(s, p, dcol, blk, 0, INT64_MAX, dx);
+    }
+  }
+}
+
+// The dx lines block [l0, l1) adds into: *lo..*hi (*hi = done and *lo past it, if none).
+void lines_touched(const ConvShape& s, Block blk, int64_t done, int64_t* lo, int64_t* hi) {
+  *lo = INT64_MAX;
+  *hi = done;
+  for (int64_t l = blk.l0; l < blk.l1; ++l)
+    for (int64_t kd = 0; kd < s.k[0]; ++kd)
+      for (int64_t kh = 0; kh < s.k[1]; ++kh) {
+        const int64_t il = cpu::conv_input_line(s, l, kd, kh);
+        if (il < 0) continue;
+        *lo = std::min(*lo, il);
+        *hi = std::max(*hi, il);
+      }
+}
+
+// backward_data, block by block with threaded GEMMs, for fewer units than
+// threads. A block's largest dx line never falls below the previous block's,
+// so dx lines in (done, hi] are new to this block (or skipped by every block)
+// and are zeroed just before it adds into them. Each thread owns a contiguous
+// range of dx lines and walks the whole block.
+void backward_data_by_blocks(const ConvShape& s, const Plan& p, const float* dy, const float* w,
+                             int nt, float* dx) {
+  float* dcol = col_scratch(p);
+  const int64_t line_floats = s.in[2] * s.C, dx_lines = s.N * s.in[0] * s.in[1];
+  int64_t done = -1;  // dx lines [0, done] hold their sums so far
+  for (int64_t b = 0; b < p.blocks; ++b) {
+    const Block blk = block_of(p, b);
+    backward_data_gemms(sgemm, s, p, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW, w, dcol);
+    int64_t lo, hi;
+    lines_touched(s, blk, done, &lo, &hi);
+    const int64_t first = std::min(done + 1, lo), span = hi - first + 1;
+    const int team = static_cast<int>(std::min<int64_t>(nt, std::max<int64_t>(span, 1)));
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+      const int t = omp_get_thread_num();
+      const int64_t a = first + span * t / team, e = first + span * (t + 1) / team;
+      for (int64_t il = std::max(a, done + 1); il < e; ++il)
+        std::memset(dx + il * line_floats, 0, size_t(line_floats) * sizeof(float));
+      col2im(s, p, dcol, blk, a, e, dx);
+    }
+    done = hi;
+  }
+  if (done + 1 < dx_lines)
+    std::memset(dx + (done + 1) * line_floats, 0,
+                size_t((dx_lines - done - 1) * line_floats) * sizeof(float));
+}
+
+// The partial dw of chunk c of the blocks, into `out`.
+void filter_chunk(Gemm gemm, int nt, const ConvShape& s, const Plan& p, const float* x,
+                  const float* dy, int64_t chunks, int64_t c, float* out) {
+  float* col = col_scratch(p);
+  const int64_t b0 = p.blocks * c / chunks, b1 = p.blocks * (c + 1) / chunks;
+  for (int64_t b = b0; b < b1; ++b) {
+    const Block blk = block_of(p, b);
+    im2col(s, p, x, blk, nt, col);
+    backward_filter_gemms(gemm, s, p, col, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW,
+                          b > b0, out);
+  }
+}
+
+}  // namespace
+
+void conv_forward(const ConvShape& s, const float* x, const float* w, const float* bias, Act act,
+                  float* y) {
+  if (depthwise_shape(s)) return depthwise_forward(s, x, w, bias, act, y);
+  const Plan p = make_plan(s);
+  if (pointwise(s)) return forward_gemms(sgemm, s, p, x, x_pixels(s), w, bias, act, y);
+  const int nt = threads_for(flops(s));
+  auto run_block = [&](int64_t b, Gemm gemm, int im2col_threads) {
+    const Block blk = block_of(p, b);
+    float* col = col_scratch(p);
+    im2col(s, p, x, blk, im2col_threads, col);
+    forward_gemms(gemm, s, p, col, (blk.l1 - blk.l0) * p.OW, w, bias, act,
+                  y + blk.l0 * p.OW * s.K);
+  };
+  if (p.blocks >= nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t b = 0; b < p.blocks; ++b) run_block(b, sgemm_serial, 1);
+  } else {
+    for (int64_t b = 0; b < p.blocks; ++b) run_block(b, sgemm, nt);
+  }
+}
+
+void conv_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  if (depthwise_shape(s)) return depthwise_backward_data(s, dy, w, dx);
+  const Plan p = make_plan(s);
+  if (pointwise(s)) return backward_data_gemms(sgemm, s, p, dy, x_pixels(s), w, dx);
+  const int nt = threads_for(flops(s));
+  const int64_t units = p.images_per_block ? p.blocks : s.N;
+  if (units >= nt)
+    backward_data_by_images(s, p, dy, w, nt, dx);
+  else
+    backward_data_by_blocks(s, p, dy, w, nt, dx);
+}
+
+void conv_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  if (depthwise_shape(s)) return depthwise_backward_filter(s, x, dy, dw);
+  const Plan p = make_plan(s);
+  if (pointwise(s)) return backward_filter_gemms(sgemm, s, p, x, dy, x_pixels(s), false, dw);
+  const int64_t wsize = p.taps * p.Cg * s.K;
+  if (p.blocks == 0) {
+    std::memset(dw, 0, size_t(wsize) * sizeof(float));
+    return;
+  }
+  const int64_t chunks = std::min({p.blocks, kFilterChunks,
+                                   std::max<int64_t>(1, kPartialFloats / wsize)});
+  // Chunk 0 sums into dw itself, chunk c > 0 into partial c - 1.
+  float* part = chunks > 1
+                    ? thread_scratch(kPartialSlot, size_t((chunks - 1) * wsize) * sizeof(float))
+                    : nullptr;
+  auto out = [&](int64_t c) { return c == 0 ? dw : part + (c - 1) * wsize; };
+  const int nt = threads_for(flops(s));
+  if (chunks >= nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t c = 0; c < chunks; ++c) filter_chunk(sgemm_serial, 1, s, p, x, dy, chunks, c, out(c));
+  } else {
+    for (int64_t c = 0; c < chunks; ++c) filter_chunk(sgemm, nt, s, p, x, dy, chunks, c, out(c));
+  }
+  if (chunks == 1) return;
+  const int rt = threads_for(double(chunks) * wsize);
+#pragma omp parallel for num_threads(rt) schedule(static) if (rt > 1)
+  for (int64_t j = 0; j < wsize; ++j)
+    for (int64_t c = 0; c < chunks - 1; ++c) dw[j] += part[c * wsize + j];
+}
+
+}  // namespace pykern
