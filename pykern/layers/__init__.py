@@ -1,5 +1,10 @@
 """Layers, one family per module."""
 from pykern.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from pykern.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose,
+                                         Conv3D, Conv3DTranspose, Convolution1D, Convolution2D,
+                                         Convolution2DTranspose, Convolution3D,
+                                         Convolution3DTranspose, DepthwiseConv1D,
+                                         DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
 from pykern.layers.core import (Activation, ActivityRegularization, Dense, Dropout, Flatten,
                                 Identity, Lambda, Masking, Permute, RepeatVector,
                                 Reshape)
@@ -14,4 +19,8 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "Flatten", "Reshape", "Permute", "RepeatVector", "Lambda", "Identity",
            "ActivityRegularization", "Masking", "ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add",
-           "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+           "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+           "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+           "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+           "Convolution1D", "Convolution2D", "Convolution3D", "Convolution2DTranspose",
+           "Convolution3DTranspose"]

@@ -189,6 +189,9 @@ class Flatten(Layer):
             self.compute_output_shape(tuple(x.shape))  # raises, naming the layer
         if self.data_format == "channels_first" and len(x.shape) > 2:
             x = ops.transpose(x, (0, *range(2, len(x.shape)), 1))
+        rest = x.shape[1:]
+        if x.shape[0] is None and None not in rest:  # symbolic batch (meta): size is known
+            return ops.reshape(x, (-1, int(np.prod(rest))))
         return ops.reshape(x, (x.shape[0], -1))
 
     def compute_output_shape(self, input_shape):

@@ -18,6 +18,7 @@ from pykern.ops.elementwise import (abs, absolute, add, clip, divide, equal, exp
                                     logical_and, logical_not, logical_or, maximum, minimum,
                                     multiply, negative, not_equal, power, reciprocal, round,
                                     sign, sqrt, square, subtract, where)
+from pykern.ops.conv import conv, conv_transpose, depthwise_conv, separable_conv
 from pykern.ops.matmul import matmul
 from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sigmoid, hard_silu,
                            hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
@@ -38,7 +39,7 @@ __all__ = [
     "hard_swish", "exponential", "linear", "erf", "sum", "mean", "max", "min", "prod", "var",
     "std", "argmax", "argmin", "any", "all", "full", "reshape", "transpose", "concatenate", "stack", "split",
     "unstack", "expand_dims", "squeeze", "broadcast_to", "repeat", "tile", "slice", "getitem",
-    "flatten",
+    "flatten", "conv", "conv_transpose", "depthwise_conv", "separable_conv",
 ]
 
 

@@ -24,6 +24,12 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_C = 0.044715
 
 
+def _c(x):
+    """x as a C-contiguous float32 array, the layout the native kernels take (a
+    transposed view is copied once here, at the table's boundary)."""
+    return np.ascontiguousarray(x, dtype=_F32)
+
+
 def _sigmoid(v):
     # exp of -|v| never overflows; equal to 1/(1+exp(-v)) on both branches
     e = np.exp(-np.abs(v))
@@ -390,6 +396,35 @@ class CpuKernels:
             values = np.where(valid, values, _F32(0))
             grad = grad * valid[..., None]
         return values.astype(_F32), grad.astype(_F32)
+
+    # --- convolution: x (N, *spatial, C), w (*kernel, C/groups, K), y (N, *out, K) ------------------
+    def conv(self, x, w, bias, strides, dilations, pad_begin, pad_end, groups, act):
+        """act(conv(x, w) + bias), cross-correlation, zero padding pad_begin/pad_end."""
+        return _cpu.conv_forward(_c(x), _c(w), bias, strides, dilations, pad_begin, pad_end, groups, act)
+
+    def conv_backward_data(self, dy, w, x_shape, strides, dilations, pad_begin, pad_end, groups):
+        """dx of conv (also the forward pass of a transposed convolution)."""
+        return _cpu.conv_backward_data(_c(dy), _c(w), tuple(x_shape), strides, dilations, pad_begin,
+                                       pad_end, groups)
+
+    def conv_backward_filter(self, x, dy, w_shape, strides, dilations, pad_begin, pad_end,
+                             groups):
+        return _cpu.conv_backward_filter(_c(x), _c(dy), tuple(w_shape), strides, dilations, pad_begin,
+                                         pad_end, groups)
+
+    def depthwise_conv(self, x, w, bias, strides, dilations, pad_begin, pad_end, act):
+        """w (*kernel, C, M): output channel c*M + m is x's channel c times w[..., c, m]."""
+        return _cpu.depthwise_forward(_c(x), _c(w), bias, strides, dilations, pad_begin, pad_end, act)
+
+    def depthwise_conv_backward_data(self, dy, w, x_shape, strides, dilations, pad_begin,
+                                     pad_end):
+        return _cpu.depthwise_backward_data(_c(dy), _c(w), tuple(x_shape), strides, dilations,
+                                            pad_begin, pad_end)
+
+    def depthwise_conv_backward_filter(self, x, dy, w_shape, strides, dilations, pad_begin,
+                                       pad_end):
+        return _cpu.depthwise_backward_filter(_c(x), _c(dy), tuple(w_shape), strides, dilations,
+                                              pad_begin, pad_end)
 
     # --- random numbers (Philox4x32-10, keyed by seed, counter offset) ---------------------------
     def random_uniform(self, shape, seed, offset):

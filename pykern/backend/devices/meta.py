@@ -271,6 +271,27 @@ class MetaKernels:
     def sparse_categorical_crossentropy(self, labels, z, from_logits, ignore_class=None):
         return MetaArray(z.shape[:-1], _F32), MetaArray(z.shape, _F32)
 
+    # --- convolution ----------------------------------------------------------------------------
+    def conv(self, x, w, bias, strides, dilations, pad_begin, pad_end, groups, act):
+        out = conv_output_shape(x.shape[1:-1], w.shape[:-2], strides, dilations, pad_begin,
+                                pad_end)
+        return MetaArray((x.shape[0],) + out + (w.shape[-1],), _F32)
+
+    def conv_backward_data(self, dy, w, x_shape, *args):
+        return MetaArray(x_shape, _F32)
+
+    def conv_backward_filter(self, x, dy, w_shape, *args):
+        return MetaArray(w_shape, _F32)
+
+    def depthwise_conv(self, x, w, bias, strides, dilations, pad_begin, pad_end, act):
+        out = conv_output_shape(x.shape[1:-1], w.shape[:-2], strides, dilations, pad_begin,
+                                pad_end)
+        channels = None if None in w.shape[-2:] else w.shape[-2] * w.shape[-1]
+        return MetaArray((x.shape[0],) + out + (channels,), _F32)
+
+    depthwise_conv_backward_data = conv_backward_data
+    depthwise_conv_backward_filter = conv_backward_filter
+
     # --- random numbers -----------------------------------------------------------------------
     def random_uniform(self, shape, seed, offset):
         return MetaArray(shape, _F32)
@@ -284,6 +305,13 @@ class MetaKernels:
     def optimizer_plan(self, kind, params, slots, decays, **hyper):
         raise TypeError("the meta device holds no values: an optimizer cannot update meta "
                         "variables")
+
+
+def conv_output_shape(spatial, kernel, strides, dilations, pad_begin, pad_end):
+    """(in + pad_begin + pad_end - dilation*(k-1) - 1) // stride + 1 per axis (None stays)."""
+    return tuple(None if n is None else (n + pb + pe - d * (k - 1) - 1) // s + 1
+                 for n, k, s, d, pb, pe in zip(spatial, kernel, strides, dilations, pad_begin,
+                                               pad_end))
 
 
 def _index_shape(shape, index):
