@@ -13,6 +13,7 @@
 // threads only decide who computes which block.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -27,33 +28,68 @@ constexpr int kLanes = 8;
 constexpr int64_t kWideRun = 16;
 constexpr int64_t kBlockElems = 16384;  // floats per block of a column sum (64 KiB)
 
-template <int K>
+// Pairs of doubles as GCC vectors: one SSE2 register each, so the baseline build
+// keeps a lane_sum's accumulators in registers. Floats are widened four at a time
+// (one cvtps2pd per half: GCC turns the vd4 conversion into exactly that).
+typedef double vd __attribute__((vector_size(2 * sizeof(double))));
+typedef double vd4 __attribute__((vector_size(4 * sizeof(double))));
+typedef float vf4 __attribute__((vector_size(4 * sizeof(float))));
+
+// K sums of doubles, or of pairs of doubles.
+template <int K, class T = double>
 struct Sums {
-  double v[K];
+  T v[K];
+};
+
+template <class T, class... U>
+inline Sums<1 + sizeof...(U), T> sums(T a, U... b) {
+  return {{a, b...}};
+}
+
+// Element loaders that let one generic lambda describe a term: a(x) is x[i] as a
+// double (ScalarAt), or the pair x[i + 2h], x[i + 2h + 1] as a vector of doubles
+// (HalfAt: half h of the four floats at x + i).
+struct ScalarAt {
+  int64_t i;
+  double operator()(const float* x) const { return x[i]; }
+};
+struct HalfAt {
+  int64_t i;
+  int h;
+  vd operator()(const float* x) const {
+    vf4 v;
+    std::memcpy(&v, x + i, sizeof v);
+    const vd4 d = __builtin_convertvector(v, vd4);
+    return h ? __builtin_shufflevector(d, d, 2, 3) : __builtin_shufflevector(d, d, 0, 1);
+  }
 };
 
 double* scratch_doubles(int slot, int64_t count) {
   return reinterpret_cast<double*>(thread_scratch(slot, std::max<int64_t>(count, 1) * 8));
 }
 
-// Sum over j < n of term(j), in kLanes interleaved lanes added pairwise at the end.
-template <int K, class Term>
-inline Sums<K> lane_sum(int64_t n, const Term& term) {
-  double acc[K][kLanes] = {};
+// Sum over i in [i0, i0 + n) of elem(at) (K values; `at` loads element i, or a
+// pair), in kLanes interleaved lanes (element i0 + j goes to lane j % kLanes)
+// added pairwise at the end.
+template <int K, class Elem>
+inline Sums<K> lane_sum(int64_t i0, int64_t n, const Elem& elem) {
+  constexpr int kPairs = kLanes / 2;
+  vd acc[K][kPairs] = {};
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const Sums<K> t = term(j + l);
-      for (int k = 0; k < K; ++k) acc[k][l] += t.v[k];
+    for (int q = 0; q < kPairs; ++q) {
+      const Sums<K, vd> t = elem(HalfAt{i0 + j + 4 * (q / 2), q % 2});
+      for (int k = 0; k < K; ++k) acc[k][q] += t.v[k];
     }
   for (int l = 0; j < n; ++j, ++l) {
-    const Sums<K> t = term(j);
-    for (int k = 0; k < K; ++k) acc[k][l] += t.v[k];
+    const Sums<K> t = elem(ScalarAt{i0 + j});
+    for (int k = 0; k < K; ++k) acc[k][l / 2][l % 2] += t.v[k];
   }
   Sums<K> s;
   for (int k = 0; k < K; ++k) {
-    const double* a = acc[k];
-    s.v[k] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    const vd* a = acc[k];
+    s.v[k] = ((a[0][0] + a[0][1]) + (a[1][0] + a[1][1])) +
+             ((a[2][0] + a[2][1]) + (a[3][0] + a[3][1]));
   }
   return s;
 }
@@ -110,15 +146,16 @@ View view_of(const BatchNormShape& s) {
 
 inline int64_t channel_of(const View& v, int64_t w) { return v.wide ? w : w / v.B; }
 
-// out[(p*K + k)*W + w] = sum over the elements i of column (p, w) of elem(p*W + w, i).v[k].
+// out[(p*K + k)*W + w] = sum over the elements i of column (p, w) of elem(p*W + w, at).v[k],
+// where `at` loads element i (see ScalarAt, HalfAt).
 template <int K, bool kWide, class Elem>
 void view_sums(const View& v, const Elem& elem, double* out) {
   column_sums<K>(v.P, v.A, v.W, v.run, [&](int64_t p, int64_t a, int64_t w) {
     const int64_t pw = p * v.W + w, i0 = ((p * v.A + a) * v.W + w) * v.run;
     if constexpr (kWide)
-      return lane_sum<K>(v.run, [&](int64_t j) { return elem(pw, i0 + j); });
+      return lane_sum<K>(i0, v.run, [&](const auto& at) { return elem(pw, at); });
     else
-      return elem(pw, i0);
+      return elem(pw, ScalarAt{i0});
   }, out);
 }
 
@@ -185,18 +222,18 @@ void train(const View& v, const float* x, const float* gamma, const float* beta,
            float* y, float* mean, float* var, float* inv_std) {
   const int64_t PC = v.P * v.C;
   const double n = double(v.A) * double(v.B);
-  double* sums = scratch_doubles(1, v.P * v.W);
+  double* total = scratch_doubles(1, v.P * v.W);
   double* stat = scratch_doubles(3, 2 * PC);  // mean, then sum of squared deviations
-  view_sums<1, kWide>(v, [&](int64_t, int64_t i) { return Sums<1>{{double(x[i])}}; }, sums);
-  fold_channels(v, 1, sums, stat);
+  view_sums<1, kWide>(v, [&](int64_t, const auto& at) { return sums(at(x)); }, total);
+  fold_channels(v, 1, total, stat);
   for (int64_t pc = 0; pc < PC; ++pc) stat[pc] /= n;
   double* m = scratch_doubles(2, v.P * v.W);
   for (int64_t pw = 0; pw < v.P * v.W; ++pw) m[pw] = stat[pw / v.W * v.C + channel_of(v, pw % v.W)];
-  view_sums<1, kWide>(v, [&](int64_t pw, int64_t i) {
-    const double d = double(x[i]) - m[pw];
-    return Sums<1>{{d * d}};
-  }, sums);
-  fold_channels(v, 1, sums, stat + PC);
+  view_sums<1, kWide>(v, [&](int64_t pw, const auto& at) {
+    const auto d = at(x) - m[pw];
+    return sums(d * d);
+  }, total);
+  fold_channels(v, 1, total, stat + PC);
   for (int64_t pc = 0; pc < PC; ++pc) {
     const double vr = stat[PC + pc] / n;
     mean[pc] = static_cast<float>(stat[pc]);
@@ -213,13 +250,13 @@ void backward(const View& v, const float* dy, const float* x, const float* mean,
   const double n = double(v.A) * double(v.B);
   double* m = scratch_doubles(2, v.P * v.W);
   for (int64_t pw = 0; pw < v.P * v.W; ++pw) m[pw] = mean[pw / v.W * v.C + channel_of(v, pw % v.W)];
-  double* sums = scratch_doubles(1, 2 * v.P * v.W);
-  view_sums<2, kWide>(v, [&](int64_t pw, int64_t i) {
-    const double g = dy[i];
-    return Sums<2>{{g, g * (double(x[i]) - m[pw])}};
-  }, sums);
+  double* total = scratch_doubles(1, 2 * v.P * v.W);
+  view_sums<2, kWide>(v, [&](int64_t pw, const auto& at) {
+    const auto g = at(dy);
+    return sums(g, g * (at(x) - m[pw]));
+  }, total);
   double* stat = scratch_doubles(3, 2 * PC);  // per (p, c): sum(dy), sum(dy * (x - mean))
-  fold_channels(v, 2, sums, stat);
+  fold_channels(v, 2, total, stat);
   for (int64_t c = 0; c < v.C; ++c) {
     double sg = 0.0, sb = 0.0;
     for (int64_t p = 0; p < v.P; ++p) {
@@ -299,10 +336,10 @@ void layer_norm_forward(int64_t M, int64_t F, const float* x, const float* gamma
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t r = 0; r < M; ++r) {
     const float* xr = x + r * F;
-    const double md = lane_sum<1>(F, [&](int64_t j) { return Sums<1>{{double(xr[j])}}; }).v[0] / F;
-    const double vr = lane_sum<1>(F, [&](int64_t j) {
-      const double d = double(xr[j]) - md;
-      return Sums<1>{{d * d}};
+    const double md = lane_sum<1>(0, F, [&](const auto& at) { return sums(at(xr)); }).v[0] / F;
+    const double vr = lane_sum<1>(0, F, [&](const auto& at) {
+      const auto d = at(xr) - md;
+      return sums(d * d);
     }).v[0] / F;
     const float mf = static_cast<float>(md);
     const float is = static_cast<float>(1.0 / std::sqrt(vr + double(epsilon)));
@@ -322,9 +359,9 @@ void layer_norm_backward(int64_t M, int64_t F, const float* dy, const float* x, 
   for (int64_t r = 0; r < M; ++r) {
     const float *xr = x + r * F, *dyr = dy + r * F;
     const float mf = mean[r], is = inv_std[r];
-    const Sums<2> s = lane_sum<2>(F, [&](int64_t j) {
-      const double g = double(dyr[j]) * (gamma ? gamma[j] : 1.f);
-      return Sums<2>{{g, g * (double(xr[j]) - mf)}};
+    const Sums<2> s = lane_sum<2>(0, F, [&](const auto& at) {
+      const auto g = gamma ? at(dyr) * at(gamma) : at(dyr);
+      return sums(g, g * (at(xr) - mf));
     });
     const float q = static_cast<float>(-double(is) * is * is * s.v[1] / F);
     const float c = static_cast<float>(-double(is) * s.v[0] / F);
@@ -332,15 +369,15 @@ void layer_norm_backward(int64_t M, int64_t F, const float* dy, const float* x, 
     for (int64_t f = 0; f < F; ++f)
       dxr[f] = ((gamma ? gamma[f] : 1.f) * is) * dyr[f] + (q * (xr[f] - mf) + c);
   }
-  double* sums = scratch_doubles(1, 2 * F);
+  double* total = scratch_doubles(1, 2 * F);
   column_sums<2>(1, M, F, 1, [&](int64_t, int64_t a, int64_t f) {
     const int64_t i = a * F + f;
     const double g = dy[i];
-    return Sums<2>{{g * (double(x[i]) - mean[a]) * inv_std[a], g}};
-  }, sums);
+    return sums(g * (double(x[i]) - mean[a]) * inv_std[a], g);
+  }, total);
   for (int64_t f = 0; f < F; ++f) {
-    dgamma[f] = static_cast<float>(sums[f]);
-    dbeta[f] = static_cast<float>(sums[F + f]);
+    dgamma[f] = static_cast<float>(total[f]);
+    dbeta[f] = static_cast<float>(total[F + f]);
   }
 }
 

@@ -63,26 +63,29 @@ void max_forward(const PoolGeometry& g, const float* x, float* y, Idx* argmax) {
       const int64_t o = (r * OW + ow) * C;
       for (int64_t c0 = 0; c0 < C; c0 += kChunk) {
         const int64_t cn = std::min(kChunk, C - c0);
+        // at[j] holds the winning cell's offset (d*H + h)*W + w, times C: the same for
+        // every channel of a cell, so the select takes a broadcast scalar
         float best[kChunk];
         Idx at[kChunk];
-        const int64_t first = ((win.lo[0][od] * H + win.lo[1][oh]) * W + win.lo[2][ow]) * C + c0;
-        for (int64_t j = 0; j < cn; ++j) {
-          best[j] = xs[first + j];
-          at[j] = static_cast<Idx>(first + j);
-        }
+        const Idx first = static_cast<Idx>(((win.lo[0][od] * H + win.lo[1][oh]) * W +
+                                            win.lo[2][ow]) * C);
+        std::copy_n(xs + first + c0, cn, best);
+        std::fill_n(at, cn, first);
         for (int64_t d = win.lo[0][od]; d < win.hi[0][od]; ++d)
           for (int64_t h = win.lo[1][oh]; h < win.hi[1][oh]; ++h)
             for (int64_t w = win.lo[2][ow]; w < win.hi[2][ow]; ++w) {
-              const int64_t base = ((d * H + h) * W + w) * C + c0;
-              const float* xv = xs + base;
+              const Idx cell = static_cast<Idx>(((d * H + h) * W + w) * C);
+              const float* xv = xs + cell + c0;
               for (int64_t j = 0; j < cn; ++j) {
-                // strict '>': the first of equal maxima wins; a NaN beats any number
+                // v > b, or v is NaN while b is not: the first of equal maxima wins and
+                // the first NaN sticks (no short-circuit, so the loop vectorises)
                 const float v = xv[j], b = best[j];
-                const bool take = v > b || (v != v && b == b);
+                const bool take = (b == b) & !(v <= b);
                 best[j] = take ? v : b;
-                at[j] = take ? static_cast<Idx>(base + j) : at[j];
+                at[j] = take ? cell : at[j];
               }
             }
+        for (int64_t j = 0; j < cn; ++j) at[j] += static_cast<Idx>(c0 + j);
         std::copy_n(best, cn, y + o + c0);
         std::copy_n(at, cn, argmax + o + c0);
       }
