@@ -348,3 +348,131 @@ def assert_within_sum_bound(got, want, magnitude, terms, what=""):
         assert np.all(err <= bound), (
             f"{what}: max excess at {worst}: got {got[worst]}, want {want[worst]}, "
             f"bound {bound[worst]}")
+# --- pooling (tests/test_pool_norm_kernels.py) ---------------------------------------------------
+def same_pads(size, pool, stride):
+    """Keras/TF 'same' padding of one spatial dim: (begin, end), the extra cell at the end."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + pool - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pool_windows(a, pool, strides):
+    """Windows of a (N, padded spatial..., C) as (N, out..., C, pool...): an as_strided view."""
+    s = len(pool)
+    win = np.lib.stride_tricks.sliding_window_view(a, tuple(pool), axis=tuple(range(1, s + 1)))
+    return win[(slice(None),) + tuple(slice(None, None, st) for st in strides)]
+
+
+def _padded(x, pad_begin, pad_end, fill):
+    widths = [(0, 0)] + list(zip(pad_begin, pad_end)) + [(0, 0)]
+    return np.pad(np.asarray(x, np.float64), widths, constant_values=fill)
+
+
+def _real_counts(x_shape, pool, strides, pad_begin, pad_end):
+    """Real (unpadded) cells per window, shaped (1, out..., 1)."""
+    ones = _padded(np.ones((1, *x_shape[1:-1], 1)), pad_begin, pad_end, 0.0)
+    s = len(pool)
+    return _pool_windows(ones, pool, strides).sum(axis=tuple(range(-s, 0)))
+
+
+def max_pool_ref(x, pool, strides, pad_begin, pad_end):
+    """(y, argmax) in float64 / int64: padding never wins, the first maximum (or NaN) does,
+    argmax is the flat index ((d*H + h)*W + w)*C + c within the sample."""
+    x = np.asarray(x, np.float64)
+    s = len(pool)
+    win = _pool_windows(_padded(x, pad_begin, pad_end, -np.inf), pool, strides)
+    flat = win.reshape(*win.shape[:-s], -1)
+    k = np.argmax(flat, axis=-1)  # first maximum; NumPy's argmax also picks the first NaN
+    y = np.take_along_axis(flat, k[..., None], axis=-1)[..., 0]
+    # window offset -> input coordinate per spatial dim -> flat index in the sample
+    offs = np.unravel_index(k, pool)
+    out_shape = y.shape[1:-1]
+    index = np.zeros(y.shape, np.int64)
+    for d in range(s):
+        o = np.arange(out_shape[d]).reshape([1] + [-1 if e == d else 1 for e in range(s)] + [1])
+        coord = o * strides[d] - pad_begin[d] + offs[d]
+        index = index * x.shape[1 + d] + coord
+    index = index * x.shape[-1] + np.arange(x.shape[-1])
+    return y, index
+
+
+def max_pool_backward_ref(dy, argmax, x_shape):
+    """Scatter-add of dy along argmax, in float64."""
+    n = x_shape[0]
+    dx = np.zeros((n, int(np.prod(x_shape[1:]))))
+    rows = np.repeat(np.arange(n), dy.size // max(n, 1))
+    np.add.at(dx, (rows, np.asarray(argmax).reshape(-1)), np.asarray(dy, np.float64).reshape(-1))
+    return dx.reshape(x_shape)
+
+
+def avg_pool_ref(x, pool, strides, pad_begin, pad_end):
+    """Average over the real cells of each window, in float64."""
+    s = len(pool)
+    win = _pool_windows(_padded(x, pad_begin, pad_end, 0.0), pool, strides)
+    total = win.sum(axis=tuple(range(-s, 0)))
+    return total / _real_counts(np.shape(x), pool, strides, pad_begin, pad_end)
+
+
+def avg_pool_backward_ref(dy, x_shape, pool, strides, pad_begin, pad_end):
+    """The adjoint of avg_pool_ref: each window spreads dy / count over its cells (float64)."""
+    s = len(pool)
+    g = np.asarray(dy, np.float64) / _real_counts(x_shape, pool, strides, pad_begin, pad_end)
+    padded = [x_shape[0]] + [x_shape[1 + d] + pad_begin[d] + pad_end[d] for d in range(s)]
+    dxp = np.zeros(padded + [x_shape[-1]])
+    for off in np.ndindex(*pool):  # one strided slice per window offset
+        sl = tuple(slice(off[d], off[d] + strides[d] * (g.shape[1 + d] - 1) + 1, strides[d])
+                   for d in range(s))
+        dxp[(slice(None),) + sl] += g
+    crop = tuple(slice(pad_begin[d], pad_begin[d] + x_shape[1 + d]) for d in range(s))
+    return dxp[(slice(None),) + crop]
+
+
+# --- normalization -------------------------------------------------------------------------------
+def batch_norm_ref(x, gamma, beta, epsilon):
+    """Batch norm of x (P, A, C, B) with (P, C) statistics over A and B, in float64:
+    (y, mean, biased var, inv_std)."""
+    x = np.asarray(x, np.float64)
+    mean, var = x.mean(axis=(1, 3)), x.var(axis=(1, 3))
+    inv_std = 1.0 / np.sqrt(var + epsilon)
+    g = np.ones(x.shape[2]) if gamma is None else np.asarray(gamma, np.float64)
+    b = np.zeros(x.shape[2]) if beta is None else np.asarray(beta, np.float64)
+    y = (x - mean[:, None, :, None]) * (inv_std[:, None, :, None] * g[:, None]) + b[:, None]
+    return y, mean, var, inv_std
+
+
+def batch_norm_backward_ref(dy, x, gamma, epsilon):
+    """(dx, dgamma, dbeta) of batch_norm_ref's y in training mode, by the textbook formula."""
+    x, dy = np.asarray(x, np.float64), np.asarray(dy, np.float64)
+    n = x.shape[1] * x.shape[3]
+    _, mean, _, inv_std = batch_norm_ref(x, None, None, epsilon)
+    xhat = (x - mean[:, None, :, None]) * inv_std[:, None, :, None]
+    g = np.ones(x.shape[2]) if gamma is None else np.asarray(gamma, np.float64)
+    dxhat = dy * g[:, None]
+    dvar = (dxhat * (x - mean[:, None, :, None])).sum(axis=(1, 3)) * -0.5 * inv_std ** 3
+    dmean = -(dxhat * inv_std[:, None, :, None]).sum(axis=(1, 3))
+    dx = (dxhat * inv_std[:, None, :, None] + dvar[:, None, :, None] * 2 *
+          (x - mean[:, None, :, None]) / n + dmean[:, None, :, None] / n)
+    return dx, (dy * xhat).sum(axis=(0, 1, 3)), dy.sum(axis=(0, 1, 3))
+
+
+def layer_norm_ref(x, gamma, beta, epsilon):
+    """Keras 3 LayerNormalization of rows x (M, F), float64: (y, mean, inv_std)."""
+    y, mean, _, inv_std = batch_norm_ref(np.asarray(x)[:, None, None, :], None, None, epsilon)
+    y = y[:, 0, 0, :]
+    if gamma is not None:
+        y = y * np.asarray(gamma, np.float64)
+    if beta is not None:
+        y = y + np.asarray(beta, np.float64)
+    return y, mean[:, 0], inv_std[:, 0]
+
+
+def layer_norm_backward_ref(dy, x, gamma, epsilon):
+    """(dx, dgamma, dbeta) of layer_norm_ref: each row is a batch norm over its features with
+    gamma applied after."""
+    dy = np.asarray(dy, np.float64)
+    g = np.ones(x.shape[1]) if gamma is None else np.asarray(gamma, np.float64)
+    x4 = np.asarray(x)[:, None, None, :]
+    dx, _, _ = batch_norm_backward_ref((dy * g)[:, None, None, :], x4, None, epsilon)
+    _, mean, inv_std = layer_norm_ref(x, None, None, epsilon)
+    xhat = (np.asarray(x, np.float64) - mean[:, None]) * inv_std[:, None]
+    return dx[:, 0, 0, :], (dy * xhat).sum(axis=0), dy.sum(axis=0)

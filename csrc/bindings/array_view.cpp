@@ -3,11 +3,11 @@
 #include <sstream>
 
 namespace pykern::bind {
-namespace {
-
 std::vector<int64_t> shape_of(const py::array& a) {
   return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
 }
+
+namespace {
 
 bool numeric_kind(char kind) { return kind == 'f' || kind == 'i' || kind == 'u' || kind == 'b'; }
 
@@ -88,6 +88,29 @@ OutputView output_view(py::handle obj, const char* op, const char* arg) {
   v.cols = arr.shape(1);
   v.ld = arr.shape(0) > 1 ? arr.strides(0) / 4 : arr.shape(1);
   return v;
+}
+
+py::array exact_array(py::handle obj, const char* op, const char* arg, const py::dtype& dtype) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(std::string(op) + ": " + arg + " must be a numpy.ndarray, got " +
+                         std::string(py::str(py::type::of(obj).attr("__name__"))));
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  const std::string what = std::string(arg) + " of shape " + shape_str(shape_of(a));
+  if (!a.dtype().is(dtype))
+    fail(op, what + " must be " + std::string(py::str(dtype)) + ", got " +
+                 std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style)) fail(op, what + " must be C-contiguous");
+  return a;
+}
+
+py::array float_array(py::handle obj, const char* op, const char* arg,
+                      const std::vector<int64_t>& shape, bool optional) {
+  if (optional && obj.is_none()) return py::reinterpret_steal<py::array>(py::handle());
+  py::array a = exact_array(obj, op, arg, py::dtype::of<float>());
+  if (shape_of(a) != shape)
+    fail(op, std::string(arg) + " has shape " + shape_str(shape_of(a)) + ", expected " +
+                 shape_str(shape));
+  return a;
 }
 
 }  // namespace pykern::bind

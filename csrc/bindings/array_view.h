@@ -43,4 +43,16 @@ std::string shape_str(const std::vector<int64_t>& shape);
 // A new, uninitialised float32 array.
 py::array_t<float> new_matrix(const std::vector<int64_t>& shape);
 
+// A C-contiguous ndarray of exactly `dtype`, used in place and never converted (the
+// op converts once, before): TypeError if obj is no ndarray, else ValueError
+// "<op>: <arg> of shape (...) must be ..." for another dtype or layout.
+py::array exact_array(py::handle obj, const char* op, const char* arg, const py::dtype& dtype);
+
+// exact_array(float32) of exactly `shape`; None gives a null handle (false when tested)
+// when `optional`.
+py::array float_array(py::handle obj, const char* op, const char* arg,
+                      const std::vector<int64_t>& shape, bool optional = false);
+
+std::vector<int64_t> shape_of(const py::array& a);
+
 }  // namespace pykern::bind

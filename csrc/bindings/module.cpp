@@ -6,7 +6,9 @@ namespace pykern::bind {
 void register_config(pybind11::module_& m);
 void register_conv(pybind11::module_& m);
 void register_gemm(pybind11::module_& m);
+void register_norm(pybind11::module_& m);
 void register_optim(pybind11::module_& m);
+void register_pool(pybind11::module_& m);
 void register_random(pybind11::module_& m);
 }  // namespace pykern::bind
 
@@ -15,6 +17,8 @@ PYBIND11_MODULE(_cpu, m) {
   pykern::bind::register_config(m);
   pykern::bind::register_conv(m);
   pykern::bind::register_gemm(m);
+  pykern::bind::register_norm(m);
   pykern::bind::register_optim(m);
+  pykern::bind::register_pool(m);
   pykern::bind::register_random(m);
 }

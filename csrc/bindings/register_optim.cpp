@@ -25,10 +25,6 @@ Optim parse_kind(const std::string& name) {
                 "' (expected sgd, rmsprop, adam, adagrad, adadelta, adamax or nadam)");
 }
 
-std::vector<int64_t> shape_of(const py::array& a) {
-  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
-}
-
 // A writable (or read-only when !write), C-contiguous float32 ndarray.
 py::array float_buffer(py::handle obj, bool write, const std::string& what) {
   if (!py::isinstance<py::array>(obj))

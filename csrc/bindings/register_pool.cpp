@@ -1,0 +1,217 @@
+// Bindings of the pooling family (contract in pykern/pool.h): max/avg pooling
+// forward and backward for 1-3 spatial dims, each also as a `_ref` twin. Arrays
+// are used in place (float32, int32/int64 argmax, C-contiguous), never converted.
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "bindings/array_view.h"
+#include "pykern/pool.h"
+
+namespace pykern::bind {
+namespace {
+
+struct PoolKernels {
+  void (*max_forward)(const PoolGeometry&, const float*, float*, ArgmaxOut);
+  void (*max_backward)(const PoolGeometry&, const float*, ArgmaxIn, float*);
+  void (*avg_forward)(const PoolGeometry&, const float*, float*);
+  void (*avg_backward)(const PoolGeometry&, const float*, float*);
+};
+
+constexpr PoolKernels kFast{&max_pool_forward, &max_pool_backward, &avg_pool_forward,
+                            &avg_pool_backward};
+constexpr PoolKernels kRef{&max_pool_forward_ref, &max_pool_backward_ref, &avg_pool_forward_ref,
+                           &avg_pool_backward_ref};
+
+// N, spatial dims and C of an x shape of rank 3, 4 or 5 (leading spatial dims 1).
+PoolGeometry geometry_of(const std::vector<int64_t>& x_shape, const char* op, const char* arg) {
+  const int64_t rank = static_cast<int64_t>(x_shape.size());
+  if (rank < 3 || rank > 5)
+    fail(op, std::string(arg) + " of shape " + shape_str(x_shape) +
+                 " must have rank 3, 4 or 5: (N, spatial..., C) with 1 to 3 spatial dims");
+  for (int64_t v : x_shape)
+    if (v < 0) fail(op, std::string(arg) + " " + shape_str(x_shape) + " has a negative size");
+  PoolGeometry g;
+  g.rank = static_cast<int>(rank - 2);
+  g.N = x_shape.front();
+  g.C = x_shape.back();
+  for (int k = 0; k < g.rank; ++k) g.in[3 - g.rank + k] = x_shape[1 + k];
+  return g;
+}
+
+// One int per spatial dim of g, stored in v[3 - rank ...].
+void spatial_arg(py::handle seq, const PoolGeometry& g, const std::vector<int64_t>& x_shape,
+                 const char* op, const char* arg, int64_t* v) {
+  std::vector<int64_t> vals;
+  try {
+    vals = seq.cast<std::vector<int64_t>>();
+  } catch (const py::cast_error&) {
+    fail(op, std::string(arg) + " must be a sequence of ints, got " + std::string(py::repr(seq)));
+  }
+  if (static_cast<int>(vals.size()) != g.rank)
+    fail(op, std::string(arg) + " " + shape_str(vals) + " must have " + std::to_string(g.rank) +
+                 " entries, one per spatial dim of x of shape " + shape_str(x_shape));
+  for (int k = 0; k < g.rank; ++k) v[3 - g.rank + k] = vals[k];
+}
+
+PoolGeometry pool_geometry(const std::vector<int64_t>& x_shape, py::handle pool,
+                           py::handle strides, py::handle pad_begin, py::handle pad_end,
+                           const char* op, const char* arg) {
+  PoolGeometry g = geometry_of(x_shape, op, arg);
+  spatial_arg(pool, g, x_shape, op, "pool", g.pool);
+  spatial_arg(strides, g, x_shape, op, "strides", g.stride);
+  spatial_arg(pad_begin, g, x_shape, op, "pad_begin", g.pad_begin);
+  spatial_arg(pad_end, g, x_shape, op, "pad_end", g.pad_end);
+  validate_pool(g, op);
+  return g;
+}
+
+std::vector<int64_t> y_shape(const PoolGeometry& g) {
+  std::vector<int64_t> s{g.N};
+  for (int k = 3 - g.rank; k < 3; ++k) s.push_back(g.out[k]);
+  s.push_back(g.C);
+  return s;
+}
+
+std::vector<int64_t> int_shape(py::handle obj, const char* op, const char* arg) {
+  try {
+    return obj.cast<std::vector<int64_t>>();
+  } catch (const py::cast_error&) {
+    fail(op, std::string(arg) + " must be a sequence of ints, got " + std::string(py::repr(obj)));
+  }
+}
+
+py::tuple max_forward_py(const PoolKernels& k, py::handle x, py::handle pool, py::handle strides,
+                         py::handle pad_begin, py::handle pad_end) {
+  const char* op = "max_pool_forward";
+  py::array xa = exact_array(x, op, "x", py::dtype::of<float>());
+  const PoolGeometry g = pool_geometry(shape_of(xa), pool, strides, pad_begin, pad_end, op, "x");
+  const std::vector<int64_t> ys = y_shape(g);
+  py::array y = new_matrix(ys);
+  const std::vector<py::ssize_t> ps(ys.begin(), ys.end());
+  ArgmaxOut am;
+  py::array argmax;
+  if (pool_argmax_is_int64(g)) {
+    argmax = py::array_t<int64_t>(ps);
+    am.i64 = static_cast<int64_t*>(argmax.mutable_data());
+  } else {
+    argmax = py::array_t<int32_t>(ps);
+    am.i32 = static_cast<int32_t*>(argmax.mutable_data());
+  }
+  const float* xp = static_cast<const float*>(xa.data());
+  float* yp = static_cast<float*>(y.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    k.max_forward(g, xp, yp, am);
+  }
+  return py::make_tuple(y, argmax);
+}
+
+py::array max_backward_py(const PoolKernels& k, py::handle dy, py::handle argmax,
+                          py::handle x_shape) {
+  const char* op = "max_pool_backward";
+  const std::vector<int64_t> xs = int_shape(x_shape, op, "x_shape");
+  PoolGeometry g = geometry_of(xs, op, "x_shape");
+  py::array dya = exact_array(dy, op, "dy", py::dtype::of<float>());
+  const std::vector<int64_t> ds = shape_of(dya);
+  if (ds.size() != xs.size() || ds.front() != g.N || ds.back() != g.C)
+    fail(op, "dy of shape " + shape_str(ds) + " is not a pooled output of x_shape " +
+                 shape_str(xs) + " (same rank, batch and channels)");
+  for (int k = 0; k < g.rank; ++k) g.out[3 - g.rank + k] = ds[1 + k];
+  if (!py::isinstance<py::array>(argmax))
+    throw py::type_error(std::string(op) + ": argmax must be a numpy.ndarray");
+  const bool wide = py::reinterpret_borrow<py::array>(argmax).dtype().is(py::dtype::of<int64_t>());
+  py::array am = exact_array(argmax, op, "argmax",
+                             wide ? py::dtype::of<int64_t>() : py::dtype::of<int32_t>());
+  if (shape_of(am) != ds)
+    fail(op, "argmax of shape " + shape_str(shape_of(am)) + " does not match dy of shape " +
+                 shape_str(ds));
+  ArgmaxIn in;
+  if (wide)
+    in.i64 = static_cast<const int64_t*>(am.data());
+  else
+    in.i32 = static_cast<const int32_t*>(am.data());
+  py::array dx = new_matrix(xs);
+  const float* dyp = static_cast<const float*>(dya.data());
+  float* dxp = static_cast<float*>(dx.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    k.max_backward(g, dyp, in, dxp);
+  }
+  return dx;
+}
+
+py::array avg_forward_py(const PoolKernels& k, py::handle x, py::handle pool, py::handle strides,
+                         py::handle pad_begin, py::handle pad_end) {
+  const char* op = "avg_pool_forward";
+  py::array xa = exact_array(x, op, "x", py::dtype::of<float>());
+  const PoolGeometry g = pool_geometry(shape_of(xa), pool, strides, pad_begin, pad_end, op, "x");
+  py::array y = new_matrix(y_shape(g));
+  const float* xp = static_cast<const float*>(xa.data());
+  float* yp = static_cast<float*>(y.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    k.avg_forward(g, xp, yp);
+  }
+  return y;
+}
+
+py::array avg_backward_py(const PoolKernels& k, py::handle dy, py::handle x_shape,
+                          py::handle pool, py::handle strides, py::handle pad_begin,
+                          py::handle pad_end) {
+  const char* op = "avg_pool_backward";
+  const std::vector<int64_t> xs = int_shape(x_shape, op, "x_shape");
+  const PoolGeometry g = pool_geometry(xs, pool, strides, pad_begin, pad_end, op, "x_shape");
+  py::array dya = exact_array(dy, op, "dy", py::dtype::of<float>());
+  if (shape_of(dya) != y_shape(g))
+    fail(op, "dy of shape " + shape_str(shape_of(dya)) + " does not match the forward output " +
+                 shape_str(y_shape(g)) + " of x_shape " + shape_str(xs));
+  py::array dx = new_matrix(xs);
+  const float* dyp = static_cast<const float*>(dya.data());
+  float* dxp = static_cast<float*>(dx.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    k.avg_backward(g, dyp, dxp);
+  }
+  return dx;
+}
+
+void def_pool(py::module_& m, const PoolKernels& k, const std::string& suffix,
+              const std::string& note) {
+  m.def(("max_pool_forward" + suffix).c_str(),
+        [k](py::handle x, py::handle pool, py::handle strides, py::handle pad_begin,
+             py::handle pad_end) { return max_forward_py(k, x, pool, strides, pad_begin, pad_end); },
+        py::arg("x"), py::arg("pool"), py::arg("strides"), py::arg("pad_begin"), py::arg("pad_end"),
+        ("(y, argmax) = max pooling of x (N, spatial..., C), 1-3 spatial dims; argmax "
+         "(int32, or int64 for samples of 2**31 cells or more) is the winner's flat index in "
+         "its sample's spatial*C." + note).c_str());
+  m.def(("max_pool_backward" + suffix).c_str(),
+        [k](py::handle dy, py::handle argmax, py::handle x_shape) {
+          return max_backward_py(k, dy, argmax, x_shape);
+        },
+        py::arg("dy"), py::arg("argmax"), py::arg("x_shape"),
+        ("dx of shape x_shape: dy scatter-added along argmax (indices checked)." + note).c_str());
+  m.def(("avg_pool_forward" + suffix).c_str(),
+        [k](py::handle x, py::handle pool, py::handle strides, py::handle pad_begin,
+             py::handle pad_end) { return avg_forward_py(k, x, pool, strides, pad_begin, pad_end); },
+        py::arg("x"), py::arg("pool"), py::arg("strides"), py::arg("pad_begin"), py::arg("pad_end"),
+        ("Average pooling of x (N, spatial..., C); padded cells are not counted." + note).c_str());
+  m.def(("avg_pool_backward" + suffix).c_str(),
+        [k](py::handle dy, py::handle x_shape, py::handle pool, py::handle strides,
+             py::handle pad_begin, py::handle pad_end) {
+          return avg_backward_py(k, dy, x_shape, pool, strides, pad_begin, pad_end);
+        },
+        py::arg("dy"), py::arg("x_shape"), py::arg("pool"), py::arg("strides"),
+        py::arg("pad_begin"), py::arg("pad_end"),
+        ("dx of shape x_shape: the gradient of avg_pool_forward." + note).c_str());
+}
+
+}  // namespace
+
+void register_pool(py::module_& m) {
+  def_pool(m, kFast, "", "");
+  def_pool(m, kRef, "_ref", " The plain oracle (csrc/ref/).");
+}
+
+}  // namespace pykern::bind
