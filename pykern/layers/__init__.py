@@ -11,6 +11,11 @@ from pykern.layers.core import (Activation, ActivityRegularization, Dense, Dropo
 from pykern.layers.input_layer import Input, InputLayer
 from pykern.layers.layer import KerasTensor, Layer
 from pykern.layers import op_layer  # noqa: F401  (operators on KerasTensors)
+from pykern.layers.normalization import (BatchNormalization, GroupNormalization,
+                                         LayerNormalization)
+from pykern.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                                   AvgPool1D, AvgPool2D, AvgPool3D, MaxPool1D, MaxPool2D,
+                                   MaxPool3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from pykern.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)
@@ -23,4 +28,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
            "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
            "Convolution1D", "Convolution2D", "Convolution3D", "Convolution2DTranspose",
-           "Convolution3DTranspose"]
+           "Convolution3DTranspose", "BatchNormalization", "LayerNormalization",
+           "GroupNormalization", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+           "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "MaxPool1D", "MaxPool2D",
+           "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D"]

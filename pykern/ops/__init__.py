@@ -20,6 +20,8 @@ from pykern.ops.elementwise import (abs, absolute, add, clip, divide, equal, exp
                                     sign, sqrt, square, subtract, where)
 from pykern.ops.conv import conv, conv_transpose, depthwise_conv, separable_conv
 from pykern.ops.matmul import matmul
+from pykern.ops.normalization import batch_normalization, layer_normalization, moments
+from pykern.ops.pooling import average_pool, max_pool
 from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sigmoid, hard_silu,
                            hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
                            sigmoid, silu, softmax, softplus, softsign, swish, tanh)
@@ -39,7 +41,8 @@ __all__ = [
     "hard_swish", "exponential", "linear", "erf", "sum", "mean", "max", "min", "prod", "var",
     "std", "argmax", "argmin", "any", "all", "full", "reshape", "transpose", "concatenate", "stack", "split",
     "unstack", "expand_dims", "squeeze", "broadcast_to", "repeat", "tile", "slice", "getitem",
-    "flatten", "conv", "conv_transpose", "depthwise_conv", "separable_conv",
+    "flatten", "conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
+    "average_pool", "batch_normalization", "layer_normalization", "moments",
 ]
 
 

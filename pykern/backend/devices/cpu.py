@@ -426,6 +426,42 @@ class CpuKernels:
         return _cpu.depthwise_backward_filter(_c(x), _c(dy), tuple(w_shape), strides, dilations,
                                               pad_begin, pad_end)
 
+    # --- pooling: x (N, *spatial, C) ------------------------------------------------------------
+    def max_pool(self, x, pool, strides, pad_begin, pad_end):
+        """(y, argmax): argmax is each winner's flat index in its sample (for the backward);
+        padded cells never win."""
+        return _cpu.max_pool_forward(_c(x), pool, strides, pad_begin, pad_end)
+
+    def max_pool_backward(self, dy, argmax, x_shape):
+        return _cpu.max_pool_backward(_c(dy), argmax, tuple(x_shape))
+
+    def avg_pool(self, x, pool, strides, pad_begin, pad_end):
+        """The mean over each window's real (unpadded) cells."""
+        return _cpu.avg_pool_forward(_c(x), pool, strides, pad_begin, pad_end)
+
+    def avg_pool_backward(self, dy, x_shape, pool, strides, pad_begin, pad_end):
+        return _cpu.avg_pool_backward(_c(dy), tuple(x_shape), pool, strides, pad_begin, pad_end)
+
+    # --- normalization -------------------------------------------------------------------------
+    def batch_norm_train(self, x, gamma, beta, epsilon):
+        """x (P, A, C, B) normalised with (P, C) statistics over A and B: (y, mean, var,
+        inv_std), var biased, two-pass in double."""
+        return _cpu.batch_norm_train(_c(x), gamma, beta, float(epsilon))
+
+    def batch_norm_inference(self, x, mean, var, gamma, beta, epsilon):
+        return _cpu.batch_norm_inference(_c(x), mean, var, gamma, beta, float(epsilon))
+
+    def batch_norm_backward(self, dy, x, mean, inv_std, gamma):
+        """(dx, dgamma, dbeta) of batch_norm_train, through the statistics."""
+        return _cpu.batch_norm_backward(_c(dy), _c(x), mean, inv_std, gamma)
+
+    def layer_norm(self, x, gamma, beta, epsilon):
+        """Each row of x (M, F) normalised over F: (y, mean, inv_std)."""
+        return _cpu.layer_norm_forward(_c(x), gamma, beta, float(epsilon))
+
+    def layer_norm_backward(self, dy, x, mean, inv_std, gamma):
+        return _cpu.layer_norm_backward(_c(dy), _c(x), mean, inv_std, gamma)
+
     # --- random numbers (Philox4x32-10, keyed by seed, counter offset) ---------------------------
     def random_uniform(self, shape, seed, offset):
         n = int(np.prod(shape, dtype=np.int64))

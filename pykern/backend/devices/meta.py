@@ -292,6 +292,42 @@ class MetaKernels:
     depthwise_conv_backward_data = conv_backward_data
     depthwise_conv_backward_filter = conv_backward_filter
 
+    # --- pooling ------------------------------------------------------------------------------
+    def avg_pool(self, x, pool, strides, pad_begin, pad_end):
+        out = conv_output_shape(x.shape[1:-1], pool, strides, (1,) * len(pool), pad_begin,
+                                pad_end)
+        return MetaArray((x.shape[0],) + out + (x.shape[-1],), _F32)
+
+    def max_pool(self, x, pool, strides, pad_begin, pad_end):
+        y = self.avg_pool(x, pool, strides, pad_begin, pad_end)
+        return y, MetaArray(y.shape, np.int32)
+
+    def max_pool_backward(self, dy, argmax, x_shape):
+        return MetaArray(x_shape, _F32)
+
+    def avg_pool_backward(self, dy, x_shape, *args):
+        return MetaArray(x_shape, _F32)
+
+    # --- normalization -------------------------------------------------------------------------
+    def batch_norm_train(self, x, gamma, beta, epsilon):
+        stats = MetaArray((x.shape[0], x.shape[2]) if x.ndim == 4 else (x.shape[1],), _F32)
+        return MetaArray(x.shape, _F32), stats, stats, stats
+
+    def batch_norm_inference(self, x, mean, var, gamma, beta, epsilon):
+        return MetaArray(x.shape, _F32)
+
+    def batch_norm_backward(self, dy, x, mean, inv_std, gamma):
+        c = MetaArray((x.shape[-2],) if x.ndim == 4 else (x.shape[1],), _F32)
+        return MetaArray(x.shape, _F32), c, c
+
+    def layer_norm(self, x, gamma, beta, epsilon):
+        rows = MetaArray((x.shape[0],), _F32)
+        return MetaArray(x.shape, _F32), rows, rows
+
+    def layer_norm_backward(self, dy, x, mean, inv_std, gamma):
+        f = MetaArray((x.shape[1],), _F32)
+        return MetaArray(x.shape, _F32), f, f
+
     # --- random numbers -----------------------------------------------------------------------
     def random_uniform(self, shape, seed, offset):
         return MetaArray(shape, _F32)
