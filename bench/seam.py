@@ -57,7 +57,8 @@ def main(argv):
     for _ in range(args.rounds):
         for name, root in roots.items():
             runs = ((_overhead, "overhead", []),
-                    (_models, "models", ["--samples", str(args.samples), "--repeats", "3",
+                    (_models, "models", ["--model", "dense", "--samples", str(args.samples),
+                                         "--repeats", "3",
                                          "--skip", "keras", "torch"]))
             for extract, bench, extra in runs:
                 for key, value in extract(_run(root, bench, extra)).items():
