@@ -6,6 +6,14 @@ from pykern.layers.core import (Activation, ActivityRegularization, Dense, Dropo
 from pykern.layers.input_layer import Input, InputLayer
 from pykern.layers.layer import KerasTensor, Layer
 from pykern.layers import op_layer  # noqa: F401  (operators on KerasTensors)
+from pykern.layers.normalization import UnitNormalization
+from pykern.layers.pooling_global import (GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                          GlobalAveragePooling3D, GlobalMaxPooling1D,
+                                          GlobalMaxPooling2D, GlobalMaxPooling3D)
+from pykern.layers.regularization import SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
+from pykern.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D,
+                                     UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
+                                     ZeroPadding3D)
 from pykern.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)
@@ -14,4 +22,17 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "Flatten", "Reshape", "Permute", "RepeatVector", "Lambda", "Identity",
            "ActivityRegularization", "Masking", "ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add",
-           "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+           "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+           "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
+           "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "SpatialDropout1D",
+           "SpatialDropout2D", "SpatialDropout3D", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D",
+           "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
+           "UnitNormalization"]
+
+# Keras' short aliases (the same classes; configs name the long ones)
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D)
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = (
+    GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)

@@ -23,7 +23,7 @@ from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sig
                            hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
                            sigmoid, silu, softmax, softplus, softsign, swish, tanh)
 from pykern.ops.reductions import all, any, argmax, argmin, max, mean, min, prod, std, sum, var
-from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem,
+from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pad,
                               repeat, reshape, slice, split, squeeze, stack, tile, transpose,
                               unstack)
 
@@ -38,7 +38,7 @@ __all__ = [
     "hard_swish", "exponential", "linear", "erf", "sum", "mean", "max", "min", "prod", "var",
     "std", "argmax", "argmin", "any", "all", "full", "reshape", "transpose", "concatenate", "stack", "split",
     "unstack", "expand_dims", "squeeze", "broadcast_to", "repeat", "tile", "slice", "getitem",
-    "flatten",
+    "flatten", "pad",
 ]
 
 
