@@ -46,6 +46,10 @@ class _Spatial(Layer):
 
     _dims = 1
 
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format, self._where)
+
     @property
     def _where(self):
         return f"{type(self).__name__} {self.name!r}"
@@ -70,8 +74,7 @@ class _Spatial(Layer):
 
 class _ZeroPadding(_Spatial):
     def __init__(self, padding, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = standardize_data_format(data_format, self._where)
+        super().__init__(data_format, **kwargs)
         self._pads = _pairs(padding, self._dims, "padding", self._where)
         self.padding = self._pads[0] if self._dims == 1 else self._pads
 
@@ -117,8 +120,7 @@ class ZeroPadding3D(_ZeroPadding):
 
 class _Cropping(_Spatial):
     def __init__(self, cropping, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = standardize_data_format(data_format, self._where)
+        super().__init__(data_format, **kwargs)
         self._crops = _pairs(cropping, self._dims, "cropping", self._where)
         self.cropping = self._crops[0] if self._dims == 1 else self._crops
 
@@ -199,8 +201,7 @@ def _bilinear_axis(x, axis, factor):
 
 class _UpSampling(_Spatial):
     def __init__(self, size, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = standardize_data_format(data_format, self._where)
+        super().__init__(data_format, **kwargs)
         self._factors = standardize_tuple(size, self._dims, "size", self._where)
         self.size = self._factors
 
