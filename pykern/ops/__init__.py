@@ -26,7 +26,7 @@ from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sig
                            hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
                            sigmoid, silu, softmax, softplus, softsign, swish, tanh)
 from pykern.ops.reductions import all, any, argmax, argmin, max, mean, min, prod, std, sum, var
-from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem,
+from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pad,
                               repeat, reshape, slice, split, squeeze, stack, tile, transpose,
                               unstack)
 
@@ -42,7 +42,7 @@ __all__ = [
     "std", "argmax", "argmin", "any", "all", "full", "reshape", "transpose", "concatenate", "stack", "split",
     "unstack", "expand_dims", "squeeze", "broadcast_to", "repeat", "tile", "slice", "getitem",
     "flatten", "conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
-    "average_pool", "batch_normalization", "layer_normalization", "moments",
+    "average_pool", "batch_normalization", "layer_normalization", "moments", "pad",
 ]
 
 
