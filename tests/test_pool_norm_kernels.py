@@ -1,14 +1,16 @@
 """Native pooling and normalization kernels against NumPy oracles and their scalar twins.
 
-The kernels have no ISA-specific code (plain loops vectorised at the baseline ISA), so there
-is no PYKERN_MAX_ISA sub-run here.
+Pooling has per-ISA cell kernels (cpu/kernels/<isa>/pool_*.cpp): the pooling tests run again
+under each lower PYKERN_MAX_ISA. Normalization is plain code for the baseline ISA.
 """
 import itertools
+import os
 
 import numpy as np
 import pytest
 
 from pykern import _cpu, config
+from test_gemm import ISAS, run_python
 from reference import (avg_pool_backward_ref, avg_pool_ref, batch_norm_backward_ref,
                        batch_norm_ref, layer_norm_backward_ref, layer_norm_ref,
                        max_pool_backward_ref, max_pool_ref, numeric_gradients, same_pads)
@@ -167,6 +169,37 @@ def test_max_pool_backward_takes_int64_argmax():
                                   _cpu.max_pool_backward(dy, argmax, x.shape))
 
 
+def test_int64_argmax_on_request_matches_int32():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 9, 8, 70)).astype(np.float32)
+    args = ((3, 2), (2, 2), (1, 0), (1, 0))
+    y32, a32 = _cpu.max_pool_forward(x, *args)
+    for fn in (_cpu.max_pool_forward, _cpu.max_pool_forward_ref):
+        y64, a64 = fn(x, *args, argmax_dtype=np.int64)
+        assert a64.dtype == np.int64
+        np.testing.assert_array_equal(y64, y32)
+        np.testing.assert_array_equal(a64, a32)
+    assert _cpu.max_pool_forward(x, *args, argmax_dtype="int32")[1].dtype == np.int32
+    with pytest.raises(ValueError, match="max_pool_forward: argmax_dtype must be int32, int64 or "
+                                         "None, got int16"):
+        _cpu.max_pool_forward(x, *args, argmax_dtype=np.int16)
+
+
+@pytest.mark.parametrize("c", [1, 5, 16, 67, 150])
+def test_pool_channels_do_not_depend_on_their_vector_block(c):
+    # the cell kernels take channels in register blocks, then single vectors, then scalars:
+    # identical data in every channel must give identical results in every channel
+    rng = np.random.default_rng(c)
+    x = np.repeat(rng.standard_normal((2, 7, 6, 1)).astype(np.float32), c, axis=-1)
+    args = ((3, 3), (2, 1), (1, 1), (1, 1))
+    y, argmax = _cpu.max_pool_forward(x, *args)
+    a = _cpu.avg_pool_forward(x, *args)
+    dx = _cpu.avg_pool_backward(a, x.shape, *args)
+    for out in (y, a, dx):
+        assert (out == out[..., :1]).all()
+    assert (argmax - np.arange(c) == argmax[..., :1]).all()
+
+
 @pytest.mark.parametrize("shape", [(0, 5, 3), (2, 5, 0), (0, 4, 4, 0)])
 def test_pooling_empty_batch_or_channels(shape):
     x = np.zeros(shape, np.float32)
@@ -176,6 +209,17 @@ def test_pooling_empty_batch_or_channels(shape):
     assert y.shape == (shape[0], *([3] * s if s == 1 else [2, 2]), shape[-1])
     assert _cpu.max_pool_backward(y, argmax, shape).shape == shape
     assert _cpu.avg_pool_backward(_cpu.avg_pool_forward(x, *args), shape, *args).shape == shape
+
+
+@pytest.mark.skipif(os.environ.get("PYKERN_ISA_SUBRUN") == "1", reason="already a capped sub-run")
+@pytest.mark.parametrize("isa", ISAS)
+def test_every_capped_isa_path_of_the_pooling_kernels(isa):
+    # PYKERN_MAX_ISA is read once per process: each capped path reruns the pooling tests
+    env = dict(PYKERN_MAX_ISA=isa, PYKERN_ISA_SUBRUN="1")
+    run = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                      "test_pool_norm_kernels.py", "-k", "pool and not Bad and not Keras"], **env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout
 
 
 # --- normalization -------------------------------------------------------------------------------
