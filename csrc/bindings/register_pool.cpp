@@ -82,18 +82,14 @@ std::vector<int64_t> int_shape(py::handle obj, const char* op, const char* arg) 
   }
 }
 
-// Whether argmax is int64: argmax_dtype None picks the smallest type that fits.
-bool wide_argmax(const PoolGeometry& g, py::handle argmax_dtype, const char* op,
-                 const std::vector<int64_t>& x_shape) {
+// Whether argmax is int64: argmax_dtype None picks the smallest type that fits
+// (the kernel refuses an int32 one that cannot).
+bool wide_argmax(const PoolGeometry& g, py::handle argmax_dtype, const char* op) {
   if (argmax_dtype.is_none()) return pool_argmax_is_int64(g);
   const py::dtype dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(argmax_dtype));
-  if (dt.is(py::dtype::of<int64_t>())) return true;
-  if (!dt.is(py::dtype::of<int32_t>()))
+  if (!dt.is(py::dtype::of<int64_t>()) && !dt.is(py::dtype::of<int32_t>()))
     fail(op, "argmax_dtype must be int32, int64 or None, got " + std::string(py::str(dt)));
-  if (pool_argmax_is_int64(g))
-    fail(op, "int32 argmax cannot index the cells of one sample of x of shape " +
-                 shape_str(x_shape) + "; use int64");
-  return false;
+  return dt.is(py::dtype::of<int64_t>());
 }
 
 py::tuple max_forward_py(const PoolKernels& k, py::handle x, py::handle pool, py::handle strides,
@@ -106,7 +102,7 @@ py::tuple max_forward_py(const PoolKernels& k, py::handle x, py::handle pool, py
   const std::vector<py::ssize_t> ps(ys.begin(), ys.end());
   ArgmaxOut am;
   py::array argmax;
-  if (wide_argmax(g, argmax_dtype, op, shape_of(xa))) {
+  if (wide_argmax(g, argmax_dtype, op)) {
     argmax = py::array_t<int64_t>(ps);
     am.i64 = static_cast<int64_t*>(argmax.mutable_data());
   } else {

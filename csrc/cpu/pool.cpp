@@ -122,6 +122,7 @@ void max_backward(const PoolGeometry& g, const float* dy, const Idx* argmax, flo
 }  // namespace
 
 void max_pool_forward(const PoolGeometry& g, const float* x, float* y, ArgmaxOut argmax) {
+  check_argmax_fits(g, argmax);
   const cpu::MaxCell max_cell = cell_kernels().max_cell;
   const Windows win(g);
   const int64_t C = g.C, S = sample_size(g), volume = window_volume(g);
