@@ -16,6 +16,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "pykern/arena.h"
 #include "pykern/norm.h"
@@ -142,6 +143,15 @@ struct View {
 View view_of(const BatchNormShape& s) {
   const bool wide = s.B >= kWideRun;
   return {s.P, s.A, s.C, s.B, wide ? s.C : s.C * s.B, wide ? s.B : 1, wide};
+}
+
+// f(std::bool_constant<v.wide>{}): the kernels are compiled for each kind of view.
+template <class F>
+void on_view(const View& v, const F& f) {
+  if (v.wide)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
 }
 
 inline int64_t channel_of(const View& v, int64_t w) { return v.wide ? w : w / v.B; }
@@ -298,10 +308,7 @@ void batch_norm_train(const BatchNormShape& s, const float* x, const float* gamm
                       float* inv_std) {
   validate_batch_norm(s, "batch_norm_train");
   const View v = view_of(s);
-  if (v.wide)
-    train<true>(v, x, gamma, beta, epsilon, y, mean, var, inv_std);
-  else
-    train<false>(v, x, gamma, beta, epsilon, y, mean, var, inv_std);
+  on_view(v, [&](auto wide) { train<wide>(v, x, gamma, beta, epsilon, y, mean, var, inv_std); });
 }
 
 void batch_norm_inference(const BatchNormShape& s, const float* x, const float* mean,
@@ -313,10 +320,7 @@ void batch_norm_inference(const BatchNormShape& s, const float* x, const float* 
   float* inv_std = reinterpret_cast<float*>(scratch_doubles(3, PC));
   for (int64_t pc = 0; pc < PC; ++pc)
     inv_std[pc] = static_cast<float>(1.0 / std::sqrt(double(var[pc]) + double(epsilon)));
-  if (v.wide)
-    normalize<true>(v, x, mean, inv_std, gamma, beta, y);
-  else
-    normalize<false>(v, x, mean, inv_std, gamma, beta, y);
+  on_view(v, [&](auto wide) { normalize<wide>(v, x, mean, inv_std, gamma, beta, y); });
 }
 
 void batch_norm_backward(const BatchNormShape& s, const float* dy, const float* x,
@@ -324,10 +328,9 @@ void batch_norm_backward(const BatchNormShape& s, const float* dy, const float* 
                          float* dgamma, float* dbeta) {
   validate_batch_norm(s, "batch_norm_backward");
   const View v = view_of(s);
-  if (v.wide)
-    backward<true>(v, dy, x, mean, inv_std, gamma, dx, dgamma, dbeta);
-  else
-    backward<false>(v, dy, x, mean, inv_std, gamma, dx, dgamma, dbeta);
+  on_view(v, [&](auto wide) {
+    backward<wide>(v, dy, x, mean, inv_std, gamma, dx, dgamma, dbeta);
+  });
 }
 
 void layer_norm_forward(int64_t M, int64_t F, const float* x, const float* gamma,
