@@ -101,7 +101,8 @@ def _tf_ops(x, threads):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(prog="python -m bench pool_norm", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench pool_norm",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json")
     ap.add_argument("--quick", action="store_true")

@@ -379,7 +379,7 @@ def test_layer_norm_gradients_match_finite_differences():
         np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3)
 
 
-# --- determinism -----------------------------------------------------------------------------------
+# --- determinism ---------------------------------------------------------------------------------
 def run_all_kernels(seed):
     """Outputs of every kernel on shapes big enough for two threads, as bytes."""
     rng = np.random.default_rng(seed)
@@ -518,7 +518,7 @@ class TestBadNormInputsRaise:
                                     None, 1e-3)
 
 
-# --- Keras semantics (the kernels as the layers will call them) ------------------------------------
+# --- Keras semantics (the kernels as the layers will call them) ----------------------------------
 class TestKerasSemantics:
     def test_pooling_layers(self, keras):
         rng = np.random.default_rng(14)

@@ -207,7 +207,9 @@ void def_pool(py::module_& m, const PoolKernels& k, const std::string& suffix,
         ("dx of shape x_shape: dy scatter-added along argmax (indices checked)." + note).c_str());
   m.def(("avg_pool_forward" + suffix).c_str(),
         [k](py::handle x, py::handle pool, py::handle strides, py::handle pad_begin,
-             py::handle pad_end) { return avg_forward_py(k, x, pool, strides, pad_begin, pad_end); },
+            py::handle pad_end) {
+          return avg_forward_py(k, x, pool, strides, pad_begin, pad_end);
+        },
         py::arg("x"), py::arg("pool"), py::arg("strides"), py::arg("pad_begin"), py::arg("pad_end"),
         ("Average pooling of x (N, spatial..., C); padded cells are not counted." + note).c_str());
   m.def(("avg_pool_backward" + suffix).c_str(),

@@ -106,7 +106,8 @@ void column_sums(int64_t P, int64_t A, int64_t W, int64_t run, const Term& term,
   const int64_t rows = std::clamp(std::max(kBlockElems / per_row, (31 + run) / run), int64_t{1},
                                   std::max<int64_t>(A, 1));
   const int64_t blocks = (A + rows - 1) / rows;
-  const int64_t cols = std::min(std::max(kBlockElems / (rows * run), int64_t{16}), std::max<int64_t>(W, 1));
+  const int64_t cols =
+      std::min(std::max(kBlockElems / (rows * run), int64_t{16}), std::max<int64_t>(W, 1));
   const int64_t chunks = (W + cols - 1) / cols;
   double* part = scratch_doubles(0, P * blocks * K * W);
   const int64_t tiles = P * blocks * chunks;
@@ -224,7 +225,8 @@ void normalize(const View& v, const float* x, const float* mean, const float* in
       s[pw] = (gamma ? gamma[c] : 1.f) * inv_std[p * v.C + c];
       t[pw] = beta ? beta[c] : 0.f;
     }
-  view_elements<kWide>(v, 3.0, [&](int64_t i, int64_t pw) { y[i] = (x[i] - m[pw]) * s[pw] + t[pw]; });
+  view_elements<kWide>(v, 3.0,
+                       [&](int64_t i, int64_t pw) { y[i] = (x[i] - m[pw]) * s[pw] + t[pw]; });
 }
 
 template <bool kWide>

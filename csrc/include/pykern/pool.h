@@ -13,13 +13,16 @@
 //
 // argmax (N, OD, OH, OW, C) holds, for each output, the flat index within the
 // sample, ((d*H + h)*W + w)*C + c, of the input cell that won: the first in
-// row-major window order among equal maxima (TF's MaxPool gradient also routes
-// to one input), or the first NaN if the window holds one (the output is NaN).
+// row-major window order among equal maxima (TF's MaxPool gradient routes ties
+// the same way), or the first NaN if the window holds one (the output is NaN).
 // It is int64, or int32 when D*H*W*C fits (pool_argmax_is_int64 is false).
+// Averages sum in float32 in window order, then divide by the count.
 //
 // Every kernel is bitwise reproducible for any thread count: outputs are
 // computed independently, each in a fixed order. max_pool_backward scatter-adds
-// dy into dx sample by sample (threads over N), outputs in order.
+// dy into dx sample by sample (threads over N), outputs in order. Between ISAs
+// only avg_pool_backward may differ, in the last bit (AVX2/AVX-512 fuse its
+// multiply-adds).
 #pragma once
 #include <cstdint>
 
