@@ -329,10 +329,8 @@ class Trainer:
         compiled metrics; all on the device, nothing read back."""
         c = self._compiled
         for tracker, value in ((c.loss_tracker, total), *zip(c.output_loss_trackers, parts)):
-            if value is not None:
-                k = value.device.k
-                tracker._add(k.binary("multiply", k.cast(value._data, "float64"),
-                                      float(batch_size)), float(batch_size), value.device)
+            if value is not None:  # the batch's mean loss, weighted by its size (as Keras)
+                tracker._add(value._data, float(batch_size), value.device, float(batch_size))
         if c.metrics is None:
             c.build_metrics(ys, outs)
         with no_grad():

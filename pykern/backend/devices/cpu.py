@@ -324,6 +324,30 @@ class CpuKernels:
         shifted = x - np.max(x, axis=axis, keepdims=True)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
+    def reduce_loss(self, v, w, reduction):
+        """(loss, scale) of per-sample losses v (weights w or None): the sum of v*w in
+        float64 divided by the count ('sum_over_batch_size'), 1 ('sum') or the sum of
+        the weights ('mean_with_sample_weight'; all-zero weights give 0, not NaN);
+        scale = d loss / d (v*w). Both are float32 0-d arrays."""
+        total = np.add.reduce(v if w is None else v * w, axis=None, dtype=np.float64)
+        if reduction == "sum":
+            div = 1.0
+        elif reduction == "mean_with_sample_weight" and w is not None:
+            div = float(np.add.reduce(w, axis=None, dtype=np.float64))
+            if div == 0.0:
+                div, total = 1.0, 0.0 * total
+        else:
+            div = float(max(v.size, 1))
+        return np.asarray(total / div, dtype=_F32), np.asarray(1.0 / div, dtype=_F32)
+
+    def accumulate(self, state, total, count, scale=1.0):
+        """state + (total * scale, count): a float64 (2,) running (total, count) of a mean
+        metric (state None starts from zero); total and count are 0-d arrays or numbers."""
+        out = np.zeros(2) if state is None else state.copy()
+        out[0] += float(total) * scale
+        out[1] += float(count)
+        return out
+
     def binary_crossentropy(self, y, z, from_logits):
         """Per-element terms along the last axis and their gradient d/dz (not yet divided
         by the axis length): logits in the stable form max(z,0) - z*y + log1p(exp(-|z|)),
@@ -464,16 +488,16 @@ class CpuKernels:
 
     # --- random numbers (Philox4x32-10, keyed by seed, counter offset) ---------------------------
     def random_uniform(self, shape, seed, offset):
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         return _cpu.random_uniform(n, seed, offset).reshape(shape)
 
     def random_normal(self, shape, seed, offset):
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         return _cpu.random_normal(n, seed, offset).reshape(shape)
 
     def dropout_mask(self, shape, rate, seed, offset):
         """0 or 1/(1-rate) per element: element i keeps when its Philox uniform >= rate."""
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         return _cpu.dropout_mask(n, float(rate), seed, offset).reshape(shape)
 
     # --- optimizer --------------------------------------------------------------------------
