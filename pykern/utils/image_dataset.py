@@ -23,15 +23,16 @@ def _pil():
 
 
 def load_image(path, num_channels=3):
-    """float32 (height, width, num_channels) pixels of the image file (a GIF's first
-    frame), converted as Keras converts: 1 channel keeps 'L', 'I;16' and 'I' images."""
+    """(height, width, num_channels) pixels of the image file (a GIF's first frame) in
+    its own dtype (uint8 for 8-bit images), converted as Keras converts: 1 channel
+    keeps 'L', 'I;16' and 'I' images."""
     image_lib = _pil()
     try:
         with image_lib.open(path) as img:
             wanted = {1: "L", 3: "RGB", 4: "RGBA"}[num_channels]
             if img.mode != wanted and not (num_channels == 1 and img.mode in ("I;16", "I")):
                 img = img.convert(wanted)
-            pixels = np.asarray(img, dtype=np.float32)
+            pixels = np.asarray(img)
     except (OSError, SyntaxError, ValueError) as e:
         raise ValueError(f"Could not decode the image {path}: {e}") from e
     return pixels[..., None] if pixels.ndim == 2 else pixels
@@ -59,7 +60,9 @@ def _check_same_size(paths, directory):
 def _loader(image_size, num_channels, interpolation, crop, pad, channels_first):
     def load(path):
         img = load_image(path, num_channels)
-        if image_size is not None:
+        if image_size is None:
+            img = img.astype(np.float32)
+        else:
             if crop:
                 img = image_resize.crop_to_aspect_ratio(img, image_size)
             if pad:
@@ -105,7 +108,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     """A FileSequence of (images, labels) batches (images alone with labels or
     label_mode None) from .bmp/.gif/.jpeg/.jpg/.png files, as
     keras.utils.image_dataset_from_directory: float32 images (batch, height, width,
-    channels) resized to image_size; labels int32 (label_mode 'int'), float32 one-hot
+    channels) resized to image_size (with interpolation 'nearest' the file's dtype,
+    uint8 for 8-bit images, as tf.image.resize keeps it); labels int32 (label_mode 'int'), float32 one-hot
     ('categorical') or float32 (batch, 1) ('binary'). Files are listed, shuffled and
     split into 'training' / 'validation' / 'both' exactly as Keras does; Keras then also
     mixes each epoch in a tf.data buffer (not reproduced: same images per subset, other

@@ -111,10 +111,15 @@ INTERPOLATIONS = {
 
 
 def resize(image, size, interpolation="bilinear"):
-    """float32 (height, width, channels) image resized to size = (height, width)."""
+    """(height, width, channels) image resized to size = (height, width): float32, or
+    the image's own dtype for 'nearest' (tf.image.resize's rule)."""
     h, w = image.shape[:2]
+    if interpolation == "nearest":
+        rows = np.argmax(_nearest(h, size[0]), axis=1)
+        cols = np.argmax(_nearest(w, size[1]), axis=1)
+        return image[rows[:, None], cols[None, :]]
     if (h, w) == tuple(size):
-        return image.astype(np.float32, copy=False)
+        return image.astype(np.float32)
     build = INTERPOLATIONS[interpolation]
     wy, wx = build(h, size[0]), build(w, size[1])
     out = np.einsum("yh,hwc,xw->yxc", wy, image.astype(np.float64), wx, optimize=True)
@@ -141,6 +146,7 @@ def resize_with_pad(image, size, interpolation="bilinear"):
     # the offsets come from the unrounded size, as TensorFlow computes them
     top = max(0, int(math.floor((target_h - height / ratio) / 2)))
     left = max(0, int(math.floor((target_w - width / ratio) / 2)))
-    out = np.zeros((target_h, target_w, image.shape[2]), np.float32)
-    out[top:top + new_h, left:left + new_w] = resize(image, (new_h, new_w), interpolation)
+    inner = resize(image, (new_h, new_w), interpolation)
+    out = np.zeros((target_h, target_w, image.shape[2]), inner.dtype)
+    out[top:top + new_h, left:left + new_w] = inner
     return out

@@ -34,8 +34,10 @@ def _normalize_tensor(x, axis, order):
     if not isinstance(order, int) or order < 1:
         raise ValueError(f"Argument `order` must be an int >= 1. Received: order={order}")
     if order == 2:
-        inv = ops.reciprocal(ops.sqrt(ops.sum(ops.square(x), axis=axis, keepdims=True)))
-        return ops.multiply(x, ops.minimum(inv, 1.0 / epsilon()))
+        square_sum = ops.sum(ops.square(x), axis=axis, keepdims=True)
+        # 1 / sqrt(max(s, eps^2)) = Keras' min(rsqrt(s), 1 / eps), without dividing by 0
+        return ops.multiply(x, ops.reciprocal(ops.sqrt(ops.maximum(square_sum,
+                                                                   epsilon() ** 2))))
     norm = ops.power(ops.sum(ops.power(ops.abs(x), order), axis=axis, keepdims=True),
                      1.0 / order)
     return ops.divide(x, ops.maximum(norm, epsilon()))
