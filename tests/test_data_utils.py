@@ -363,8 +363,8 @@ def test_text_dataset_validation_subset_matches_keras(keras, text_dir):
     kw = dict(validation_split=0.4, subset="validation", seed=3, verbose=False)
     ours = utils.text_dataset_from_directory(text_dir, shuffle=True, **kw)
     theirs = keras.utils.text_dataset_from_directory(text_dir, shuffle=True, **kw)
-    texts = lambda bs: sorted(t.decode() if isinstance(t, bytes) else t  # noqa: E731
-                              for b in bs for t in b[0])
+    def texts(bs):
+        return sorted(t.decode() if isinstance(t, bytes) else t for b in bs for t in b[0])
     assert texts(_batches(ours)) == texts(_batches(theirs))
 
 

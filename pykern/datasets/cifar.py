@@ -67,4 +67,5 @@ def candidates(folder, archive_names):
 
 
 def to_channels_last(x):
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    """(n, 32, 32, 3), a view as Keras returns it (fit copies it once, contiguous)."""
+    return x.transpose(0, 2, 3, 1)

@@ -2,7 +2,8 @@
 (keras.datasets.reuters)."""
 import numpy as np
 
-from pykern.datasets import cache, word_sequences as ws
+from pykern.datasets import cache
+from pykern.datasets import word_sequences as ws
 from pykern.datasets.safe_load import load_npz
 
 __all__ = ["load_data", "get_word_index", "get_label_names"]

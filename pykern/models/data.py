@@ -12,7 +12,7 @@ import numpy as np
 
 from pykern.backend import random as krandom
 from pykern.backend.tensor import Tensor
-from pykern.utils.enqueuer import loading_options, ordered_batches, prefetched
+from pykern.utils.enqueuer import Prefetcher, loading_options, ordered_batches
 
 __all__ = ["DataHandler", "standardize", "split_validation"]
 
@@ -220,7 +220,7 @@ class DataHandler:
             self.loading = loading_options(x, **(loading or {}))
             self.iterator = None if self.kind == "sequence" else iter(x)
             if self.kind == "generator" and self.loading is not None:
-                self.iterator = prefetched(self.iterator, self.loading[2])
+                self.iterator = Prefetcher(self.iterator, self.loading[2])
                 self._open.append(self.iterator)
             self.steps = steps if steps is not None else (
                 len(x) if self.kind == "sequence" else None)

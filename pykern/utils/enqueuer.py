@@ -2,7 +2,7 @@
 
 ordered_batches: a pool of threads (or processes) computes sequence[i] for the
 next indices, at most max_queue_size batches ahead, and hands them back in index
-order. prefetched: one thread pulls a generator ahead into a bounded queue (a
+order. Prefetcher: one thread pulls a generator ahead into a bounded queue (a
 generator cannot be advanced from two threads at once, so one is all it takes).
 
 An exception raised while preparing a batch is raised to the consumer when it
@@ -17,7 +17,7 @@ import multiprocessing
 import queue
 import threading
 
-__all__ = ["ordered_batches", "prefetched", "loading_options"]
+__all__ = ["ordered_batches", "Prefetcher", "loading_options"]
 
 _worker_sequence = None  # in a worker process: the Sequence it reads batches from
 
@@ -87,7 +87,7 @@ class _Raised:
 _DONE = object()
 
 
-class prefetched:  # noqa: N801 - used like a generator function
+class Prefetcher:
     """The items of `iterator`, pulled by one background thread up to max_queue_size
     ahead; close() stops the thread (after the item it is computing, if any)."""
 
