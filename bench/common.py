@@ -12,6 +12,11 @@ def median_time_s(fn, min_time_s=0.05, repeats=7):
     Each repeat runs enough calls to last about `min_time_s`, so that timer
     resolution and call overhead do not dominate tiny operations.
     """
+    return statistics.median(time_samples_s(fn, min_time_s, repeats))
+
+
+def time_samples_s(fn, min_time_s=0.05, repeats=7):
+    """The `repeats` mean times of one call of `fn` that median_time_s takes the median of."""
     fn()
     t0 = time.perf_counter()
     fn()
@@ -23,7 +28,7 @@ def median_time_s(fn, min_time_s=0.05, repeats=7):
         for _ in range(calls):
             fn()
         samples.append((time.perf_counter() - t0) / calls)
-    return statistics.median(samples)
+    return samples
 
 
 def machine_info():

@@ -15,6 +15,14 @@
 // A 1x1, stride-1, unpadded convolution needs no col matrix: x itself is it,
 // and each pass is one sgemm over all N*D*H*W pixels.
 //
+// im2col rather than batch-reduce over the taps, by measurement (one thread,
+// best of 20): nine sgemm calls with K = C and beta = 1 into the same 576x64
+// output, A already in place (no copy counted), ran at 78-90 GFLOP/s for
+// C = 32 and 87-97 for C = 64, against 102-106 for the single K = 9C sgemm on
+// the im2col rows; the copy costs about 10% (forward reaches 85-90% of that
+// GEMM), so im2col wins. Batch-reduce only pays with a micro-kernel that
+// keeps the accumulators in registers across taps (oneDNN's brgemm).
+//
 // Threads. Each pass is one parallel region in which every thread takes whole
 // blocks and runs im2col and sgemm_serial on them: on this shared 2-core
 // machine a region per block (im2col, then a threaded sgemm) cost more in
@@ -33,7 +41,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 
 #include "cpu/conv_geometry.h"
@@ -52,11 +59,14 @@ constexpr int kColSlot = 1;
 constexpr int kPartialSlot = 3;
 constexpr int kTransposedSlot = 3;
 
-// Floats of col per block. TUNING: read from the environment while measuring.
-const int64_t kColBlockFloats = [] {
-  const char* e = std::getenv("PYKERN_CONV_BLOCK");
-  return e ? std::atoll(e) : int64_t(1) << 18;
-}();
+// Floats of col per block: 1 MiB, a thread's share of L2 here. Measured with
+// two threads on the shared 2-core Zen 4 (best of 4 rounds, fwd / bwd-data /
+// bwd-filter GFLOP/s, 3x3 valid):
+//   block (floats)      64 Ki            128 Ki           256 Ki           512 Ki
+//   MNIST conv2d_1   103/110/127       77/ 75/ 94      148/130/162      147/130/156
+//   CIFAR conv2d_1   145/135/140       69/132/138      153/103/163      159/141/162
+// (the spread is the other tenants; on one thread all four sizes gave 80-90).
+constexpr int64_t kColBlockFloats = int64_t(1) << 18;
 // Blocks smaller than this many rows make GEMMs too short to run at speed...
 constexpr int64_t kMinBlockRows = 128;
 // ... but small images are still cut into this many blocks, to share them out.
@@ -67,15 +77,17 @@ constexpr int64_t kPartialFloats = int64_t(1) << 22;
 
 using Gemm = void (*)(const GemmArgs&);
 
-// How a convolution is cut into blocks of output lines. A block is either
+// How a convolution is cut into blocks of output pixels. A block is either
 // `images_per_block` whole images or, for an image larger than the col
-// budget, one of `chunks_per_image` runs of `chunk_lines` lines of one image.
+// budget, one of `chunks_per_image` chunks of one image: `chunk_lines` lines,
+// or for a line larger than the budget (long 1-D inputs) one of the
+// `line_parts` runs of `part_px` pixels of one line.
 struct Plan {
   int64_t Cg, Kg, taps, cols, OW;  // cols = taps * C, the width of the col matrix
   int64_t lines, image_lines;      // output lines in all and per image
-  int64_t blocks, max_block_lines;
+  int64_t blocks, max_block_rows;
   int64_t images_per_block;        // 0 when images are cut in chunks
-  int64_t chunks_per_image, chunk_lines;
+  int64_t chunks_per_image, chunk_lines, line_parts, part_px;
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -89,38 +101,61 @@ Plan make_plan(const ConvShape& s) {
   p.OW = s.out[2];
   p.image_lines = s.out[0] * s.out[1];
   p.lines = s.N * p.image_lines;
-  const int64_t budget_lines = std::max<int64_t>(1, kColBlockFloats / (p.OW * p.cols));
-  if (p.image_lines <= budget_lines) {
+  const int64_t budget_rows = std::max<int64_t>(1, kColBlockFloats / p.cols);
+  const int64_t budget_lines = budget_rows / p.OW;
+  p.line_parts = 1;
+  p.part_px = p.OW;
+  if (budget_lines >= p.image_lines) {
     const int64_t want = std::max(ceil_div(s.N, kTargetBlocks),
                                   ceil_div(kMinBlockRows, p.image_lines * p.OW));
-    p.images_per_block = std::max<int64_t>(1, std::min(want, budget_lines / p.image_lines));
+    p.images_per_block = std::min(want, budget_lines / p.image_lines);
     p.blocks = ceil_div(s.N, p.images_per_block);
-    p.max_block_lines = p.images_per_block * p.image_lines;
-  } else {
+    p.max_block_rows = p.images_per_block * p.image_lines * p.OW;
+  } else if (budget_lines >= 1) {
     p.chunks_per_image = ceil_div(p.image_lines, budget_lines);
     p.chunk_lines = ceil_div(p.image_lines, p.chunks_per_image);
     p.blocks = s.N * p.chunks_per_image;
-    p.max_block_lines = p.chunk_lines;
+    p.max_block_rows = p.chunk_lines * p.OW;
+  } else {
+    p.line_parts = ceil_div(p.OW, budget_rows);
+    p.part_px = ceil_div(p.OW, p.line_parts);
+    p.chunk_lines = 1;
+    p.chunks_per_image = p.image_lines * p.line_parts;
+    p.blocks = s.N * p.chunks_per_image;
+    p.max_block_rows = p.part_px;
   }
   return p;
 }
 
+// Output pixels [px0, px1) of the lines [l0, l1) (whole lines unless
+// l1 == l0 + 1): `rows` consecutive rows of y from `first_row`.
 struct Block {
-  int64_t l0, l1;  // output lines [l0, l1)
+  int64_t l0, l1, px0, px1, first_row, rows;
 };
 
 Block block_of(const Plan& p, int64_t b) {
+  Block k;
+  k.px0 = 0, k.px1 = p.OW;
   if (p.images_per_block) {
-    const int64_t l0 = b * p.images_per_block * p.image_lines;
-    return {l0, std::min(p.lines, l0 + p.images_per_block * p.image_lines)};
+    k.l0 = b * p.images_per_block * p.image_lines;
+    k.l1 = std::min(p.lines, k.l0 + p.images_per_block * p.image_lines);
+  } else {
+    const int64_t n = b / p.chunks_per_image, chunk = b % p.chunks_per_image;
+    const int64_t image_l0 = n * p.image_lines, c = chunk / p.line_parts;
+    k.l0 = image_l0 + c * p.chunk_lines;
+    k.l1 = std::min(image_l0 + p.image_lines, k.l0 + p.chunk_lines);
+    if (p.line_parts > 1) {
+      k.px0 = chunk % p.line_parts * p.part_px;
+      k.px1 = std::min(p.OW, k.px0 + p.part_px);
+    }
   }
-  const int64_t n = b / p.chunks_per_image, image_l0 = n * p.image_lines;
-  const int64_t l0 = image_l0 + (b % p.chunks_per_image) * p.chunk_lines;
-  return {l0, std::min(image_l0 + p.image_lines, l0 + p.chunk_lines)};
+  k.first_row = k.l0 * p.OW + k.px0;
+  k.rows = (k.l1 - k.l0) * (k.px1 - k.px0);
+  return k;
 }
 
 float* col_scratch(const Plan& p) {
-  return thread_scratch(kColSlot, size_t(p.max_block_lines * p.OW * p.cols) * sizeof(float));
+  return thread_scratch(kColSlot, size_t(p.max_block_rows * p.cols) * sizeof(float));
 }
 
 bool pointwise(const ConvShape& s) {
@@ -145,10 +180,11 @@ struct TapRun {
 };
 
 template <class F>
-void for_each_run(const ConvShape& s, const Plan& p, int64_t kd, int64_t kh, F&& f) {
+void for_each_run(const ConvShape& s, const Plan& p, const Block& blk, int64_t kd, int64_t kh,
+                  F&& f) {
   const int64_t row_tap = (kd * s.k[1] + kh) * s.k[2];
   if (s.groups == 1 && s.dil[2] == 1) {
-    for (int64_t ow = 0; ow < p.OW; ++ow) {
+    for (int64_t ow = blk.px0; ow < blk.px1; ++ow) {
       const int64_t iw0 = ow * s.stride[2] - s.pad_begin[2];
       const int64_t a = std::max<int64_t>(0, -iw0), b = std::min(s.k[2], s.in[2] - iw0);
       if (a < b) f(TapRun{ow, iw0 + a, (row_tap + a) * s.C, (b - a) * s.C});
@@ -158,7 +194,7 @@ void for_each_run(const ConvShape& s, const Plan& p, int64_t kd, int64_t kh, F&&
   for (int64_t kw = 0; kw < s.k[2]; ++kw) {
     int64_t lo, hi;
     cpu::conv_valid_ow(s, kw, &lo, &hi);
-    for (int64_t ow = lo; ow < hi; ++ow)
+    for (int64_t ow = std::max(lo, blk.px0); ow < std::min(hi, blk.px1); ++ow)
       f(TapRun{ow, ow * s.stride[2] + cpu::conv_w_offset(s, kw), (row_tap + kw) * p.Cg, p.Cg});
   }
 }
@@ -188,25 +224,28 @@ void interior_ow(const ConvShape& s, int64_t* lo, int64_t* hi) {
   if (*lo > *hi) *lo = *hi;
 }
 
-// The col rows (OW of them, zero where padded) of output line l. Only what
-// the copies leave out is zeroed: whole lines with a tap row in the padding,
-// and the pixels at a line's ends otherwise.
-void im2col_line(const ConvShape& s, const Plan& p, const float* x, int64_t l, float* dst) {
+// The col rows of output line l's pixels [blk.px0, blk.px1), zero where
+// padded. Only what the copies leave out is zeroed: whole lines with a tap row
+// in the padding, and the pixels at a line's ends otherwise.
+void im2col_line(const ConvShape& s, const Plan& p, const Block& blk, const float* x, int64_t l,
+                 float* dst) {
   const int64_t group_stride = p.taps * p.Cg, row_floats = p.cols;
   bool rows_inside = true;
   for (int64_t kd = 0; kd < s.k[0]; ++kd)
     for (int64_t kh = 0; kh < s.k[1]; ++kh) rows_inside &= cpu::conv_input_line(s, l, kd, kh) >= 0;
   int64_t lo = 0, hi = 0;
   if (rows_inside) interior_ow(s, &lo, &hi);
-  std::memset(dst, 0, size_t(lo * row_floats) * sizeof(float));
-  std::memset(dst + hi * row_floats, 0, size_t((p.OW - hi) * row_floats) * sizeof(float));
+  lo = std::clamp(lo, blk.px0, blk.px1), hi = std::clamp(hi, lo, blk.px1);
+  std::memset(dst, 0, size_t((lo - blk.px0) * row_floats) * sizeof(float));
+  std::memset(dst + (hi - blk.px0) * row_floats, 0,
+              size_t((blk.px1 - hi) * row_floats) * sizeof(float));
   for (int64_t kd = 0; kd < s.k[0]; ++kd)
     for (int64_t kh = 0; kh < s.k[1]; ++kh) {
       const int64_t il = cpu::conv_input_line(s, l, kd, kh);
       if (il < 0) continue;
       const float* src = x + il * s.in[2] * s.C;
-      for_each_run(s, p, kd, kh, [&](const TapRun& r) {
-        float* d = dst + r.ow * row_floats + r.col;
+      for_each_run(s, p, blk, kd, kh, [&](const TapRun& r) {
+        float* d = dst + (r.ow - blk.px0) * row_floats + r.col;
         const float* x_px = src + r.iw * s.C;
         for (int64_t g = 0; g < s.groups; ++g)
           copy_floats(d + g * group_stride, x_px + g * p.Cg, r.floats);
@@ -217,7 +256,8 @@ void im2col_line(const ConvShape& s, const Plan& p, const float* x, int64_t l, f
 // col for block `b`, on `nt` threads (1 inside a caller's parallel region).
 void im2col(const ConvShape& s, const Plan& p, const float* x, Block b, int nt, float* col) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t l = b.l0; l < b.l1; ++l) im2col_line(s, p, x, l, col + (l - b.l0) * p.OW * p.cols);
+  for (int64_t l = b.l0; l < b.l1; ++l)
+    im2col_line(s, p, b, x, l, col + (l - b.l0) * (b.px1 - b.px0) * p.cols);
 }
 
 void add_into(float* __restrict d, const float* __restrict c, int64_t n) {
@@ -229,14 +269,14 @@ void col2im(const ConvShape& s, const Plan& p, const float* dcol, Block blk, int
             float* dx) {
   const int64_t line_floats = s.in[2] * s.C, group_stride = p.taps * p.Cg;
   for (int64_t l = blk.l0; l < blk.l1; ++l) {
-    const float* src = dcol + (l - blk.l0) * p.OW * p.cols;
+    const float* src = dcol + (l - blk.l0) * (blk.px1 - blk.px0) * p.cols;
     for (int64_t kd = 0; kd < s.k[0]; ++kd)
       for (int64_t kh = 0; kh < s.k[1]; ++kh) {
         const int64_t il = cpu::conv_input_line(s, l, kd, kh);
         if (il < a || il >= b) continue;
         float* dst = dx + il * line_floats;
-        for_each_run(s, p, kd, kh, [&](const TapRun& r) {
-          const float* c = src + r.ow * p.cols + r.col;
+        for_each_run(s, p, blk, kd, kh, [&](const TapRun& r) {
+          const float* c = src + (r.ow - blk.px0) * p.cols + r.col;
           float* d = dst + r.iw * s.C;
           for (int64_t g = 0; g < s.groups; ++g) add_into(d + g * p.Cg, c + g * group_stride, r.floats);
         });
@@ -315,8 +355,7 @@ void backward_data_by_images(const ConvShape& s, const Plan& p, const float* dy,
     std::memset(dx + n0 * image_floats, 0, size_t((n1 - n0) * image_floats) * sizeof(float));
     for (int64_t b = u * per_unit; b < (u + 1) * per_unit; ++b) {
       const Block blk = block_of(p, b);
-      backward_data_gemms(sgemm_serial, s, p, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW,
-                          wt, dcol);
+      backward_data_gemms(sgemm_serial, s, p, dy + blk.first_row * s.K, blk.rows, wt, dcol);
       col2im(s, p, dcol, blk, 0, INT64_MAX, dx);
     }
   }
@@ -348,7 +387,7 @@ void backward_data_by_blocks(const ConvShape& s, const Plan& p, const float* dy,
   int64_t done = -1;  // dx lines [0, done] hold their sums so far
   for (int64_t b = 0; b < p.blocks; ++b) {
     const Block blk = block_of(p, b);
-    backward_data_gemms(sgemm, s, p, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW, wt, dcol);
+    backward_data_gemms(sgemm, s, p, dy + blk.first_row * s.K, blk.rows, wt, dcol);
     int64_t lo, hi;
     lines_touched(s, blk, done, &lo, &hi);
     const int64_t first = std::min(done + 1, lo), span = hi - first + 1;
@@ -376,8 +415,7 @@ void filter_chunk(Gemm gemm, int nt, const ConvShape& s, const Plan& p, const fl
   for (int64_t b = b0; b < b1; ++b) {
     const Block blk = block_of(p, b);
     im2col(s, p, x, blk, nt, col);
-    backward_filter_gemms(gemm, s, p, col, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW,
-                          b > b0, out);
+    backward_filter_gemms(gemm, s, p, col, dy + blk.first_row * s.K, blk.rows, b > b0, out);
   }
 }
 
@@ -405,8 +443,7 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, const floa
     const Block blk = block_of(p, b);
     float* col = col_scratch(p);
     im2col(s, p, x, blk, im2col_threads, col);
-    forward_gemms(gemm, s, p, col, (blk.l1 - blk.l0) * p.OW, w, bias, act,
-                  y + blk.l0 * p.OW * s.K);
+    forward_gemms(gemm, s, p, col, blk.rows, w, bias, act, y + blk.first_row * s.K);
   };
   if (p.blocks >= nt) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
