@@ -45,6 +45,18 @@ def machine_info():
     return info
 
 
+def thread_counts(spec):
+    """The thread counts of a --threads "1,2" option; by default 1 and all cores."""
+    return [int(t) for t in spec.split(",")] if spec else sorted({1, os.cpu_count() or 1})
+
+
+def save_runs(path, benchmark, runs):
+    """Writes a benchmark's runs with the machine's description, if a path was given."""
+    if path:
+        write_json(path, {"benchmark": benchmark, "machine": machine_info(), "runs": runs})
+        print(f"\nwrote {path}")
+
+
 def write_json(path, payload):
     """Writes `payload` to `path` atomically (temporary name, then rename)."""
     tmp = f"{path}.tmp{os.getpid()}"

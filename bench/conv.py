@@ -98,6 +98,13 @@ def measure(threads, quick):
             "peak_samples_gflops": peaks, "rows": rows}
 
 
+def _cell(row, p):
+    """'median (best) % of peak' for pass p."""
+    pct = row["pct_peak"][p]
+    share = f" {pct:.0f}%" if pct is not None else ""
+    return f"{row[p]:.1f} ({row[p + '_best']:.0f}){share}"
+
+
 def _report(runs):
     from bench.common import print_table
 
@@ -106,15 +113,9 @@ def _report(runs):
         print(f"\nthreads={run['threads']}  isa={run['isa']}  measured fp32 peak {hi:.1f} GFLOP/s "
               f"(between layers it read {lo:.0f}-{hi:.0f}: the machine is shared)")
         print("each cell: median GFLOP/s (best), % of the peak for the median")
-        rows = []
-        for r in run["rows"]:
-            pct = r["pct_peak"]
-
-            def cell(p):
-                share = f" {pct[p]:.0f}%" if pct[p] is not None else ""
-                return f"{r[p]:.1f} ({r[p + '_best']:.0f}){share}"
-            rows.append((f"{r['model']} {r['layer']}", r["batch"], "x".join(map(str, r["input"])),
-                         r["filters"], f"{r['gflop']:.3f}", *(cell(p) for p in PASSES)))
+        rows = [(f"{r['model']} {r['layer']}", r["batch"], "x".join(map(str, r["input"])),
+                 r["filters"], f"{r['gflop']:.3f}", *(_cell(r, p) for p in PASSES))
+                for r in run["rows"]]
         print_table(["layer", "N", "HxWxC", "K", "GFLOP", "forward", "bwd data", "bwd filter",
                      "sgemm same size"], rows)
 
@@ -126,15 +127,9 @@ def main(argv):
     p.add_argument("--quick", action="store_true", help="shorter repeats")
     args = p.parse_args(argv)
 
-    import os
+    from bench.common import save_runs, thread_counts
 
-    from bench.common import machine_info, write_json
-
-    counts = ([int(t) for t in args.threads.split(",")] if args.threads
-              else sorted({1, os.cpu_count() or 1}))
-    runs = [measure(t, args.quick) for t in counts]
+    runs = [measure(t, args.quick) for t in thread_counts(args.threads)]
     _report(runs)
-    if args.json:
-        write_json(args.json, {"benchmark": "conv", "machine": machine_info(), "runs": runs})
-        print(f"\nwrote {args.json}")
+    save_runs(args.json, "conv", runs)
     return 0
