@@ -628,7 +628,8 @@ class IndexLookup(Layer):
         if self.output_mode == "tf_idf":
             counts = encode_categorical(indices, "count", depth)
             return ops.multiply(counts, self.idf_weights)
-        return encode_categorical(indices, self.output_mode, depth)
+        # Keras' lookups encode in their index dtype, int64 (only tf_idf is float)
+        return ops.cast(encode_categorical(indices, self.output_mode, depth), "int64")
 
     def compute_output_shape(self, input_shape):
         if self.output_mode == "int":
@@ -662,9 +663,10 @@ class StringLookup(IndexLookup):
                  pad_to_max_tokens=False, sparse=False, encoding="utf-8", name=None, salt=None,
                  **kwargs):
         self.encoding = encoding
+        oov_method = kwargs.pop("oov_method", "floormod")  # in Keras' config, not its signature
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary,
                          idf_weights, invert, output_mode, sparse, pad_to_max_tokens,
-                         "floormod", salt, name, **kwargs)
+                         oov_method, salt, name, **kwargs)
 
     def _normalize_tokens(self, values):
         return [v.decode(self.encoding) if isinstance(v, bytes) else v for v in values]
