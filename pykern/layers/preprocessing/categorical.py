@@ -43,6 +43,12 @@ def _output_mode(where, mode, allowed):
     return mode
 
 
+def _no_sparse(where, sparse):
+    if sparse:
+        raise ValueError(f"{where}: sparse=True is not supported (pykern has no sparse "
+                         f"tensors)")
+
+
 def encode_categorical(indices, output_mode, depth, count_weights=None):
     """Keras' encode_categorical_inputs on integer indices: one_hot adds a depth axis
     (replacing a trailing axis of size 1), multi_hot/count reduce the last axis (a
@@ -93,9 +99,7 @@ class CategoryEncoding(Layer):
                 num_tokens < 1:
             raise ValueError(f"{where}: `num_tokens` must be an integer >= 1, got "
                              f"num_tokens={num_tokens!r}")
-        if sparse:
-            raise ValueError(f"{where}: sparse=True is not supported (pykern has no sparse "
-                             f"tensors)")
+        _no_sparse(where, sparse)
         self.num_tokens = int(num_tokens)
         self.sparse = False
 
@@ -163,9 +167,7 @@ class Discretization(Layer):
                  sparse=False, dtype=None, name=None):
         super().__init__(name=name, dtype=dtype)
         where = f"Discretization {self.name!r}"
-        if sparse:
-            raise ValueError(f"{where}: sparse=True is not supported (pykern has no sparse "
-                             f"tensors)")
+        _no_sparse(where, sparse)
         self.output_mode = _output_mode(where, output_mode, _ENCODINGS)
         if num_bins is not None and (isinstance(num_bins, bool) or num_bins < 0):
             raise ValueError(f"{where}: `num_bins` must be >= 0, got num_bins={num_bins!r}")
@@ -322,9 +324,7 @@ class Hashing(Layer):
         if self.output_mode == "int" and self._dtype_name not in ("int32", "int64"):
             raise ValueError(f"{where}: with output_mode='int' the dtype must be 'int32' or "
                              f"'int64', got dtype={dtype!r}")
-        if sparse:
-            raise ValueError(f"{where}: sparse=True is not supported (pykern has no sparse "
-                             f"tensors)")
+        _no_sparse(where, sparse)
         self.num_bins = int(num_bins)
         self.mask_value = mask_value
         self.sparse = False
@@ -406,9 +406,7 @@ class IndexLookup(Layer):
         if invert and self.output_mode != "int":
             raise ValueError(f"{where}: output_mode must be 'int' when invert is True, got "
                              f"output_mode={output_mode!r}")
-        if sparse:
-            raise ValueError(f"{where}: sparse=True is not supported (pykern has no sparse "
-                             f"tensors)")
+        _no_sparse(where, sparse)
         if idf_weights is not None and self.output_mode != "tf_idf":
             raise ValueError(f"{where}: idf_weights can only be set when output_mode is "
                              f"'tf_idf', got output_mode={self.output_mode!r}")

@@ -15,8 +15,8 @@ import numpy as np
 from pykern import ops
 from pykern.backend.tensor import Tensor
 from pykern.layers.layer import Layer
+from pykern.layers.reshaping import _Spatial
 from pykern.ops.image import RESIZE_INTERPOLATIONS
-from pykern.utils.argument_validation import standardize_data_format
 
 __all__ = ["Rescaling", "Normalization", "Resizing", "CenterCrop"]
 
@@ -29,18 +29,12 @@ def _positive_int(where, name, value):
     return int(value)
 
 
-class ImageLayer(Layer):
-    """What the image preprocessing layers share: data_format (in the config right
-    after the base keys, as Keras' BaseImagePreprocessingLayer), the rank check and
-    the height/width axes."""
+class ImageLayer(_Spatial):
+    """What the image preprocessing layers share: data_format (standardised by the
+    spatial layers' base; in the config right after the base keys, as Keras'
+    BaseImagePreprocessingLayer), the rank check and the height/width axes."""
 
-    def __init__(self, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = standardize_data_format(data_format, self._where)
-
-    @property
-    def _where(self):
-        return f"{type(self).__name__} {self.name!r}"
+    _dims = 2
 
     def _check_images(self, shape):
         if len(shape) not in (3, 4):
