@@ -538,6 +538,8 @@ def _to_tensors(x):
         return {k: _to_tensors(v) for k, v in x.items()}
     if isinstance(x, (np.ndarray, np.generic, float, int)):
         v = np.asarray(x)
+        if v.dtype.kind in "USO":  # strings stay host data (the lookup layers map them)
+            return v
         return Tensor(v.astype(np.float32) if v.dtype.kind == "f" and v.dtype != np.float32
                       else v)
     return x

@@ -256,6 +256,16 @@ class MetaKernels:
     def top_k_hit(self, p, idx, k):
         return MetaArray(p.shape[:-1], _F32)
 
+    def lookup(self, x, keys, values, default):
+        return MetaArray(x.shape, values.dtype)
+
+    # --- images --------------------------------------------------------------------------------
+    def affine_transform(self, x, transforms, interpolation, fill_mode, fill_value):
+        return MetaArray(x.shape, _F32)
+
+    def affine_transform_backward(self, dy, transforms, interpolation, fill_mode, x_shape):
+        return MetaArray(x_shape, _F32)
+
     # --- neural-network kernels ---------------------------------------------------------------
     def softmax(self, x, axis):
         return MetaArray(x.shape, _F32)
