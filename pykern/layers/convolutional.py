@@ -109,6 +109,17 @@ class _BaseConv(Layer):
                              f"output would be empty")
         return out
 
+    def _kernel_args(self, initializer, regularizer, constraint):
+        self.kernel_initializer = kinitializers.get(initializer)
+        self.kernel_regularizer = kregularizers.get(regularizer)
+        self.kernel_constraint = kconstraints.get(constraint)
+        self.kernel = None
+
+    def _kernel_config(self):
+        return {"kernel_initializer": serialize_keras_object(self.kernel_initializer),
+                "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
+                "kernel_constraint": serialize_keras_object(self.kernel_constraint)}
+
     def _add_bias(self, units):
         if self.use_bias:
             self.bias = self.add_weight(shape=(units,), initializer=self.bias_initializer,
@@ -169,10 +180,7 @@ class _Conv(_BaseConv):
         if self.filters % self.groups:
             raise ValueError(f"{self._who}: filters must be divisible by groups, got "
                              f"filters={self.filters} and groups={self.groups}")
-        self.kernel_initializer = kinitializers.get(kernel_initializer)
-        self.kernel_regularizer = kregularizers.get(kernel_regularizer)
-        self.kernel_constraint = kconstraints.get(kernel_constraint)
-        self.kernel = None
+        self._kernel_args(kernel_initializer, kernel_regularizer, kernel_constraint)
 
     def build(self, input_shape):
         c = self._channels(input_shape)
@@ -205,10 +213,7 @@ class _Conv(_BaseConv):
     def get_config(self):
         config = super().get_config()
         config["groups"] = self.groups
-        config.update({"kernel_initializer": serialize_keras_object(self.kernel_initializer),
-                       "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
-                       "kernel_constraint": serialize_keras_object(self.kernel_constraint)})
-        return _keras_order(config)
+        return _keras_order({**config, **self._kernel_config()})
 
 
 class Conv1D(_Conv):
@@ -245,10 +250,7 @@ class _ConvTranspose(_BaseConv):
                 p >= s for p, s in zip(self.output_padding, self.strides)):
             raise ValueError(f"{self._who}: output_padding {self.output_padding} must be "
                              f"smaller than the strides {self.strides}")
-        self.kernel_initializer = kinitializers.get(kernel_initializer)
-        self.kernel_regularizer = kregularizers.get(kernel_regularizer)
-        self.kernel_constraint = kconstraints.get(kernel_constraint)
-        self.kernel = None
+        self._kernel_args(kernel_initializer, kernel_regularizer, kernel_constraint)
 
     def build(self, input_shape):
         c = self._channels(input_shape)
@@ -283,10 +285,7 @@ class _ConvTranspose(_BaseConv):
     def get_config(self):
         config = super().get_config()
         config["output_padding"] = self.output_padding
-        config.update({"kernel_initializer": serialize_keras_object(self.kernel_initializer),
-                       "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
-                       "kernel_constraint": serialize_keras_object(self.kernel_constraint)})
-        return _keras_order(config)
+        return _keras_order({**config, **self._kernel_config()})
 
 
 class Conv1DTranspose(_ConvTranspose):
