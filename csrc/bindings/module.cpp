@@ -6,6 +6,8 @@ namespace pykern::bind {
 void register_config(pybind11::module_& m);
 void register_gemm(pybind11::module_& m);
 void register_optim(pybind11::module_& m);
+void register_rnn(pybind11::module_& m);
+void register_embedding(pybind11::module_& m);
 }  // namespace pykern::bind
 
 PYBIND11_MODULE(_cpu, m) {
@@ -13,4 +15,6 @@ PYBIND11_MODULE(_cpu, m) {
   pykern::bind::register_config(m);
   pykern::bind::register_gemm(m);
   pykern::bind::register_optim(m);
+  pykern::bind::register_rnn(m);
+  pykern::bind::register_embedding(m);
 }
