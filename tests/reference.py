@@ -313,8 +313,8 @@ def rnn_sequence_ref(kind, x, kernel, recurrent_kernel, bias=None, h0=None, c0=N
     x (B,T,I). Steps run t = 0..T-1 (T-1..0 with reverse); outputs[:, s] is the s-th
     processed step's. A masked step keeps the states and repeats the previous output
     (zeros before the first unmasked step, or always with zero_output_for_mask).
-    Returns dict(outputs, h, c) and, when any of d_outputs/d_h/d_c is given, the
-    gradients dx, dkernel, drecurrent, dbias (None without bias), dh0, dc0.
+    Returns dict(outputs, h, [c]) and, when any of d_outputs/d_h/d_c is given, the
+    gradients dx, dkernel, drecurrent, dbias (None without bias), dh0, [dc0] (LSTM: c, dc0).
     """
     x = np.asarray(x, np.float64)
     B, T, _ = x.shape
@@ -333,7 +333,7 @@ def rnn_sequence_ref(kind, x, kernel, recurrent_kernel, bias=None, h0=None, c0=N
         prev = np.where(m, hn, 0.0 if zero_output_for_mask else prev)
         outputs[:, s] = prev
         tape.append((t, m, cache))
-    result = dict(outputs=outputs, h=h, c=c)
+    result = dict(outputs=outputs, h=h, **({"c": c} if kind == "lstm" else {}))
     if d_outputs is None and d_h is None and d_c is None:
         return result
     dy = np.zeros((B, T, U)) if d_outputs is None else np.asarray(d_outputs, np.float64)
@@ -350,7 +350,9 @@ def rnn_sequence_ref(kind, x, kernel, recurrent_kernel, bias=None, h0=None, c0=N
         dh = dh_step + np.where(m, 0.0, dh)
         dc = dc_step + np.where(m, 0.0, dc) if kind == "lstm" else dc
     result.update(dx=dx, dkernel=grads["W"], drecurrent=grads["R"],
-                  dbias=grads["b"] if cell.has_bias else None, dh0=dh, dc0=dc)
+                  dbias=grads["b"] if cell.has_bias else None, dh0=dh)
+    if kind == "lstm":
+        result["dc0"] = dc
     return result
 
 
