@@ -155,7 +155,7 @@ static inline void map_row(float* y, int64_t n) {
   }
 }
 
-static void act_row_impl(float* y, int64_t n, pykern::Act act) {
+static inline void act_row_impl(float* y, int64_t n, pykern::Act act) {
   using pykern::Act;
   switch (act) {
     case Act::relu: map_row<vrelu>(y, n); break;
