@@ -216,9 +216,12 @@ def test_core_empty_sizes():
     for B, T, I, U in [(0, 3, 2, 4), (2, 0, 2, 4), (2, 3, 0, 4)]:
         case, grads = make_case("lstm", B, T, I, U)
         check_all("lstm", case, grads)
-    out = _cpu.lstm_forward(np.zeros((2, 3, 4), np.float32), np.zeros((4, 0), np.float32),
-                            np.zeros((0, 0), np.float32))
-    assert out[0].shape == (2, 3, 0) and out[1].shape == (2, 0)
+    x, k, r = np.ones((2, 3, 4), np.float32), np.zeros((4, 0), np.float32), np.zeros((0, 0),
+                                                                                   np.float32)
+    out = _cpu.lstm_forward(x, k, r)
+    assert out[0].shape == (2, 3, 0) and out[1].shape == (2, 0) and out[-1].shape == (0,)
+    grads = _cpu.lstm_backward(None, None, None, x, k, r, None, None, None, None, out[-1])
+    np.testing.assert_array_equal(grads[0], np.zeros((2, 3, 4)))  # zero units: dx = 0
 
 
 # ---- the oracle itself: finite differences ------------------------------------------------------

@@ -89,7 +89,8 @@ py::array backward_py(const char* op, Backward run, py::handle d_out, py::handle
 void def_pair(py::module_& m, const char* fname, const char* bname, Forward f, Backward b,
               const char* note) {
   m.def(
-      fname, [fname, f](py::handle table, py::handle ids) { return forward_py(fname, f, table, ids); },
+      fname,
+      [fname, f](py::handle table, py::handle ids) { return forward_py(fname, f, table, ids); },
       py::arg("table"), py::arg("ids"),
       (std::string("table (V, D) float32 rows gathered at ids (any shape, int32/int64) -> "
                    "ids.shape + (D,). An id outside [0, V) is a ValueError. ") + note)

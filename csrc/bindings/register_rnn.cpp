@@ -117,7 +117,8 @@ RnnArgs parse_args(Checker& c, Cell cell, const CellOptions& o, py::handle x, py
   a.x = static_cast<const float*>(xa.data());
   a.recurrent = static_cast<const float*>(ra.data());
   const std::string gu = "(" + std::string(G == 1 ? "U" : std::to_string(G) + "U") + ",)";
-  a.kernel = c.exact(kernel, "kernel", {a.I, GU}, G == 1 ? "(I, U)" : G == 3 ? "(I, 3U)" : "(I, 4U)");
+  a.kernel = c.exact(kernel, "kernel", {a.I, GU},
+                     G == 1 ? "(I, U)" : G == 3 ? "(I, 3U)" : "(I, 4U)");
   if (cell == Cell::gru && o.reset_after)
     a.bias = c.optional(bias, "bias", {2, GU}, "(2, 3U) with reset_after");
   else

@@ -16,13 +16,13 @@ struct RnnRow {
   Act act = Act::tanh, rec_act = Act::sigmoid;
   // forward
   float* z = nullptr;         // (GU) in: x W + b; out: the pre-activations (saved)
-  const float* gh = nullptr;  // (GU) h R [+ b']  (GRU without reset_after: the z, r part, then (r*h) R_h)
+  const float* gh = nullptr;  // (GU) h R [+ b'] (GRU without reset_after: z, r, then (r*h) R_h)
   float* h = nullptr;         // (U) state, updated
   float* c = nullptr;         // (U) LSTM cell state, updated
   float* y = nullptr;         // (U) output row
   float* save_h = nullptr;    // (U) workspace Hprev row, or null
   float* save_c = nullptr;    // (U) workspace Cprev row (LSTM), or null
-  float* aux = nullptr;       // (U) GRU: workspace Aux row (forward, may be null) / saved (backward)
+  float* aux = nullptr;       // (U) GRU: the Aux row, written (forward; may be null) or read
   float* keep = nullptr;      // (U) GRU without reset_after: a gate kept between the two passes
   float* rh = nullptr;        // (U) GRU without reset_after: r*h, the second GEMM's row
   // backward

@@ -9,7 +9,8 @@
 namespace pykern {
 
 void check_embedding_ids(const EmbeddingArgs& a, const char* op) {
-  if (a.V < 0 || a.D < 0 || a.N < 0) throw std::invalid_argument(std::string(op) + ": negative size");
+  if (a.V < 0 || a.D < 0 || a.N < 0)
+    throw std::invalid_argument(std::string(op) + ": negative size");
   for (int64_t n = 0; n < a.N; ++n) {
     const int64_t v = embedding_id(a, n);
     if (v < 0 || v >= a.V)

@@ -88,8 +88,7 @@ struct RnnBackward {
   float* dc0 = nullptr;        // (B,U), LSTM
 };
 
-// Throws std::invalid_argument on negative sizes, missing pointers or an
-// activation the cell does not take.
+// Throws std::invalid_argument "<op>: ..." on negative sizes or missing pointers.
 void validate_rnn(const RnnArgs& a, const char* op);
 
 // The fast kernels.
