@@ -115,6 +115,16 @@ cpu::RnnRow row_at(const RnnArgs& a, const Dims& d, const Ws& w, int64_t b, int6
   return r;
 }
 
+// dst (cols, rows) = src (rows, cols)^T, in 32 x 32 tiles that stay in L1.
+void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile)
+      for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c)
+        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+          dst[c * rows + r] = src[r * cols + c];
+}
+
 // ---- drivers ------------------------------------------------------------
 
 void copy_rows(float* dst, const float* src, int64_t n) {
@@ -297,8 +307,7 @@ void rnn_backward(const RnnArgs& a, const RnnBackward& g) {
     forward(a, f);
   }
   const Ws w = ws_views(a, d, ws, true);
-  for (int64_t j = 0; j < GU; ++j)
-    for (int64_t k = 0; k < U; ++k) rt[j * U + k] = a.recurrent[k * GU + j];
+  transpose(a.recurrent, U, GU, rt);
   backward_steps(a, d, w, g, rt, dG, dGh, buf);
   // Whole-sequence products over the B*T rows (b,t).
   const float* dR_src = split ? dGh : dG;
