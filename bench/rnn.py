@@ -10,6 +10,7 @@ element-wise gate work (~30 flops per gate value) comes on top and is not counte
     python -m bench rnn [--threads 1,2] [--json out.json] [--quick]
 """
 import argparse
+import functools
 import os
 import statistics
 
@@ -26,7 +27,9 @@ def _operands(cell, U, B, T, I, rng):
     import numpy as np
 
     G = GATES[cell]
-    f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+    def f32(a):
+        return np.ascontiguousarray(a, np.float32)
+
     args = [f32(rng.standard_normal((B, T, I))),
             f32(rng.standard_normal((I, G * U)) / np.sqrt(I)),
             f32(rng.standard_normal((U, G * U)) / np.sqrt(U)),
@@ -76,10 +79,11 @@ def _measure(threads, quick):
         flops_f = 2.0 * B * T * (I + U) * GATES[cell] * U
         flops_b = 2.0 * flops_f + 2.0 * B * T * GATES[cell] * U
         budget = 0.03 if quick else 0.1
-        for phase, fn, flops in (
-                ("forward", lambda: fwd(*args, **opts), flops_f),
-                ("forward (inference)", lambda: fwd(*args, save_workspace=False, **opts), flops_f),
-                ("backward", lambda: bwd(*upstream, *args, None, ws, **opts), flops_b)):
+        calls = {"forward": (functools.partial(fwd, *args, **opts), flops_f),
+                 "forward (inference)": (functools.partial(fwd, *args, save_workspace=False,
+                                                           **opts), flops_f),
+                 "backward": (functools.partial(bwd, *upstream, *args, None, ws, **opts), flops_b)}
+        for phase, (fn, flops) in calls.items():
             samples = time_samples_s(fn, min_time_s=budget, repeats=5 if quick else 9)
             t = statistics.median(samples)
             rows.append({"case": name, "phase": phase, "threads": threads, "B": B, "T": T,
