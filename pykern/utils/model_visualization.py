@@ -66,8 +66,7 @@ def _activation_name(layer):
 def _cell(text, bgcolor="white", color=None, colspan=None):
     span = f' colspan="{colspan}"' if colspan else ""
     font_color = f' color="{color}"' if color else ""
-    size = 16 if bgcolor == "black" else 14
-    return (f'<td bgcolor="{bgcolor}"{span}><font point-size="{size}"{font_color}>{text}'
+    return (f'<td bgcolor="{bgcolor}"{span}><font point-size="14"{font_color}>{text}'
             f"</font></td>")
 
 
@@ -77,7 +76,8 @@ def _label(layer, show_shapes, show_dtype, show_layer_names, show_layer_activati
     kind = _class_name(layer)
     colspan = max(1, 2 * show_shapes + show_dtype + show_trainable)
     title = f"<b>{layer.name}</b> ({kind})" if show_layer_names else f"<b>{kind}</b>"
-    rows = [_cell(title, "black", "white", colspan)]
+    rows = [f'<td colspan="{colspan}" bgcolor="black"><font point-size="16" color="white">'
+            f"{title}</font></td>"]
     if show_layer_activations and getattr(layer, "activation", None) is not None:
         rows.append(_cell(f"Activation: <b>{_activation_name(layer)}</b>", colspan=colspan))
     cols = []
@@ -202,7 +202,7 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     memory, the bytes go to a temporary file beside the target, which is then
     renamed. show_layer_names defaults to False as in Keras 3 (model_to_dot's
     to True). Returns an IPython Image of the file when IPython is installed
-    (for notebooks; not for pdf), else None.
+    and the format is one it embeds (png, jpg, gif), for notebooks; else None.
 
     Raises ImportError naming what to install when pydot or Graphviz's `dot`
     program is missing.
@@ -222,8 +222,8 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     to_file = os.fspath(to_file)
     extension = os.path.splitext(to_file)[1][1:] or "png"
     write_bytes_atomic(to_file, dot.create(prog="dot", format=extension))
-    if extension == "pdf":
-        return None
+    if extension.lower() not in ("png", "jpg", "jpeg", "gif"):
+        return None  # IPython embeds only these (Keras tries svg too, and fails)
     try:
         from IPython import display
     except ImportError:
