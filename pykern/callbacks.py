@@ -655,6 +655,7 @@ class TensorBoard(Callback):
                           "per-layer forward/backward times", stacklevel=2)
         self._writers = {}
         self._global_train_batch = 0
+        self._in_fit = False
         if self.update_freq != "epoch" or write_steps_per_second:
             # batch hooks only when batch summaries are wanted: a fit with epoch-level
             # logging then reads no per-batch logs (CallbackList skips unused hooks)
@@ -674,6 +675,7 @@ class TensorBoard(Callback):
 
     def on_train_begin(self, logs=None):
         self._global_train_batch = 0
+        self._in_fit = True
         if self.write_graph:
             self._write_model_config()
 
@@ -692,6 +694,7 @@ class TensorBoard(Callback):
         self._writer("train").plugin_tensor("keras", "graph_keras_model", b"1", config, 0)
 
     def on_train_end(self, logs=None):
+        self._in_fit = False
         self._close_writers()
 
     def _train_batch_begin(self, batch, logs=None):
@@ -724,7 +727,10 @@ class TensorBoard(Callback):
         for name, value in (logs or {}).items():
             if np.ndim(value) == 0:
                 w.scalar(f"evaluation_{name}_vs_iterations", value, self._iterations())
-        w.flush()
+        if self._in_fit:
+            w.flush()
+        else:  # a standalone evaluate: nothing follows to close the file
+            self._close_writers()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
