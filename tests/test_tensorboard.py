@@ -12,6 +12,8 @@ import pytest
 
 pytest.importorskip("tensorboard")
 
+pytestmark = pytest.mark.usefixtures("forget_automatic_names")
+
 import pykern  # noqa: E402
 from pykern import callbacks, layers  # noqa: E402
 

@@ -13,6 +13,8 @@ import pykern
 from pykern import layers
 from pykern.utils import model_to_dot, plot_history, plot_model
 
+pytestmark = pytest.mark.usefixtures("forget_automatic_names")
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
