@@ -590,7 +590,10 @@ def _profile_range(profile_batch):
     (start, stop); (0, 0) is off."""
     value = profile_batch
     if isinstance(value, str):
-        value = [int(v) for v in value.split(",")]
+        try:
+            value = [int(v) for v in value.split(",")]
+        except ValueError:
+            value = None
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
     if not (isinstance(value, (tuple, list)) and len(value) == 2 and
@@ -618,7 +621,9 @@ class TensorBoard(Callback):
     optimizer.iterations. write_graph stores the model's JSON config under tag
     'keras' for TensorBoard's graph plugin (its conceptual Keras graph), at the
     start of each fit. embeddings_freq saves the weights every embeddings_freq
-    epochs to train/keras_embedding.ckpt-<epoch>.weights.h5, as Keras 3 does.
+    epochs to train/keras_embedding.ckpt-<epoch>.weights.h5, as Keras 3 does;
+    embeddings_metadata is kept but no projector config is written (pykern has
+    no Embedding layer yet for it to name).
 
     profile_batch is validated as Keras validates it but starts no profiler:
     pykern has no trace profiler (a nonzero value warns once); per-layer timings

@@ -164,6 +164,8 @@ def test_bad_arguments_are_rejected_and_profile_batch_warns(tmp_path):
         callbacks.TensorBoard(tmp_path, update_freq="sometimes")
     with pytest.raises(ValueError, match="profile_batch"):
         callbacks.TensorBoard(tmp_path, profile_batch=(5, 2))
+    with pytest.raises(ValueError, match="profile_batch"):
+        callbacks.TensorBoard(tmp_path, profile_batch="two,four")
     with pytest.warns(UserWarning, match="no trace profiler"):
         callbacks.TensorBoard(tmp_path, profile_batch="2,4")
     callbacks.TensorBoard(tmp_path, profile_batch=0)
@@ -187,3 +189,15 @@ def test_standalone_evaluate_logs_against_iterations_and_closes_its_file(tmp_pat
     values, _ = _read(tmp_path / "validation")
     assert _series(values, "evaluation_loss_vs_iterations") == ([2], [float(np.float32(loss))])
     assert _series(values, "evaluation_accuracy_vs_iterations")[0] == [2]
+
+
+def test_embeddings_freq_saves_the_weights_each_period(tmp_path):
+    model = _model()
+    model.fit(X, Y, epochs=3, batch_size=32, verbose=0,
+              callbacks=[callbacks.TensorBoard(tmp_path, embeddings_freq=2)])
+    saved = sorted(f for f in os.listdir(tmp_path / "train") if f.endswith(".weights.h5"))
+    assert saved == ["keras_embedding.ckpt-0.weights.h5", "keras_embedding.ckpt-2.weights.h5"]
+    other = _model()
+    other.load_weights(tmp_path / "train" / saved[-1])
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
