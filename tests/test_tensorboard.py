@@ -184,7 +184,7 @@ def test_standalone_evaluate_logs_against_iterations_and_closes_its_file(tmp_pat
     model = _model()
     model.fit(X, Y, epochs=1, batch_size=32, verbose=0)  # 2 optimizer steps
     tb = callbacks.TensorBoard(tmp_path)
-    loss, accuracy = model.evaluate(X, Y, verbose=0, callbacks=[tb])
+    loss, _ = model.evaluate(X, Y, verbose=0, callbacks=[tb])
     assert not tb._writers
     values, _ = _read(tmp_path / "validation")
     assert _series(values, "evaluation_loss_vs_iterations") == ([2], [float(np.float32(loss))])

@@ -295,8 +295,8 @@ def _table(model, rows, n, steps, total_s, peak):
              num(r["forward_pct_peak"], ".1f"), num(r["backward_pct_peak"], ".1f")]
             for r in rows]
     widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
-    lines = [f'Profile of "{model.name}": batch {n}, median of {steps} steps, measured fp32 '
-             f"peak {peak:.1f} GFLOP/s"]
+    lines = [(f'Profile of "{model.name}": batch {n}, median of {steps} steps, measured '
+              f"fp32 peak {peak:.1f} GFLOP/s")]
     lines += ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
                         enumerate(zip(line, widths))) for line in [header] + body]
     lines.insert(2, "-" * len(lines[1]))

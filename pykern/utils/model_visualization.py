@@ -13,6 +13,7 @@ edges go to the layers inside it; a subclassed model is one node.
 pydot builds the graph and Graphviz's `dot` renders it; both are optional
 (`pip install "pykern[viz]"`, `apt-get install graphviz`).
 """
+import itertools
 import os
 import shutil
 
@@ -76,8 +77,8 @@ def _label(layer, show_shapes, show_dtype, show_layer_names, show_layer_activati
     kind = _class_name(layer)
     colspan = max(1, 2 * show_shapes + show_dtype + show_trainable)
     title = f"<b>{layer.name}</b> ({kind})" if show_layer_names else f"<b>{kind}</b>"
-    rows = [f'<td colspan="{colspan}" bgcolor="black"><font point-size="16" color="white">'
-            f"{title}</font></td>"]
+    rows = [(f'<td colspan="{colspan}" bgcolor="black"><font point-size="16" color="white">'
+             f"{title}</font></td>")]
     if show_layer_activations and getattr(layer, "activation", None) is not None:
         rows.append(_cell(f"Activation: <b>{_activation_name(layer)}</b>", colspan=colspan))
     cols = []
@@ -172,7 +173,7 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         else:
             add_node(layer)
     if isinstance(model, Sequential):
-        for src, dst in zip(layers, layers[1:]):
+        for src, dst in itertools.pairwise(layers):
             _add_edge(pydot, dot, _resolve_source(src, 0) if expand_nested else src,
                       _resolve_destination(dst, 0) if expand_nested else dst)
         return dot
