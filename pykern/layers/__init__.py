@@ -19,6 +19,11 @@ from pykern.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePo
 from pykern.layers.pooling_global import (GlobalAveragePooling1D, GlobalAveragePooling2D,
                                           GlobalAveragePooling3D, GlobalMaxPooling1D,
                                           GlobalMaxPooling2D, GlobalMaxPooling3D)
+from pykern.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretization, Hashing,
+                                         IntegerLookup, Normalization, RandomBrightness,
+                                         RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                                         RandomTranslation, RandomZoom, Rescaling, Resizing,
+                                         StringLookup, TextVectorization)
 from pykern.layers.regularization import SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from pykern.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D,
                                      UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
@@ -45,7 +50,10 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D",
            "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D",
            "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
-           "UnitNormalization"]
+           "UnitNormalization", "Rescaling", "Normalization", "Resizing", "CenterCrop",
+           "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop",
+           "RandomContrast", "RandomBrightness", "CategoryEncoding", "Discretization", "Hashing",
+           "IntegerLookup", "StringLookup", "TextVectorization"]
 
 # Keras' short aliases (the same classes; configs name the long ones)
 GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (

@@ -10,10 +10,9 @@ one (before, after) pair per spatial dim; the 1-D layers take an int or a pair.
 """
 import numbers
 
-import numpy as np
-
 from pykern import ops
 from pykern.layers.layer import Layer
+from pykern.ops.image import resize_axis
 from pykern.utils.argument_validation import (check_rank, standardize_data_format,
                                               standardize_tuple)
 
@@ -179,26 +178,6 @@ class Cropping3D(_Cropping):
         super().__init__(cropping, data_format, **kwargs)
 
 
-def _bilinear_axis(x, axis, factor):
-    """x `factor` times longer along `axis` by TF's half-pixel bilinear resize
-    (tf.image.resize -> ResizeBilinear(half_pixel_centers=True), which Keras'
-    UpSampling2D calls): output o samples the float32 source coordinate
-    c = (o + 0.5) * (n / (n * factor)) - 0.5 between neighbours floor(c) and
-    ceil(c) clamped to [0, n - 1], as lo + (hi - lo) * (c - floor(c)). Applied
-    to the width, then the height, it is TF's arithmetic term for term."""
-    n = x.shape[axis]
-    scale = np.float32(n) / np.float32(n * factor)
-    source = (np.arange(n * factor, dtype=np.float32) + np.float32(0.5)) * scale - \
-        np.float32(0.5)
-    floor = np.floor(source)
-    lo = np.maximum(floor, 0).astype(np.int64)
-    hi = np.minimum(np.ceil(source), n - 1).astype(np.int64)
-    lerp = (source - floor).reshape((-1,) + (1,) * (x.ndim - axis - 1))
-    lead = (slice(None),) * axis
-    low = ops.getitem(x, lead + (lo,))
-    return ops.add(low, ops.multiply(ops.subtract(ops.getitem(x, lead + (hi,)), low), lerp))
-
-
 class _UpSampling(_Spatial):
     def __init__(self, size, data_format=None, **kwargs):
         super().__init__(data_format, **kwargs)
@@ -262,7 +241,7 @@ class UpSampling2D(_UpSampling):
         x = inputs
         for axis, factor in reversed(tuple(zip(self._spatial_axes(), self._factors))):
             if factor > 1:  # width first, then height: TF's order of operations
-                x = _bilinear_axis(x, axis, factor)
+                x = resize_axis(x, axis, x.shape[axis] * factor, "bilinear")
         return x
 
     def get_config(self):
