@@ -11,13 +11,14 @@ import csv
 import io
 import math
 import os
+import time
 import warnings
 
 import numpy as np
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN",
-           "LambdaCallback", "ModelCheckpoint", "BackupAndRestore"]
+           "LambdaCallback", "ModelCheckpoint", "BackupAndRestore", "TensorBoard"]
 
 _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
                 "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end")
@@ -582,3 +583,223 @@ class BackupAndRestore(Callback):
             weights = os.path.join(self.backup_dir, meta["weights"])
             if os.path.exists(weights):
                 os.remove(weights)
+
+
+def _profile_range(profile_batch):
+    """Keras' profile_batch: an int, a (start, stop) pair or a 'start,stop' string ->
+    (start, stop); (0, 0) is off."""
+    value = profile_batch
+    if isinstance(value, str):
+        try:
+            value = [int(v) for v in value.split(",")]
+        except ValueError:
+            value = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and
+            all(isinstance(v, int) and not isinstance(v, bool) for v in value)) or \
+            value[0] < 0 or value[1] < value[0]:
+        raise ValueError(f"TensorBoard: profile_batch must be a non-negative integer or "
+                         f"2-tuple of positive integers. A pair of positive integers "
+                         f"signifies a range of batches to profile. Found: {profile_batch!r}")
+    return tuple(value)
+
+
+class TensorBoard(Callback):
+    """Logs for TensorBoard, with Keras 3's directories and tags.
+
+    `log_dir/train` receives epoch_<name> scalars of the training logs and of the
+    learning rate (epoch_learning_rate) at step = epoch, and, when update_freq is
+    'batch' or an int N, batch_<name> scalars (the running epoch averages fit
+    reports) every N-th global batch at step = that batch (counted from 1 across
+    epochs), with batch_steps_per_second when write_steps_per_second. Every
+    histogram_freq epochs it writes each layer weight as a histogram
+    '<weight path>/histogram' (and, with write_images, as an image
+    '<weight path>/image', as Keras lays weights out: up to 3 images per weight).
+    `log_dir/validation` receives epoch_<name> of the val_ logs (prefix dropped)
+    and, after each evaluation, evaluation_<name>_vs_iterations at step =
+    optimizer.iterations. write_graph stores the model's JSON config under tag
+    'keras' for TensorBoard's graph plugin (its conceptual Keras graph), at the
+    start of each fit. embeddings_freq saves the weights every embeddings_freq
+    epochs to train/keras_embedding.ckpt-<epoch>.weights.h5, as Keras 3 does;
+    embeddings_metadata is kept but no projector config is written (pykern has
+    no Embedding layer yet for it to name).
+
+    profile_batch is validated as Keras validates it but starts no profiler:
+    pykern has no trace profiler (a nonzero value warns once); per-layer timings
+    come from `model.profile(x, y)`.
+
+    Files are TensorBoard event files written through the tensorboard package
+    (pykern.utils.summary_writer), created on first use and flushed at each
+    epoch end; `pip install "pykern[viz]"`.
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0,
+                 embeddings_freq=0, embeddings_metadata=None):
+        super().__init__()
+        from pykern.utils.summary_writer import _tensorboard
+        _tensorboard()  # the missing package is reported at construction, as Keras does
+        if update_freq != "epoch" and update_freq != "batch" and (
+                isinstance(update_freq, bool) or not isinstance(update_freq, int) or
+                update_freq < 1):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a "
+                             f"positive int, got {update_freq!r}")
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = histogram_freq
+        self.write_graph = write_graph
+        self.write_images = write_images
+        self.write_steps_per_second = write_steps_per_second
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self.embeddings_freq = embeddings_freq
+        self.embeddings_metadata = embeddings_metadata
+        self._start_batch, self._stop_batch = _profile_range(profile_batch)
+        if self._stop_batch > 0:
+            warnings.warn("TensorBoard: pykern has no trace profiler, so profile_batch "
+                          f"{profile_batch!r} records nothing; use model.profile(x, y) for "
+                          "per-layer forward/backward times", stacklevel=2)
+        self._writers = {}
+        self._global_train_batch = 0
+        self._in_fit = False
+        if self.update_freq != "epoch" or write_steps_per_second:
+            # batch hooks only when batch summaries are wanted: a fit with epoch-level
+            # logging then reads no per-batch logs (CallbackList skips unused hooks)
+            self.on_train_batch_begin = self._train_batch_begin
+            self.on_train_batch_end = self._train_batch_end
+
+    def _writer(self, which):
+        if which not in self._writers:
+            from pykern.utils.summary_writer import SummaryWriter
+            self._writers[which] = SummaryWriter(os.path.join(self.log_dir, which))
+        return self._writers[which]
+
+    def _close_writers(self):
+        for w in self._writers.values():
+            w.close()
+        self._writers = {}
+
+    def on_train_begin(self, logs=None):
+        self._global_train_batch = 0
+        self._in_fit = True
+        if self.write_graph:
+            self._write_model_config()
+
+    def _write_model_config(self):
+        """Keras' keras_model_summary: the model JSON for the graph plugin."""
+        from pykern.models.functional import Functional
+        from pykern.models.sequential import Sequential
+        if not isinstance(self.model, (Functional, Sequential)):
+            return  # as Keras: only graph networks have a config the plugin can draw
+        try:
+            config = self.model.to_json()
+        except Exception as e:  # noqa: BLE001 - a model that cannot serialize still trains
+            warnings.warn(f"TensorBoard: the model failed to serialize as JSON; no graph is "
+                          f"written ({e})", stacklevel=2)
+            return
+        self._writer("train").plugin_tensor("keras", "graph_keras_model", b"1", config, 0)
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+        self._close_writers()
+
+    def _train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+        self._batch_start_s = time.perf_counter()
+
+    def _train_batch_end(self, batch, logs=None):
+        step = self._global_train_batch
+        if self.update_freq == "epoch" or step % self.update_freq:
+            return
+        w = self._writer("train")
+        if self.write_steps_per_second:
+            w.scalar("batch_steps_per_second",
+                     1.0 / max(time.perf_counter() - self._batch_start_s, 1e-9), step)
+        for name, value in (logs or {}).items():
+            if np.ndim(value) == 0:
+                w.scalar(f"batch_{name}", value, step)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.write_steps_per_second:
+            self._epoch_start = (time.perf_counter(), self._iterations())
+
+    def _iterations(self):
+        return int(np.asarray(self.model.optimizer.iterations))
+
+    def on_test_end(self, logs=None):
+        if getattr(self.model, "optimizer", None) is None:
+            return
+        w = self._writer("validation")
+        for name, value in (logs or {}).items():
+            if np.ndim(value) == 0:
+                w.scalar(f"evaluation_{name}_vs_iterations", value, self._iterations())
+        if self._in_fit:
+            w.flush()
+        else:  # a standalone evaluate: nothing follows to close the file
+            self._close_writers()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        if getattr(self.model, "optimizer", None) is not None:
+            train["learning_rate"] = _get_lr(self.model)
+        if self.write_steps_per_second:
+            start_s, start_it = self._epoch_start
+            train["steps_per_second"] = (self._iterations() - start_it) / max(
+                time.perf_counter() - start_s, 1e-9)
+        for which, values in (("train", train), ("validation", val)):
+            scalars = {k: v for k, v in values.items() if np.ndim(v) == 0}
+            if scalars:
+                w = self._writer(which)
+                for name, value in scalars.items():
+                    w.scalar(f"epoch_{name}", value, epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+        if self.embeddings_freq and epoch % self.embeddings_freq == 0:
+            path = os.path.join(self.log_dir, "train",
+                                f"keras_embedding.ckpt-{epoch}.weights.h5")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.model.save_weights(path)
+        for w in self._writers.values():
+            w.flush()
+
+    def _log_weights(self, epoch):
+        w = self._writer("train")
+        for layer in self.model.layers:
+            for weight in layer.weights:
+                name = weight.path.replace(":", "_")
+                value = weight.numpy()
+                w.histogram(f"{name}/histogram", value, epoch)
+                if self.write_images:
+                    images = _weight_images(value)
+                    if images is not None:
+                        w.images(f"{name}/image", *images, step=epoch)
+
+
+def _weight_images(weight, max_outputs=3):
+    """A weight laid out as Keras' TensorBoard lays it out (a bias as one 1xN image,
+    a Dense kernel as one image with the longer side across, a 3-D kernel as one
+    image per input channel), as PNGs of uint8 pixels: values are clipped to
+    [0, 1] and scaled by 255, as tf.summary.image converts floats. None for
+    layouts Keras does not draw (4-D and larger kernels)."""
+    w = np.squeeze(weight)
+    if w.ndim == 1:
+        w = w.reshape(1, 1, -1)
+    elif w.ndim == 2:
+        w = (w.T if w.shape[0] > w.shape[1] else w)[None]
+    elif w.ndim == 3:
+        w = np.transpose(w, (2, 0, 1))
+    else:
+        return None
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("TensorBoard(write_images=True) encodes PNGs with Pillow: pip "
+                          "install \"pykern[viz]\" (or pip install pillow)") from None
+    pixels = (np.clip(w[:max_outputs], 0.0, 1.0) * 255.5).astype(np.uint8)
+    pngs = []
+    for image in pixels:
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="PNG")
+        pngs.append(buf.getvalue())
+    return pngs, w.shape[2], w.shape[1]

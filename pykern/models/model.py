@@ -56,6 +56,15 @@ class Model(Trainer, Layer):
                       show_trainable=show_trainable, expand_nested=expand_nested,
                       layer_range=layer_range)
 
+    def profile(self, x, y=None, batch_size=32, steps=5, print_fn=None):
+        """Per-layer forward and backward wall time of a training step (median of
+        `steps`), GFLOP/s where the FLOPs follow from the shapes, and % of the
+        measured fp32 peak; prints a table and returns one dict per layer. The
+        weights do not change. Method and FLOP counts: pykern.models.profile."""
+        from pykern.models.profile import profile_model
+        return profile_model(self, x, y, batch_size=batch_size, steps=steps,
+                             print_fn=print_fn)
+
     def _build_once(self, input_shape):
         if type(self).build is Model.build:  # subclassed: sub-layers build on first call
             object.__setattr__(self, "_build_shape", input_shape)

@@ -1,9 +1,12 @@
 """Utilities: seeding, to_categorical / normalize, Sequence and the input pipelines
 (pad_sequences, timeseries / image / text datasets, split_dataset), get_file, the
-serialization registry."""
+serialization registry, plots (plot_model, model_to_dot, plot_history: optional
+pydot/Graphviz/matplotlib)."""
 from pykern.backend.random import set_random_seed
 from pykern.utils.file_utils import get_file
+from pykern.utils.history_plot import plot_history
 from pykern.utils.image_dataset import image_dataset_from_directory
+from pykern.utils.model_visualization import model_to_dot, plot_model
 from pykern.utils.numerical import normalize, to_categorical
 from pykern.utils.sequence import PyDataset, Sequence
 from pykern.utils.sequence_utils import pad_sequences
@@ -20,4 +23,5 @@ __all__ = ["set_random_seed", "to_categorical", "normalize", "Sequence", "PyData
            "image_dataset_from_directory", "text_dataset_from_directory", "get_file",
            "register_keras_serializable", "get_registered_object",
            "get_registered_name", "serialize_keras_object", "deserialize_keras_object",
-           "enable_unsafe_deserialization", "SafeModeScope"]
+           "enable_unsafe_deserialization", "SafeModeScope", "plot_model", "model_to_dot",
+           "plot_history"]
