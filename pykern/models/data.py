@@ -193,6 +193,10 @@ def split_validation(x, y, sample_weight, validation_split):
 class DataHandler:
     """Batches for each epoch, from arrays, a Sequence or a generator."""
 
+    # A distributed sampler (pykern.distribution) whose common_order(order) makes every
+    # process use the same shuffled order; None for a single process.
+    sampler = None
+
     def __init__(self, model, x, y, sample_weight, batch_size, steps, shuffle, class_weight,
                  output_names, training, what="x", need_targets=True):
         from pykern.utils.sequence import Sequence
@@ -248,6 +252,8 @@ class DataHandler:
             order = np.concatenate([np.arange(s, min(s + bs, n)) for s in starts])
         elif self.shuffle:
             order = krandom.permutation(n)
+        if order is not None and self.sampler is not None:
+            order = self.sampler.common_order(order)
         self._order, self._cursor = (order if order is not None else False), 0
 
     def _array_batches(self):
