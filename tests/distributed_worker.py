@@ -143,7 +143,7 @@ def main(scenario, out, kind="arrays"):
                                            save_weights_only=True),
                  callbacks.CSVLogger(os.path.join(out, "log.csv"))]
         fit_kind(model, "arrays", first, epochs=2)
-        history = fit_kind(model, "arrays", [callbacks.BackupAndRestore(backup), digests],
+        history = fit_kind(build(), "arrays", [callbacks.BackupAndRestore(backup), digests],
                            epochs=4)
     else:
         raise ValueError(scenario)

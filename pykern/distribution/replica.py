@@ -259,14 +259,17 @@ class Replica:
     def reduced(self, metrics, device):
         """Inside the block, `metrics` hold their sums over all processes; their own
         running state comes back after it."""
-        reducible = [m for m in metrics if m._sum_state(device) is not None]
+        reducible, local = [], []
         for m in metrics:
-            if m not in reducible and m.name not in self._unreducible_warned:
+            state = m._sum_state(device)
+            if state is not None:
+                reducible.append(m)
+                local.append(state)
+            elif m.name not in self._unreducible_warned:
                 self._unreducible_warned.add(m.name)
                 warnings.warn(f"metric {m.name!r} ({type(m).__name__}) keeps state pykern "
                               f"cannot sum across processes; its logged value covers this "
                               f"process's share of the data only", stacklevel=4)
-        local = [m._sum_state(device) for m in reducible]
         flat = [s for state in local for s in state]
         self._check_same_metrics(reducible, local)
         k = device.k
