@@ -46,11 +46,11 @@ from pykern import layers
 from pykern.layers import Input, InputLayer, Layer
 from pykern import models
 from pykern.models import Model, Sequential
-from pykern import callbacks, losses, metrics, optimizers
+from pykern import callbacks, distribution, losses, metrics, optimizers
 
 __version__ = "0.1.0"
 
 __all__ = ["config", "ops", "backend", "GradientTape", "Variable", "Tensor", "no_grad", "device",
            "activations", "constraints", "initializers", "regularizers", "utils", "layers",
            "Input", "InputLayer", "Layer", "models", "Model", "Sequential", "callbacks",
-           "losses", "metrics", "optimizers", "__version__"]
+           "losses", "metrics", "optimizers", "distribution", "__version__"]

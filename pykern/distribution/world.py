@@ -110,6 +110,10 @@ class _Watchdog:
         # peers whose pid this process can see: the same host and pid namespace
         self.local_peers = {r: pid for r, (h, pid) in enumerate(peers)
                             if r != world.rank and h == host and _process_state(pid)}
+        from mpi4py import MPI
+        # asking peers needs MPI calls from this thread while the main thread is inside
+        # a collective: only allowed at MPI_THREAD_MULTIPLE (mpi4py's default request)
+        self.can_query = MPI.Query_thread() == MPI.THREAD_MULTIPLE
         self._inflight = None  # (what, start time) of the collective in progress
         self._idle_since = time.monotonic()
         self._stop = threading.Event()
@@ -135,7 +139,8 @@ class _Watchdog:
 
     def _run(self):
         while not self._stop.wait(_POLL_S):
-            self._answer_queries()
+            if self.can_query:
+                self._answer_queries()
             inflight = self._inflight
             if inflight is None:
                 continue
@@ -160,6 +165,8 @@ class _Watchdog:
 
     def _peer_report(self, wait_s=2.0):
         """'rank 1 is computing ...; rank 2 did not answer' from every peer's watchdog."""
+        if not self.can_query:
+            return "(MPI lacks THREAD_MULTIPLE: the peers cannot be asked what they do)"
         me = self.world.rank
         peers = [r for r in range(self.world.size) if r != me]
         for r in peers:
