@@ -231,6 +231,15 @@ def test_fit_batch_size_must_divide_by_the_processes_as_in_keras():
     fake.attach(data, training=False)  # evaluation batches may split unevenly
 
 
+def test_a_loss_summed_over_the_batch_is_refused():
+    model = pykern.Sequential([layers.Input((2,)), layers.Dense(1)])
+    model.compile("sgd", pykern.losses.MeanSquaredError(reduction="sum"))
+    fake = Replica(types.SimpleNamespace(auto_shard_dataset=True),
+                   types.SimpleNamespace(rank=0, size=2, control=None))
+    with pytest.raises(NotImplementedError, match="reduction='sum'"):
+        fake.start(model, model.trainable_weights, model.optimizer)
+
+
 def test_the_cpu_table_packs_and_unpacks_a_fusion_buffer():
     k = devices.CPU.k
     a, b = np.arange(6, dtype=np.float32).reshape(2, 3), np.array(5.0, np.float32)

@@ -148,6 +148,7 @@ class Replica:
         every process rank 0's weights (and optimizer state). With `trainable`,
         prepares the fusion buffer for training steps."""
         if trainable is not None:
+            _check_mean_losses(model)
             self.fusion = _Fusion(trainable, _state_variables(model), self.size)
         self._check_same_model(model, optimizer)
         variables, seen = [], set()
@@ -315,6 +316,19 @@ class Replica:
                 f"the metrics differ between processes: rank 0 has {every[0]}, rank "
                 f"{differ[0]} has {every[differ[0]]}; compile the same metrics everywhere")
         self._metric_signature = signature
+
+
+def _check_mean_losses(model):
+    """The n_r / N weighting makes the mean over shares the mean over the batch; a
+    loss summed over the batch, or divided by its sample weights, would need other
+    weights, so it is refused rather than trained wrong."""
+    for name, term in zip(model._compiled.output_names, model._compiled.loss_terms):
+        reduction = getattr(term.fn, "reduction", "sum_over_batch_size") if term else None
+        if reduction not in (None, "sum_over_batch_size"):
+            raise NotImplementedError(
+                f"DataParallel averages the gradients of mean losses; the loss of output "
+                f"{name!r} has reduction={reduction!r}. Use reduction='sum_over_batch_size' "
+                f"(Keras' default)")
 
 
 def _mismatch_message(model, every, differ):
