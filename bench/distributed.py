@@ -1,4 +1,4 @@
-"""Data-parallel training over MPI: samples/s at 1 and 2 processes, scaling efficiency, allreduce cost.
+"""Data-parallel training over MPI: samples/s at 1 and 2 processes, efficiency, allreduce.
 
 For each model of bench/models.py (`--model`, default dense and mnist_cnn) four
 runs, each launched with mpirun, one thread per process, the model's batch size B:
@@ -127,9 +127,12 @@ def _bench_model(name, args):
     for r in results:
         r["speedup"] = r["samples_per_s"] / one
         r["efficiency"] = r["speedup"] / r["processes"]
-        comm = "" if "bytes_per_step" not in r else \
-            f"{r['bytes_per_step'] / 1e6:.3f} MB, {r['allreduce_s_per_step'] * 1e3:.2f} ms + " \
-            f"{r['pack_s_per_step'] * 1e3:.2f} ms pack ({100 * (r['allreduce_s_per_step'] + r['pack_s_per_step']) / r['step_s']:.0f}% of the step)"
+        comm = ""
+        if "bytes_per_step" in r:
+            spent = r["allreduce_s_per_step"] + r["pack_s_per_step"]
+            comm = f"{r['bytes_per_step'] / 1e6:.3f} MB, {r['allreduce_s_per_step'] * 1e3:.2f} " \
+                   f"ms + {r['pack_s_per_step'] * 1e3:.2f} ms pack " \
+                   f"({100 * spent / r['step_s']:.0f}% of the step)"
         rows.append([r["run"], r["global_batch"], f"{r['samples_per_s']:,.0f}",
                      f"{r['step_s'] * 1e3:.1f}", f"{r['speedup']:.2f}x",
                      f"{100 * r['efficiency']:.0f}%", comm])
