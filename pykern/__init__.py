@@ -46,7 +46,7 @@ from pykern import layers
 from pykern.layers import Input, InputLayer, Layer
 from pykern import models
 from pykern.models import Model, Sequential
-from pykern import callbacks, losses, metrics, optimizers
+from pykern import callbacks, distribution, losses, metrics, optimizers
 from pykern import datasets, preprocessing
 
 __version__ = "0.1.0"
@@ -54,4 +54,5 @@ __version__ = "0.1.0"
 __all__ = ["config", "ops", "backend", "GradientTape", "Variable", "Tensor", "no_grad", "device",
            "activations", "constraints", "initializers", "regularizers", "utils", "layers",
            "Input", "InputLayer", "Layer", "models", "Model", "Sequential", "callbacks",
-           "losses", "metrics", "optimizers", "datasets", "preprocessing", "__version__"]
+           "losses", "metrics", "optimizers", "datasets", "preprocessing", "distribution",
+           "__version__"]

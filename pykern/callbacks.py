@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from pykern import distribution as _distribution
+
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN",
            "LambdaCallback", "ModelCheckpoint", "BackupAndRestore", "TensorBoard"]
@@ -25,7 +27,12 @@ _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_beg
 
 
 class Callback:
-    """Base class: every hook does nothing. `self.model` and `self.params` are set by fit."""
+    """Base class: every hook does nothing. `self.model` and `self.params` are set by fit.
+
+    A callback with `_chief_only = True` prints or writes files: in a distributed run
+    only rank 0 runs it."""
+
+    _chief_only = False
 
     def __init__(self):
         self.model = None
@@ -82,6 +89,8 @@ class CallbackList:
             self.callbacks.append(self.history)
         if add_progbar and verbose:
             self.callbacks.append(ProgbarLogger())
+        if not _distribution._is_chief():
+            self.callbacks = [cb for cb in self.callbacks if not cb._chief_only]
         self.model = model
         for cb in self.callbacks:
             cb.set_model(model)
@@ -130,6 +139,8 @@ class History(Callback):
 
 class ProgbarLogger(Callback):
     """verbose=1: a progress bar per epoch; verbose=2: one line per epoch."""
+
+    _chief_only = True
 
     def __init__(self):
         super().__init__()
@@ -359,6 +370,8 @@ class CSVLogger(Callback):
     added up front when the first epoch has none). The whole file is rewritten
     atomically after every epoch."""
 
+    _chief_only = True
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename = os.fspath(filename)
@@ -439,6 +452,8 @@ class ModelCheckpoint(Callback):
     every `save_freq` batches; the path is formatted with the 1-based epoch (and
     batch) and the logs, e.g. 'ck_{epoch:02d}-{val_loss:.2f}.keras'. Files are
     written atomically by pykern.saving."""
+
+    _chief_only = True
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
@@ -530,6 +545,10 @@ class BackupAndRestore(Callback):
     Each epoch's weights go to their own file, then a metadata file naming it is
     replaced atomically, then the previous weights file is removed: a crash at any
     point leaves metadata that names a complete weights file of the epoch it says.
+
+    In a distributed run rank 0 writes and reads the backup; every process resumes
+    from the epoch it names, with rank 0's weights and optimizer state (broadcast at
+    the first step).
     """
 
     _META = "training_metadata.json"
@@ -556,14 +575,19 @@ class BackupAndRestore(Callback):
             return json.load(f)
 
     def on_train_begin(self, logs=None):
-        meta = self._read_meta()
+        chief = _distribution._is_chief()
+        meta = _distribution._from_chief(self._read_meta() if chief else None,
+                                         "broadcast of BackupAndRestore's metadata")
         if meta is None:
             return
-        self.model.load_weights(os.path.join(self.backup_dir, meta["weights"]))
+        if chief:
+            self.model.load_weights(os.path.join(self.backup_dir, meta["weights"]))
         self.model._resume_epoch = int(meta["epoch"]) + 1
 
     def on_epoch_end(self, epoch, logs=None):
         import json
+        if not _distribution._is_chief():
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         previous = self._read_meta()
         name = f"epoch_{epoch}.weights.h5"
@@ -575,7 +599,7 @@ class BackupAndRestore(Callback):
                 os.remove(old)
 
     def on_train_end(self, logs=None):
-        if not self.delete_checkpoint:
+        if not self.delete_checkpoint or not _distribution._is_chief():
             return
         meta = self._read_meta()
         if meta is not None:

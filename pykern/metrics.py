@@ -148,6 +148,17 @@ class Metric:
     def reset_state(self):
         raise NotImplementedError(f"{type(self).__name__} must implement reset_state")
 
+    # Data-parallel training (pykern.distribution) sums these accumulators over the
+    # processes before logs read them.
+    def _sum_state(self, device):
+        """The accumulators that add up across processes (storage, on `device` when
+        nothing was accumulated yet), or None for a metric that has none."""
+        return None
+
+    def _load_sum_state(self, state):
+        """Replaces the accumulators by `state` (as _sum_state returned them)."""
+        raise NotImplementedError
+
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)
         return self.result()
@@ -199,6 +210,14 @@ class Mean(Metric):
             self._device, self._state = device, None
         self._state = device.k.accumulate(self._state, total, count, scale)
 
+    def _sum_state(self, device):
+        if self._device is None:
+            self._add(0.0, 0.0, device)
+        return [self._total, self._count]
+
+    def _load_sum_state(self, state):
+        self._total, self._count = state
+
     def _host(self):
         if self._state is None:
             return 0.0, 0.0
@@ -232,6 +251,14 @@ class Sum(Metric):
         if self._device is not d:
             self._device, self._total = d, d.k.full((), 0.0, "float64")
         self._total = d.k.binary("add", self._total, total)
+
+    def _sum_state(self, device):
+        if self._device is None:
+            self._device, self._total = device, device.k.full((), 0.0, "float64")
+        return [self._total]
+
+    def _load_sum_state(self, state):
+        self._total, = state
 
     @property
     def total(self):
@@ -401,6 +428,15 @@ class _Counts:
             self._counts = [device.k.full((len(self.thresholds),), 0.0, "float64")
                             for _ in range(4)]
         self._counts = [device.k.binary("add", a, b) for a, b in zip(self._counts, counts)]
+
+    def _sum_state(self, device):
+        if self._device is None:
+            self._accumulate(device, [device.k.full((len(self.thresholds),), 0.0, "float64")
+                                      for _ in range(4)])
+        return list(self._counts)
+
+    def _load_sum_state(self, state):
+        self._counts = list(state)
 
     def _count(self, i):
         if self._device is None:

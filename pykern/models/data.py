@@ -197,6 +197,10 @@ class DataHandler:
     (None where not given: a Sequence's own attributes apply). close() (or leaving a
     `with` block) shuts down the threads or processes that prepare batches."""
 
+    # A distributed sampler (pykern.distribution) whose common_order(order) makes every
+    # process use the same shuffled order; None for a single process.
+    sampler = None
+
     def __init__(self, model, x, y, sample_weight, batch_size, steps, shuffle, class_weight,
                  output_names, training, what="x", need_targets=True, loading=None):
         from pykern.utils.sequence import Sequence
@@ -267,6 +271,8 @@ class DataHandler:
             order = np.concatenate([np.arange(s, min(s + bs, n)) for s in starts])
         elif self.shuffle:
             order = krandom.permutation(n)
+        if order is not None and self.sampler is not None:
+            order = self.sampler.common_order(order)
         self._order, self._cursor = (order if order is not None else False), 0
 
     def _array_batches(self):

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from pykern import distribution as kdistribution
 from pykern import losses as klosses
 from pykern import metrics as kmetrics
 from pykern import optimizers as koptimizers
@@ -110,6 +111,7 @@ class _Compiled:
         self.trainable = None
         self.device = None  # the model's device, fixed for a fit
         self.loss_sources = None  # (layers, regularized variables) fixed for a fit
+        self.replica = None  # pykern.distribution's Replica under a multi-process run
 
     def _per_output(self, spec, what, n, default=None):
         names = self.output_names
@@ -339,6 +341,17 @@ class Trainer:
                 m.update_state(ys[i], outs[i], sws[i] if weighted else None)
 
     def _logs(self):
+        """The logs from the loss trackers and metrics; under a distribution, from
+        their sums over all processes."""
+        c = self._compiled
+        if c.replica is None:
+            return self._read_logs()
+        metrics = [c.loss_tracker, *c.output_loss_trackers,
+                   *(m for _, m, _, _ in c.metrics or ())]
+        with c.replica.reduced(metrics, c.device or self._device()):
+            return self._read_logs()
+
+    def _read_logs(self):
         c = self._compiled
         logs = {"loss": float(c.loss_tracker.result())}
         for t in c.output_loss_trackers:
@@ -375,6 +388,8 @@ class Trainer:
         c.device = devices.of(variables, f"model {self.name!r}")
         c.indices = [index[id(v)] for v in variables]
         c.loss_sources = self._collect_loss_sources()
+        if c.replica is not None:  # every process starts from rank 0's weights and state
+            c.replica.start(self, variables, opt)
 
     def _train_step(self, x, ys, sws, batch_size):
         c = self._compiled
@@ -385,18 +400,26 @@ class Trainer:
             self._prepare_training()
         d = c.device
         x, ys, sws = self._place(d, x), self._place(d, ys), self._place(d, sws)
-        with record():
-            outs = self._forward(x, True)
-            total, parts = self._total_loss(ys, outs, sws)
-        grads = grad_arrays([total], c.trainable)
+        if batch_size:
+            with record():
+                outs = self._forward(x, True)
+                total, parts = self._total_loss(ys, outs, sws)
+            grads = grad_arrays([total], c.trainable)
+        else:  # an empty share of a distributed batch: this process adds no gradient
+            grads = [None] * len(c.trainable)
+        if c.replica is not None:
+            grads = c.replica.reduce_gradients(grads, batch_size)
         keep = [i for i, g in enumerate(grads) if g is not None]
         if len(keep) < len(grads):
             c.optimizer._apply_arrays([grads[i] for i in keep], [c.indices[i] for i in keep])
         else:
             c.optimizer._apply_arrays(grads, c.indices)
-        self._update_metrics(ys, outs, sws, batch_size, total, parts)
+        if batch_size:
+            self._update_metrics(ys, outs, sws, batch_size, total, parts)
 
     def _test_step(self, x, ys, sws, batch_size):
+        if not batch_size:  # an empty share of a distributed batch
+            return
         d = self._compiled.device
         x, ys, sws = self._place(d, x), self._place(d, ys), self._place(d, sws)
         with no_grad():
@@ -421,8 +444,11 @@ class Trainer:
                                  f"{validation_split}")
             (x, y, sample_weight), validation_data = split_validation(
                 x, y, sample_weight, validation_split)
+        c.replica = kdistribution._replica_for(self, c.replica)
         with DataHandler(self, x, y, sample_weight, batch_size, steps_per_epoch, shuffle,
                          class_weight, c.output_names, training=True, loading=loading) as data:
+            if c.replica is not None:
+                c.replica.attach(data, training=True)
             val = None if validation_data is None else self._validation_handler(
                 validation_data, validation_batch_size or batch_size, validation_steps, loading)
             with val or contextlib.nullcontext():
@@ -438,6 +464,8 @@ class Trainer:
         self.stop_training = False
         want_begin = cbs.wants("on_train_batch_begin")
         want_end = cbs.wants("on_train_batch_end")
+        if c.replica is not None:
+            want_begin, want_end = c.replica.agree(want_begin, want_end)
         object.__setattr__(self, "_resume_epoch", None)
         cbs.on_train_begin()
         if self._resume_epoch is not None:  # set by BackupAndRestore
@@ -448,7 +476,7 @@ class Trainer:
             cbs.on_epoch_begin(epoch)
             step = 0
             spe = c.steps_per_execution
-            for step, (xb, ys, sws, n) in enumerate(data.epoch(epoch)):
+            for step, (xb, ys, sws, n) in enumerate(self._batches(data, epoch)):
                 if want_begin and step % spe == 0:
                     cbs.batch("on_train_batch_begin", step)
                 self._train_step(xb, ys, sws, n)
@@ -456,6 +484,9 @@ class Trainer:
                     cbs.batch("on_train_batch_end", step, self._logs())
                 if self.stop_training:
                     break
+            else:
+                if c.replica is not None and (data.steps is None or data.exhausted):
+                    c.replica.end_of_data()  # every process must have run out together
             if data.exhausted and step == 0 and c.loss_tracker.count == 0:
                 warnings.warn("fit: the input ran out of data; stopping training",
                               stacklevel=3)
@@ -470,6 +501,11 @@ class Trainer:
                 break
         cbs.on_train_end(logs)
         return cbs.history
+
+    def _batches(self, data, epoch):
+        """One pass of `data`: under a distribution, this process's share of each batch."""
+        replica = self._compiled.replica
+        return data.epoch(epoch) if replica is None else replica.shard(data.epoch(epoch))
 
     @staticmethod
     def _should_validate(epoch, freq):
@@ -487,22 +523,30 @@ class Trainer:
             vsw = validation_data[2] if len(validation_data) == 3 else None
         else:
             vx, vy, vsw = validation_data, None, None
-        return DataHandler(self, vx, vy, vsw, batch_size, steps, False, None, c.output_names,
+        data = DataHandler(self, vx, vy, vsw, batch_size, steps, False, None, c.output_names,
                            training=False, what="validation_data", loading=loading)
+        if c.replica is not None:
+            c.replica.attach(data, training=False)
+        return data
 
     def _run_evaluation(self, data, cbs):
-        self._compiled.device = self._device()
+        c = self._compiled
+        c.device = self._device()
         self._reset_metrics()
         want_begin = cbs.wants("on_test_batch_begin")
         want_end = cbs.wants("on_test_batch_end")
+        if c.replica is not None:
+            want_begin, want_end = c.replica.agree(want_begin, want_end)
         cbs.on_test_begin()
-        for step, (xb, ys, sws, n) in enumerate(data.epoch(0)):
+        batches = 0
+        for step, (xb, ys, sws, n) in enumerate(self._batches(data, 0)):
             if want_begin:
                 cbs.batch("on_test_batch_begin", step)
             self._test_step(xb, ys, sws, n)
+            batches += 1
             if want_end:
                 cbs.batch("on_test_batch_end", step, self._logs())
-        if self._compiled.loss_tracker.count == 0:
+        if batches == 0:
             raise ValueError("evaluate: the data has no batches")
         logs = self._logs()
         cbs.on_test_end(logs)
@@ -515,12 +559,16 @@ class Trainer:
         in compile order (or a dict with return_dict)."""
         loading = _loading_arguments("evaluate", kwargs)
         c = self._require_compiled("evaluate()")
+        c.replica = kdistribution._replica_for(self, c.replica)
         verbose = 1 if verbose == "auto" else int(verbose)
         with DataHandler(self, x, y, sample_weight, batch_size, steps, False, None,
                          c.output_names, training=False, loading=loading) as data:
+            if c.replica is not None:  # every process evaluates rank 0's weights
+                c.replica.attach(data, training=False)
+                c.replica.start(self)
             cbs = CallbackList(callbacks, model=self, verbose=verbose, steps=data.steps)
             logs = self._run_evaluation(data, cbs)
-        if verbose:
+        if verbose and kdistribution._is_chief():
             from pykern.utils.progbar import Progbar
             Progbar(data.steps, verbose=verbose).update(data.steps or 1, list(logs.items()),
                                                         finalize=True)
@@ -541,7 +589,7 @@ class Trainer:
                          loading=loading) as data:
             chunks = self._predict_batches(data, callbacks)
         verbose = 1 if verbose == "auto" else int(verbose)
-        if verbose:
+        if verbose and kdistribution._is_chief():
             from pykern.utils.progbar import Progbar
             Progbar(len(chunks), verbose=verbose).update(len(chunks), finalize=True)
         first = chunks[0]
@@ -573,6 +621,9 @@ class Trainer:
                        return_dict=False):
         """One optimizer step on this batch; returns the batch's loss (and metrics)."""
         c = self._require_compiled("train_on_batch()")
+        replica = kdistribution._replica_for(self, c.replica)
+        if replica is not c.replica:
+            c.replica, c.trainable = replica, None  # a new replica starts from rank 0's state
         xb, ys, sws, n = standardize(self, x, y, sample_weight, class_weight, c.output_names)
         self._reset_metrics()
         self._train_step(xb, ys, sws, n)
@@ -580,6 +631,7 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         c = self._require_compiled("test_on_batch()")
+        c.replica = kdistribution._replica_for(self, c.replica)
         xb, ys, sws, n = standardize(self, x, y, sample_weight, None, c.output_names)
         self._reset_metrics()
         c.device = self._device()

@@ -607,3 +607,45 @@ class CpuKernels:
         """A native multi-tensor update plan over `params` (float32 storages updated in
         place); its step(grads, lr, c1, c2, c3) updates them all in one call."""
         return _cpu.OptimPlan(kind, params, slots, decays, **hyper)
+
+    # --- collectives between processes (pykern.distribution) ------------------------------
+    # The transport that moves this device's storage between processes: an
+    # MpiHostTransport while a distributed world is initialized, else None.
+    _transport = None
+
+    def pack_(self, buf, xs, offsets, scale=1.0):
+        """Copies each x, flattened and times `scale`, into buf[offset:offset + x.size]
+        (buf: a 1-d contiguous array; the fusion buffer of pykern.distribution)."""
+        for x, o in zip(xs, offsets):
+            dst = buf[o:o + x.size]
+            if scale == 1.0:
+                np.copyto(dst, x.reshape(-1), casting="same_kind")
+            else:
+                np.multiply(x.reshape(-1), scale, out=dst, casting="same_kind")
+
+    def unpack_(self, buf, xs, offsets, divisor=1.0):
+        """Writes buf[offset:offset + x.size] / divisor into each x in place (the inverse
+        of pack_)."""
+        for x, o in zip(xs, offsets):
+            src = buf[o:o + x.size].reshape(x.shape)
+            if divisor == 1.0:
+                np.copyto(x, src, casting="same_kind")
+            else:
+                np.divide(src, divisor, out=x, casting="same_kind")
+
+    def _collectives(self, what):
+        if self._transport is None:
+            raise RuntimeError(f"{what}: no distributed world is initialized (call "
+                               f"pykern.distribution.initialize() under mpirun)")
+        return self._transport
+
+    def allreduce_sum_(self, x, what="allreduce"):
+        """Sums the contiguous array x over all processes, in place; every process gets
+        the same values. `what` names the operation in timeout and failure messages."""
+        self._collectives(what).allreduce_sum_(x, what)
+        return x
+
+    def broadcast_(self, x, root=0, what="broadcast"):
+        """Overwrites the contiguous array x with process `root`'s values, in place."""
+        self._collectives(what).broadcast_(x, root, what)
+        return x

@@ -358,6 +358,23 @@ class MetaKernels:
         raise TypeError("the meta device holds no values: an optimizer cannot update meta "
                         "variables")
 
+    # --- collectives between processes -------------------------------------------------------
+    def _no_values(self, what):
+        raise TypeError(f"the meta device holds no values: {what} cannot move meta tensors "
+                        f"between processes")
+
+    def pack_(self, buf, xs, offsets, scale=1.0):
+        self._no_values("pack_")
+
+    def unpack_(self, buf, xs, offsets, divisor=1.0):
+        self._no_values("unpack_")
+
+    def allreduce_sum_(self, x, what="allreduce"):
+        self._no_values(what)
+
+    def broadcast_(self, x, root=0, what="broadcast"):
+        self._no_values(what)
+
 
 def conv_output_shape(spatial, kernel, strides, dilations, pad_begin, pad_end):
     """(in + pad_begin + pad_end - dilation*(k-1) - 1) // stride + 1 per axis (None stays)."""
