@@ -658,6 +658,8 @@ class TensorBoard(Callback):
     epoch end; `pip install "pykern[viz]"`.
     """
 
+    _chief_only = True  # rank 0 writes the event files of a distributed run
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0,
                  embeddings_freq=0, embeddings_metadata=None):
