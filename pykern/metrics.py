@@ -211,12 +211,12 @@ class Mean(Metric):
         self._state = device.k.accumulate(self._state, total, count, scale)
 
     def _sum_state(self, device):
-        if self._device is None:
+        if self._state is None:
             self._add(0.0, 0.0, device)
-        return [self._total, self._count]
+        return [self._state]
 
     def _load_sum_state(self, state):
-        self._total, self._count = state
+        self._state, = state
 
     def _host(self):
         if self._state is None:

@@ -107,7 +107,9 @@ def fit_kind(model, kind, cbs, epochs=3):
         return model.fit(x, y, batch_size=BATCH, shuffle=kind == "shuffle",
                          validation_data=val, validation_batch_size=16, **common)
     if kind == "sequence":
-        return model.fit(Sequence(x, y), validation_data=val, **common)
+        # in order: the batch order of a shuffled Sequence is drawn from each process's own
+        # random stream, so one process and two would walk different orders
+        return model.fit(Sequence(x, y), validation_data=val, shuffle=False, **common)
     if kind == "generator":
         return model.fit(generator(x, y), **dict(common, epochs=1))
     raise ValueError(kind)

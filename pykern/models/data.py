@@ -323,6 +323,8 @@ class DataHandler:
         seq.on_epoch_begin()
         n = len(seq)
         order = krandom.permutation(n) if self.shuffle else np.arange(n)
+        if self.shuffle and self.sampler is not None:  # every process walks rank 0's order
+            order = self.sampler.common_order(order)
         indices = [int(order[i % n]) for i in range(self.steps)]
         if self.loading is None:
             batches = (seq[i] for i in indices)

@@ -407,6 +407,9 @@ class Trainer:
             grads = grad_arrays([total], c.trainable)
         else:  # an empty share of a distributed batch: this process adds no gradient
             grads = [None] * len(c.trainable)
+            if c.metrics is None:  # resolve the metrics from the empty outputs' shapes
+                with no_grad():
+                    c.build_metrics(ys, self._forward(x, False))
         if c.replica is not None:
             grads = c.replica.reduce_gradients(grads, batch_size)
         keep = [i for i, g in enumerate(grads) if g is not None]
@@ -418,10 +421,14 @@ class Trainer:
             self._update_metrics(ys, outs, sws, batch_size, total, parts)
 
     def _test_step(self, x, ys, sws, batch_size):
-        if not batch_size:  # an empty share of a distributed batch
-            return
-        d = self._compiled.device
+        c = self._compiled
+        d = c.device
         x, ys, sws = self._place(d, x), self._place(d, ys), self._place(d, sws)
+        if not batch_size:  # an empty share of a distributed batch
+            if c.metrics is None:
+                with no_grad():
+                    c.build_metrics(ys, self._forward(x, False))
+            return
         with no_grad():
             outs = self._forward(x, False)
             total, parts = self._total_loss(ys, outs, sws)
