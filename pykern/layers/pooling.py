@@ -23,6 +23,7 @@ def _ints(who, name, value, rank):
 
 
 class _Pooling(Layer):
+    _built_at_init = True
     rank = None
     kind = None
 

@@ -82,9 +82,11 @@ def _annotate(entry, layer):
     """Adds the keys Keras 3 writes beside a built layer's config."""
     from pykern.models.model import Model
     from pykern.models.sequential import Sequential
+    shape = _build_shape(layer)
     if layer.built and not getattr(layer, "_is_operation", False) and \
-            type(layer).__name__ != "InputLayer":
-        entry["build_config"] = {"input_shape": _build_shape(layer)}
+            type(layer).__name__ != "InputLayer" and (shape is not None or
+                                                       isinstance(layer, Model)):
+        entry["build_config"] = {"input_shape": shape}
     if isinstance(layer, Model):
         entry["compile_config"] = _compile_config(layer)
         if isinstance(layer, Sequential) and layer._input_layer is not None:
