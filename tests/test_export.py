@@ -282,3 +282,23 @@ def test_seed_cnns_match_under_onnxruntime(tmp_path, build):
     import seed_cnns
     model = getattr(seed_cnns, build)(layers, pykern)
     _check(model, tmp_path / "m.onnx", batch_sizes=(1, 3))
+
+
+def test_a_residual_cnn_saved_by_keras_exports_and_matches_keras(keras, tmp_path):
+    L = keras.layers
+    block = keras.Sequential([keras.Input((8, 8, 4)), L.Conv2D(4, 3, padding="same"),
+                              L.BatchNormalization(), L.Activation("relu")], name="block")
+    x = keras.Input((8, 8, 3), name="image")
+    h = L.SeparableConv2D(4, 3, padding="same", activation="relu")(x)
+    h = L.Add()([h, block(h)])
+    h = L.MaxPooling2D()(L.GroupNormalization(2)(h))
+    out = L.Dense(3, activation="softmax")(L.Flatten()(L.LayerNormalization()(h)))
+    k_model = keras.Model(x, out)
+    for v in k_model.weights:
+        v.assign(np.abs(_x(*v.shape)) * 0.5 + 0.1 if "variance" in v.path else _x(*v.shape))
+    k_model.save(tmp_path / "k.keras")
+    model = pykern.models.load_model(tmp_path / "k.keras")
+    _check(model, tmp_path / "k.onnx")
+    feed = _x(2, 8, 8, 3)
+    np.testing.assert_allclose(_run_onnx(tmp_path / "k.onnx", [feed])[0],
+                               k_model(feed).numpy(), rtol=1e-5, atol=1e-5)

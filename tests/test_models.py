@@ -7,6 +7,7 @@ import pytest
 import pykern
 from pykern import layers
 from parity import layer_parity
+from seed_cnns import cifar_cnn, mnist_cnn
 
 RNG = np.random.default_rng(11)
 
@@ -151,7 +152,8 @@ def _called_deferred_cnn(L, M):
     return model
 
 
-@pytest.mark.parametrize("build", [_conv_zoo, _deferred_cnn, _called_deferred_cnn])
+@pytest.mark.parametrize("build", [_conv_zoo, _deferred_cnn, _called_deferred_cnn, mnist_cnn,
+                                   cifar_cnn])
 def test_cnn_summary_equals_keras(build, keras):
     pykern.backend.clear_session()  # the rows show automatic layer names
     keras.backend.clear_session()
