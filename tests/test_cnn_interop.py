@@ -114,51 +114,40 @@ def _save(model, path):
         model.save(path)
 
 
-def _assert_same_optimizer_state(ours, theirs):
-    theirs = [np.asarray(v) for v in theirs.optimizer.variables]
-    assert len(ours.optimizer.variables) == len(theirs)
-    for a, b in zip(ours.optimizer.variables, theirs):
+def _loaded(lib, build, path):
+    """The file at `path` loaded in `lib`: the whole model, or for a .weights.h5 file
+    `build`'s compiled model with the file's weights and optimizer state."""
+    if not str(path).endswith(".weights.h5"):
+        return lib.models.load_model(path)
+    model = _compile(lib, build(lib.layers, lib))
+    model.optimizer.build(model.trainable_variables)  # Keras restores a built one only
+    model.load_weights(path)
+    return model
+
+
+_PREDICT = {"keras": keras_predict, "pykern": pykern_predict}
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("source", ["keras", "pykern"])
+def test_cnn_trained_in_one_library_loads_in_the_other_with_its_optimizer_state(
+        keras, tmp_path, build, ext, source):
+    libs = {"keras": keras, "pykern": pykern}
+    target = "pykern" if source == "keras" else "keras"
+    model, x, _ = _trained(libs[source], build)
+    _save(model, tmp_path / f"m.{ext}")
+    loaded = _loaded(libs[target], build, tmp_path / f"m.{ext}")
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert_close(_PREDICT[target](loaded, [x]), _PREDICT[source](model, [x]))
+    if target == "keras" and ext == "h5":
+        return  # Keras 3 reads no optimizer weights from legacy .h5 files
+    theirs = [v.numpy() for v in model.optimizer.variables]
+    assert len(loaded.optimizer.variables) == len(theirs)
+    for a, b in zip(loaded.optimizer.variables, theirs):
         np.testing.assert_array_equal(a.numpy(), b)
-
-
-# --- Keras 3 -> pykern ------------------------------------------------------------------------
-@pytest.mark.parametrize("build", BUILDERS)
-@pytest.mark.parametrize("ext", FORMATS)
-def test_cnn_trained_in_keras_loads_in_pykern_with_its_optimizer_state(keras, tmp_path, build,
-                                                                      ext):
-    k_model, x, y = _trained(keras, build)
-    _save(k_model, tmp_path / f"k.{ext}")
-    if ext == "weights.h5":
-        ours = _compile(pykern, build(layers, pykern))
-        ours.load_weights(tmp_path / f"k.{ext}")
-    else:
-        ours = load_model(tmp_path / f"k.{ext}")
-    assert [l.name for l in ours.layers] == [l.name for l in k_model.layers]
-    for a, b in zip(ours.get_weights(), k_model.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    assert_close(pykern_predict(ours, [x]), keras_predict(k_model, [x]))
-    _assert_same_optimizer_state(ours, k_model)
-
-
-# --- pykern -> Keras 3 ------------------------------------------------------------------------
-@pytest.mark.parametrize("build", BUILDERS)
-@pytest.mark.parametrize("ext", FORMATS)
-def test_cnn_trained_in_pykern_loads_in_keras_with_its_optimizer_state(keras, tmp_path, build,
-                                                                      ext):
-    ours, x, y = _trained(pykern, build)
-    _save(ours, tmp_path / f"p.{ext}")
-    if ext == "weights.h5":
-        k_model = _compile(keras, build(keras.layers, keras))
-        k_model.optimizer.build(k_model.trainable_variables)  # Keras restores a built one only
-        k_model.load_weights(tmp_path / f"p.{ext}")
-    else:
-        k_model = keras.models.load_model(tmp_path / f"p.{ext}")
-    assert [l.name for l in k_model.layers] == [l.name for l in ours.layers]
-    for a, b in zip(ours.get_weights(), k_model.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    assert_close(keras_predict(k_model, [x]), pykern_predict(ours, [x]))
-    if ext != "h5":  # Keras 3 reads no optimizer weights from legacy .h5 files
-        _assert_same_optimizer_state(ours, k_model)
 
 
 @pytest.mark.parametrize("build", [_image_zoo, _nested_blocks])
