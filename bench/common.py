@@ -12,6 +12,11 @@ def median_time_s(fn, min_time_s=0.05, repeats=7):
     Each repeat runs enough calls to last about `min_time_s`, so that timer
     resolution and call overhead do not dominate tiny operations.
     """
+    return statistics.median(time_samples_s(fn, min_time_s, repeats))
+
+
+def time_samples_s(fn, min_time_s=0.05, repeats=7):
+    """The `repeats` mean times of one call of `fn` that median_time_s takes the median of."""
     fn()
     t0 = time.perf_counter()
     fn()
@@ -23,7 +28,7 @@ def median_time_s(fn, min_time_s=0.05, repeats=7):
         for _ in range(calls):
             fn()
         samples.append((time.perf_counter() - t0) / calls)
-    return statistics.median(samples)
+    return samples
 
 
 def machine_info():
@@ -38,6 +43,18 @@ def machine_info():
     except OSError:
         pass
     return info
+
+
+def thread_counts(spec):
+    """The thread counts of a --threads "1,2" option; by default 1 and all cores."""
+    return [int(t) for t in spec.split(",")] if spec else sorted({1, os.cpu_count() or 1})
+
+
+def save_runs(path, benchmark, runs):
+    """Writes a benchmark's runs with the machine's description, if a path was given."""
+    if path:
+        write_json(path, {"benchmark": benchmark, "machine": machine_info(), "runs": runs})
+        print(f"\nwrote {path}")
 
 
 def write_json(path, payload):

@@ -103,16 +103,12 @@ def main(argv):
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
-    from bench.common import machine_info, write_json
+    from bench.common import save_runs, thread_counts, write_json
 
     if args.child:
         write_json(args.json, _measure_one_process(int(args.threads), args.quick))
         return 0
-    counts = ([int(t) for t in args.threads.split(",")] if args.threads
-              else sorted({1, os.cpu_count() or 1}))
-    runs = [_run_child(t, args.quick) for t in counts]
+    runs = [_run_child(t, args.quick) for t in thread_counts(args.threads)]
     _report(runs)
-    if args.json:
-        write_json(args.json, {"benchmark": "gemm", "machine": machine_info(), "runs": runs})
-        print(f"\nwrote {args.json}")
+    save_runs(args.json, "gemm", runs)
     return 0

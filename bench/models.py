@@ -1,17 +1,27 @@
-"""Training and predict throughput of small models: pykern vs TF-Keras (and PyTorch if installed).
+"""Training and predict throughput of the seed models: pykern vs TF-Keras and PyTorch, side by side.
 
-The dense model of issue 4: Input(20) -> Dense(64, relu) -> Dropout(0.5) ->
-Dense(64, relu) -> Dropout(0.5) -> Dense(1, sigmoid), RMSprop, binary
-crossentropy, batch 32; predict at batch 256. Each framework trains one epoch
-over the same random data per repeat (after a warm-up epoch that also absorbs
-TF's tracing) with its normal user API: `fit(verbose=0)` for pykern and Keras,
-the usual zero_grad/forward/backward/step loop for PyTorch. Reported: median
-samples/s over the repeats, and ratios against TF-Keras and PyTorch, all
-measured in this one run. Each framework runs in its own fresh process, one
-after the other: three OpenMP/thread-pool runtimes in one process spin against
-each other on a 2-core machine and distort every number.
+Models (`--model`, default all):
+  dense      Input(20) -> Dense(64, relu) -> Dropout(0.5) -> Dense(64, relu) -> Dropout(0.5) ->
+             Dense(1, sigmoid); RMSprop, binary crossentropy, batch 32, predict batch 256.
+  mnist_cnn  Input(28,28,1) -> Conv2D(32,3,relu) -> Conv2D(64,3,relu) -> MaxPooling2D(2) ->
+             Dropout(0.25) -> Flatten -> Dense(128,relu) -> Dropout(0.5) -> Dense(10,softmax);
+             RMSprop, categorical crossentropy, batch 128.
+  cifar_cnn  Input(32,32,3) -> Conv2D(32,3,relu) -> MaxPooling2D(2) -> Conv2D(64,3,relu) ->
+             MaxPooling2D(2) -> Conv2D(64,3,relu) -> Flatten -> Dense(64,relu) ->
+             Dense(10,softmax); Adam, sparse categorical crossentropy, batch 64.
 
-    python -m bench models [--samples 16384] [--repeats 5] [--json PATH]
+The Keras code is the same for pykern and TF-Keras (one builder, two `layers`
+modules); PyTorch is written as a PyTorch user writes it (NCHW, nn.Sequential,
+CrossEntropyLoss on logits, the zero_grad/forward/backward/step loop) with Keras'
+optimizer constants. Each framework trains one epoch over the same random data
+per repeat (after a warm-up epoch that also absorbs TF's tracing) and predicts
+all samples; each runs in its own fresh process, one after the other (three
+thread pools in one process spin against each other on 2 cores). Reported: median
+samples/s, the ratio to each peer, and pykern's GFLOP/s as % of the fp32 peak
+measured in the same run (FLOPs counted from the layer shapes: 2 per multiply-add,
+training = 3x the forward pass).
+
+    python -m bench models [--model dense mnist_cnn cifar_cnn] [--repeats 5] [--json PATH]
 """
 import argparse
 import os
@@ -22,7 +32,80 @@ import numpy as np
 
 from bench.common import machine_info, print_table, write_json
 
-FEATURES, HIDDEN, BATCH, PREDICT_BATCH = 20, 64, 32, 256
+
+# --- the models ---------------------------------------------------------------------------------
+def _dense_layers(L):
+    return [L.Input((20,)), L.Dense(64, activation="relu"), L.Dropout(0.5),
+            L.Dense(64, activation="relu"), L.Dropout(0.5), L.Dense(1, activation="sigmoid")]
+
+
+def _mnist_layers(L):
+    return [L.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"),
+            L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Dropout(0.25), L.Flatten(),
+            L.Dense(128, activation="relu"), L.Dropout(0.5), L.Dense(10, activation="softmax")]
+
+
+def _cifar_layers(L):
+    return [L.Input((32, 32, 3)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+            L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2),
+            L.Conv2D(64, 3, activation="relu"), L.Flatten(), L.Dense(64, activation="relu"),
+            L.Dense(10, activation="softmax")]
+
+
+def _dense_torch(nn):
+    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 64),
+                         nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 1))
+
+
+def _mnist_torch(nn):
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+                         nn.Linear(12 * 12 * 64, 128), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(128, 10))
+
+
+def _cifar_torch(nn):
+    return nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(4 * 4 * 64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def _conv_flops(h, w, k, cin, cout):
+    return 2 * (h - k + 1) * (w - k + 1) * k * k * cin * cout
+
+
+# spec: layers, torch model, input shape (channels last), labels, optimizer, loss,
+# batch, predict batch, samples, forward FLOPs per sample
+MODELS = {
+    "dense": dict(layers=_dense_layers, torch=_dense_torch, shape=(20,), labels="binary",
+                  optimizer="rmsprop", loss="binary_crossentropy", batch=32,
+                  predict_batch=256, samples=16384,
+                  flops=2 * (20 * 64 + 64 * 64 + 64)),
+    "mnist_cnn": dict(layers=_mnist_layers, torch=_mnist_torch, shape=(28, 28, 1),
+                      labels="onehot10", optimizer="rmsprop",
+                      loss="categorical_crossentropy", batch=128, predict_batch=128,
+                      samples=2048,
+                      flops=_conv_flops(28, 28, 3, 1, 32) + _conv_flops(26, 26, 3, 32, 64) +
+                      2 * (9216 * 128 + 128 * 10)),
+    "cifar_cnn": dict(layers=_cifar_layers, torch=_cifar_torch, shape=(32, 32, 3),
+                      labels="sparse10", optimizer="adam",
+                      loss="sparse_categorical_crossentropy", batch=64, predict_batch=64,
+                      samples=2048,
+                      flops=_conv_flops(32, 32, 3, 3, 32) + _conv_flops(15, 15, 3, 32, 64) +
+                      _conv_flops(6, 6, 3, 64, 64) + 2 * (1024 * 64 + 64 * 10)),
+}
+
+
+def _data(spec, samples):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((samples,) + spec["shape"]).astype(np.float32)
+    if spec["labels"] == "binary":
+        y = (rng.random((samples, 1)) > 0.5).astype(np.float32)
+    else:
+        y = rng.integers(0, 10, samples)
+        if spec["labels"] == "onehot10":
+            y = np.eye(10, dtype=np.float32)[y]
+    return x, y
 
 
 def _median_s(fn, repeats):
@@ -35,37 +118,37 @@ def _median_s(fn, repeats):
     return statistics.median(samples)
 
 
-def _pykern(x, y, repeats, threads=None):
+# --- the frameworks -----------------------------------------------------------------------------
+def _keras_like(lib, spec, x, y, repeats):
+    lib.utils.set_random_seed(0)
+    m = lib.Sequential(spec["layers"](lib.layers))
+    m.compile(optimizer=spec["optimizer"], loss=spec["loss"])
+    train = _median_s(lambda: m.fit(x, y, batch_size=spec["batch"], epochs=1, verbose=0),
+                      repeats)
+    predict = _median_s(lambda: m.predict(x, batch_size=spec["predict_batch"], verbose=0),
+                        repeats)
+    return train, predict
+
+
+def _pykern(spec, x, y, repeats, threads=None):
     import pykern
-    from pykern import layers
     if threads:
         pykern.config.set_num_threads(threads)
-    pykern.utils.set_random_seed(0)
-    m = pykern.Sequential([layers.Input((FEATURES,)), layers.Dense(HIDDEN, activation="relu"),
-                           layers.Dropout(0.5), layers.Dense(HIDDEN, activation="relu"),
-                           layers.Dropout(0.5), layers.Dense(1, activation="sigmoid")])
-    m.compile(optimizer=pykern.optimizers.RMSprop(), loss="binary_crossentropy")
-    train = _median_s(lambda: m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), repeats)
-    predict = _median_s(lambda: m.predict(x, batch_size=PREDICT_BATCH, verbose=0), repeats)
-    return train, predict, f"{pykern.config.num_threads()} threads, {pykern.config.cpu_isa()}"
+    peak = pykern._cpu.fma_peak_gflops(0.3, pykern.config.num_threads())
+    train, predict = _keras_like(pykern, spec, x, y, repeats)
+    info = f"{pykern.config.num_threads()} threads, {pykern.config.cpu_isa()}"
+    return train, predict, info, peak
 
 
-def _keras(x, y, repeats):
+def _keras(spec, x, y, repeats):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
-    keras.utils.set_random_seed(0)
-    L = keras.layers
-    m = keras.Sequential([L.Input((FEATURES,)), L.Dense(HIDDEN, activation="relu"),
-                          L.Dropout(0.5), L.Dense(HIDDEN, activation="relu"), L.Dropout(0.5),
-                          L.Dense(1, activation="sigmoid")])
-    m.compile(optimizer=keras.optimizers.RMSprop(), loss="binary_crossentropy")
-    train = _median_s(lambda: m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), repeats)
-    predict = _median_s(lambda: m.predict(x, batch_size=PREDICT_BATCH, verbose=0), repeats)
-    return train, predict, f"tensorflow {tf.__version__}, keras {keras.__version__}"
+    train, predict = _keras_like(keras, spec, x, y, repeats)
+    return train, predict, f"tensorflow {tf.__version__}, keras {keras.__version__}", None
 
 
-def _torch(x, y, repeats, threads=None):
+def _torch(spec, x, y, repeats, threads=None):
     try:
         import torch
     except ImportError:
@@ -74,20 +157,24 @@ def _torch(x, y, repeats, threads=None):
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     nn = torch.nn
-    m = nn.Sequential(nn.Linear(FEATURES, HIDDEN), nn.ReLU(), nn.Dropout(0.5),
-                      nn.Linear(HIDDEN, HIDDEN), nn.ReLU(), nn.Dropout(0.5),
-                      nn.Linear(HIDDEN, 1), nn.Sigmoid())
-    # Keras' RMSprop defaults (rho 0.9, eps 1e-7) so both do the same arithmetic
-    opt = torch.optim.RMSprop(m.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-    loss_fn = nn.BCELoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    n = len(x)
+    m = spec["torch"](nn)
+    if spec["optimizer"] == "rmsprop":  # Keras' constants, so both do the same arithmetic
+        opt = torch.optim.RMSprop(m.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    else:
+        opt = torch.optim.Adam(m.parameters(), lr=1e-3, eps=1e-7)
+    if spec["labels"] == "binary":
+        loss_fn, yt = nn.BCEWithLogitsLoss(), torch.from_numpy(y)
+    else:
+        loss_fn = nn.CrossEntropyLoss()
+        yt = torch.from_numpy(np.argmax(y, -1) if y.ndim > 1 else y).long()
+    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)) if x.ndim == 4 else x)
+    n, batch, pbatch = len(x), spec["batch"], spec["predict_batch"]
 
     def epoch():
         m.train()
         perm = torch.randperm(n)
-        for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
+        for i in range(0, n, batch):
+            idx = perm[i:i + batch]
             opt.zero_grad()
             loss = loss_fn(m(xt[idx]), yt[idx])
             loss.backward()
@@ -96,71 +183,83 @@ def _torch(x, y, repeats, threads=None):
     def predict():
         m.eval()
         with torch.no_grad():
-            torch.cat([m(xt[i:i + PREDICT_BATCH]) for i in range(0, n, PREDICT_BATCH)]).numpy()
+            torch.cat([m(xt[i:i + pbatch]) for i in range(0, n, pbatch)]).numpy()
     train = _median_s(epoch, repeats)
     pred = _median_s(predict, repeats)
-    return train, pred, f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return train, pred, f"torch {torch.__version__}, {torch.get_num_threads()} threads", None
 
 
-def _torch_one_thread(x, y, repeats):
-    return _torch(x, y, repeats, threads=1)
+def _torch_one_thread(spec, x, y, repeats):
+    return _torch(spec, x, y, repeats, threads=1)
 
 
-def _pykern_one_thread(x, y, repeats):
-    return _pykern(x, y, repeats, threads=1)
+def _pykern_one_thread(spec, x, y, repeats):
+    return _pykern(spec, x, y, repeats, threads=1)
 
 
 # Both are also run on one thread: on a shared 2-core machine a two-thread OpenMP team
-# collapses whenever another process holds a core (PyTorch: 20x slower; pykern's
-# predict, whose 256x64x64 GEMM takes two threads: 5x slower)
+# collapses whenever another process holds a core
 _RUNNERS = {"pykern": _pykern, "pykern-1-thread": _pykern_one_thread, "tf-keras": _keras,
             "pytorch": _torch, "pytorch-1-thread": _torch_one_thread}
 
 
-def _run_isolated(name, samples, repeats):
-    """One framework's (train_s, predict_s, info) measured in a child process."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((samples, FEATURES)).astype(np.float32)
-    y = (rng.random((samples, 1)) > 0.5).astype(np.float32)
-    return _RUNNERS[name](x, y, repeats)
+def _run_isolated(name, model, samples, repeats):
+    """One framework's (train_s, predict_s, info, peak) measured in a child process."""
+    spec = MODELS[model]
+    x, y = _data(spec, samples)
+    return _RUNNERS[name](spec, x, y, repeats)
+
+
+def _bench_model(model, args, ctx):
+    spec = MODELS[model]
+    n = args.samples or spec["samples"]
+    names = ["pykern", "pykern-1-thread"] + [
+        name for name, flag in (("tf-keras", "keras"), ("pytorch", "torch"),
+                                ("pytorch-1-thread", "torch")) if flag not in args.skip]
+    results = {}
+    for name in names:
+        with ctx.Pool(1) as pool:
+            r = pool.apply(_run_isolated, (name, model, n, args.repeats))
+        if r is not None:
+            results[name] = r
+    rows, payload = [], []
+    for name, (train_s, pred_s, info, peak) in results.items():
+        tr, pr = n / train_s, n / pred_s
+        gflops = [tr * 3 * spec["flops"] * 1e-9, pr * spec["flops"] * 1e-9]
+        pct = "" if peak is None else \
+            f"{100 * gflops[0] / peak:.0f}% / {100 * gflops[1] / peak:.0f}% of {peak:.0f}"
+        rows.append([name, f"{tr:,.0f}", f"{pr:,.0f}", f"{gflops[0]:.1f} / {gflops[1]:.1f}",
+                     pct, info])
+        payload.append({"framework": name, "train_samples_per_s": tr,
+                        "predict_samples_per_s": pr, "train_gflops": gflops[0],
+                        "predict_gflops": gflops[1], "peak_gflops": peak, "info": info})
+    print(f"\n{model}: {n} samples, train batch {spec['batch']}, predict batch "
+          f"{spec['predict_batch']}, median of {args.repeats}; "
+          f"{spec['flops'] / 1e6:.2f} MFLOP per sample forward")
+    print_table(["framework", "train samples/s", "predict samples/s", "GFLOP/s train / predict",
+                 "% of fp32 peak (GFLOP/s)", "configuration"], rows)
+    ours = results["pykern"]
+    for other in ("tf-keras", "pytorch", "pytorch-1-thread"):
+        if other in results:
+            print(f"pykern vs {other}: training {results[other][0] / ours[0]:.2f}x, "
+                  f"predict {results[other][1] / ours[1]:.2f}x")
+    return {"model": model, "samples": n, "results": payload}
 
 
 def main(argv):
     p = argparse.ArgumentParser(prog="python -m bench models", description=__doc__.split("\n")[0])
-    p.add_argument("--samples", type=int, default=16384)
+    p.add_argument("--model", nargs="*", default=["all"], choices=sorted(MODELS) + ["all"])
+    p.add_argument("--samples", type=int, default=None, help="default: per model")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--skip", nargs="*", default=[], choices=["keras", "torch"])
     args = p.parse_args(argv)
     import multiprocessing
     ctx = multiprocessing.get_context("spawn")
-    names = ["pykern", "pykern-1-thread"] + [
-        n for n, flag in (("tf-keras", "keras"), ("pytorch", "torch"),
-                          ("pytorch-1-thread", "torch")) if flag not in args.skip]
-    results = {}
-    for name in names:
-        with ctx.Pool(1) as pool:
-            r = pool.apply(_run_isolated, (name, args.samples, args.repeats))
-        if r is not None:
-            results[name] = r
-    n = args.samples
-    rows, payload = [], []
-    for name, (train_s, pred_s, info) in results.items():
-        tr, pr = n / train_s, n / pred_s
-        rows.append([name, f"{tr:,.0f}", f"{pr:,.0f}", info])
-        payload.append({"framework": name, "train_samples_per_s": tr,
-                        "predict_samples_per_s": pr, "info": info})
-    print(f"dense model {FEATURES}-{HIDDEN}-{HIDDEN}-1 (dropout 0.5), RMSprop + BCE, "
-          f"{n} samples, train batch {BATCH}, predict batch {PREDICT_BATCH}, "
-          f"median of {args.repeats}")
-    print_table(["framework", "train samples/s", "predict samples/s", "configuration"], rows)
-    ours = results["pykern"]
-    for other in ("tf-keras", "pytorch", "pytorch-1-thread"):
-        if other in results:
-            print(f"pykern (default threads) vs {other}: training "
-                  f"{results[other][0] / ours[0]:.2f}x, predict "
-                  f"{results[other][1] / ours[1]:.2f}x")
+    models = sorted(MODELS) if "all" in args.model else args.model
+    out = [_bench_model(model, args, ctx) for model in models]
     if args.json:
         write_json(args.json, {"benchmark": "models", "machine": machine_info(),
-                               "samples": n, "repeats": args.repeats, "results": payload})
+                               "repeats": args.repeats, "models": out,
+                               "results": out[0]["results"] if len(out) == 1 else []})
     return 0

@@ -23,6 +23,9 @@ from bench.common import machine_info, print_table, write_json
 
 def _run(root, bench, extra):
     """One benchmark run in `root` (its bench/ and pykern/); its JSON payload."""
+    with open(os.path.join(root, "bench", f"{bench}.py")) as f:
+        if "--model" not in f.read():  # an older bench models: the dense model only
+            extra = [a for a in extra if a not in ("--model", "dense")]
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.json")
         env = dict(os.environ, PYTHONPATH=os.path.abspath(root))
@@ -57,7 +60,8 @@ def main(argv):
     for _ in range(args.rounds):
         for name, root in roots.items():
             runs = ((_overhead, "overhead", []),
-                    (_models, "models", ["--samples", str(args.samples), "--repeats", "3",
+                    (_models, "models", ["--model", "dense", "--samples", str(args.samples),
+                                         "--repeats", "3",
                                          "--skip", "keras", "torch"]))
             for extract, bench, extra in runs:
                 for key, value in extract(_run(root, bench, extra)).items():

@@ -338,25 +338,11 @@ def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
     w = None if sample_weight is None else broadcast_sample_weight(sample_weight, v.shape, d)
     if reduction in ("none", None):
         return values if w is None else ops.multiply(values, _wrap(w, d))
-    axes = tuple(range(v.ndim))
-    weighted = v if w is None else k.binary("multiply", v, w)
-    total = k.reduce("sum", weighted, axes, precise=True)
-    if reduction == "sum":
-        div = k.full((), 1.0, "float64")
-    elif reduction == "mean_with_sample_weight" and w is not None:
-        div = k.reduce("sum", w, axes, precise=True)
-        zero = k.binary("equal", div, 0.0)  # all weights zero: the loss is 0, not NaN
-        total = k.where(zero, k.binary("multiply", total, 0.0), total)
-        div = k.where(zero, 1.0, div)
-    else:
-        div = k.full((), float(max(v.size or 0, 1)), "float64")
-    scale = k.cast(k.binary("divide", 1.0, div), _F32)
-    out = k.cast(k.binary("divide", total, div), _F32)
+    out, scale = k.reduce_loss(v, w, reduction)
 
     def backward(g, needs):
         gs = k.binary("multiply", g, scale)
-        base = k.copy(k.broadcast_to(gs, v.shape)) if w is None else k.binary("multiply", w, gs)
-        return (base,)
+        return (k.full(v.shape, gs) if w is None else k.binary("multiply", w, gs),)
     return _out(out, (values,), backward, d)
 
 

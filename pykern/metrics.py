@@ -178,8 +178,8 @@ def _weighted_sum(name, values, sample_weight):
 
 
 class Mean(Metric):
-    """The weighted mean of every value seen: total / count (float64 on the device
-    of the values)."""
+    """The weighted mean of every value seen: total / count (a float64 running pair
+    on the device of the values)."""
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -187,27 +187,23 @@ class Mean(Metric):
 
     def reset_state(self):
         self._device = None
-        self._total = self._count = None
+        self._state = None
 
     def update_state(self, values, sample_weight=None):
         d, total, count = _weighted_sum(self.name, values, sample_weight)
         self._add(total, count, d)
 
-    def _add(self, total, count, device):
-        """Adds a sum and a count (storage on `device` or host numbers)."""
-        k = device.k
-        if self._device is None or self._device is not device:
-            self._device = device
-            self._total = k.full((), 0.0, "float64")
-            self._count = k.full((), 0.0, "float64")
-        self._total = k.binary("add", self._total, total)
-        self._count = k.binary("add", self._count, count)
+    def _add(self, total, count, device, scale=1.0):
+        """Adds total * scale and count (storage on `device` or host numbers)."""
+        if self._device is not device:
+            self._device, self._state = device, None
+        self._state = device.k.accumulate(self._state, total, count, scale)
 
     def _host(self):
-        if self._device is None:
+        if self._state is None:
             return 0.0, 0.0
-        k = self._device.k
-        return float(k.to_host(self._total)), float(k.to_host(self._count))
+        total, count = self._device.k.to_host(self._state)
+        return float(total), float(count)
 
     @property
     def total(self):

@@ -275,7 +275,7 @@ def conv_nd_ref(x, w, bias=None, strides=None, dilations=None, pad_begin=None, p
     ones, zeros = (1,) * sp, (0,) * sp
     strides, dilations = strides or ones, dilations or ones
     pad_begin, pad_end = pad_begin or zeros, pad_end or zeros
-    n, c, kernel, (cg, k) = x.shape[0], x.shape[-1], w.shape[:sp], w.shape[sp:]
+    n, kernel, (cg, k) = x.shape[0], w.shape[:sp], w.shape[sp:]
     out, _ = _conv_geometry(x.shape[1:-1], kernel, strides, dilations, pad_begin, pad_end)
     xp = np.pad(x, [(0, 0)] + list(zip(pad_begin, pad_end)) + [(0, 0)])
     y = np.zeros((n, *out, groups, k // groups))

@@ -165,6 +165,8 @@ CASES_1D = [
     (1, (31,), 4, 2, (3,), (2,), (1,), "valid", 2),
     (2, (7,), 3, 3, (3,), (1,), (1,), "same", 3),
     (1, (1,), 1, 1, (1,), (1,), (1,), "valid", 1),
+    (2, (3001,), 32, 16, (3,), (1,), (1,), "same", 1),             # a line cut in blocks
+    (1, (3001,), 48, 8, (5,), (2,), (2,), "same", 1),
 ]
 
 CASES_3D = [
@@ -277,15 +279,18 @@ def restore_threads():
 
 
 # Big enough for two threads (threads_for wants ~2 MFLOP a thread), and between them
-# they take every threading path: many blocks (one region), an image cut in blocks with
-# N=1 (backward-data block by block with two threads, image by image with one), and a
-# single block (threaded im2col and sgemm).
+# they take every threading path: many col blocks (one parallel region), an image cut in
+# blocks, a line cut in blocks, a single block (threaded im2col and sgemm), backward-data
+# by col2im image by image and, with N=1 and two threads, block by block; and the
+# depthwise kernels.
 THREAD_CASES = [
     dict(n=8, spatial=(20, 20), c=16, k=16, kernel=(3, 3), padding="same"),
     dict(n=1, spatial=(64, 64), c=8, k=8, kernel=(3, 3), padding="same"),
     dict(n=1, spatial=(6, 6), c=64, k=128, kernel=(3, 3), padding="valid"),
+    dict(n=1, spatial=(96, 96), c=16, k=16, kernel=(3, 3), strides=(2, 2), padding="same"),
     dict(n=2, spatial=(30, 30), c=16, k=32, kernel=(3, 3), strides=(2, 2), padding="same",
          groups=2),
+    dict(n=1, spatial=(4001,), c=64, k=16, kernel=(3,), strides=(2,), padding="same"),
     dict(n=4, spatial=(6, 6, 6), c=8, k=16, kernel=(3, 3, 3), padding="same"),
     dict(n=4, spatial=(24, 24), c=32, k=2, kernel=(3, 3), padding="same", depthwise=True),
     dict(n=1, spatial=(90, 90), c=32, k=1, kernel=(5, 5), strides=(2, 2), padding="same",

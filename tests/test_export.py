@@ -117,6 +117,53 @@ def test_ops_on_symbolic_tensors_export(tmp_path):
     _check(model, tmp_path / "ops.onnx")
 
 
+CF = {"data_format": "channels_first"}
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_image_layers_2d_export(tmp_path, data_format):
+    kw = {"data_format": data_format}
+    model = _randomize(pykern.Sequential([
+        pykern.Input((3, 5, 7) if kw == CF else (5, 7, 3)),
+        layers.ZeroPadding2D(((1, 2), (0, 3)), **kw), layers.Cropping2D(((2, 0), (1, 1)), **kw),
+        layers.UpSampling2D((2, 3), interpolation="bilinear", **kw),
+        layers.UpSampling2D((3, 1), **kw), layers.SpatialDropout2D(0.4, **kw),
+        layers.UnitNormalization(axis=[1, 2]), layers.GlobalAveragePooling2D(keepdims=True, **kw),
+        layers.Flatten(), layers.Dense(2)]))
+    _check(model, tmp_path / "img2d.onnx")
+
+
+def test_image_layers_1d_and_3d_export(tmp_path):
+    x = pykern.Input((6, 4), name="x")
+    a = layers.UpSampling1D(3)(layers.Cropping1D((0, 2))(layers.ZeroPadding1D((2, 1))(x)))
+    v = layers.Reshape((2, 3, 4, 1))(layers.Dense(24)(layers.Flatten()(x)))
+    v = layers.UpSampling3D((2, 1, 3))(layers.ZeroPadding3D(((1, 0), (0, 2), (1, 1)))(v))
+    v = layers.SpatialDropout3D(0.3)(layers.Cropping3D(((0, 1), (1, 1), (2, 0)))(v))
+    w = layers.ZeroPadding3D(1, **CF)(layers.Permute((4, 1, 2, 3))(v))
+    outs = [layers.GlobalAveragePooling1D()(layers.SpatialDropout1D(0.2)(a)),
+            layers.GlobalMaxPooling1D(keepdims=True, **CF)(a),
+            layers.GlobalMaxPooling3D()(v), layers.GlobalAveragePooling3D(**CF)(w),
+            layers.UnitNormalization()(layers.GlobalMaxPooling2D()(layers.Reshape((3, 6, 4))(
+                layers.Cropping1D((2, 1))(a))))]
+    model = _randomize(pykern.Model(x, outs))
+    _check(model, tmp_path / "img13d.onnx")
+
+
+def test_unit_normalization_of_zeros_exports_zeros(tmp_path):
+    model = pykern.Sequential([pykern.Input((3,)), layers.UnitNormalization()])
+    model.export(tmp_path / "u.onnx")
+    feed = np.zeros((2, 3), np.float32)
+    np.testing.assert_array_equal(_run_onnx(tmp_path / "u.onnx", [feed])[0], feed)
+
+
+def test_pad_op_on_symbolic_tensors_exports(tmp_path):
+    from pykern import ops
+    x = pykern.Input((3, 4), name="x")
+    model = pykern.Model(x, [ops.pad(x, ((0, 0), (1, 2), (3, 0))),
+                             ops.pad(x, 1, constant_values=-2.5)])
+    _check(model, tmp_path / "pad.onnx")
+
+
 def test_graph_inputs_keep_the_model_input_names_and_a_symbolic_batch(tmp_path):
     a, b = pykern.Input((5,), name="tokens"), pykern.Input((4,), name="side")
     model = pykern.Model([a, b], layers.Concatenate()([layers.Dense(2)(a), b]))

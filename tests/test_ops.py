@@ -115,6 +115,17 @@ UNARY = {
     "slice_op": (lambda x: ops.slice(x, (1, 0), (2, 3)),
                  lambda k: lambda x: k.ops.slice(x, (1, 0), (2, 3)), [_normal(3, 4)]),
     "flatten": (ops.flatten, lambda k: lambda x: k.ops.reshape(x, (2, -1)), [_normal(2, 3, 4)]),
+    # keras.ops.pad documents NumPy's short forms (an int, one pair for every axis), which
+    # its TF backend hands to tf.pad unbroadcast and fails on: the Keras side spells them out
+    "pad_pairs": (lambda x: ops.pad(x, ((1, 2), (0, 3))),
+                  lambda k: lambda x: k.ops.pad(x, ((1, 2), (0, 3))), [_normal(3, 4)]),
+    "pad_int_value": (lambda x: ops.pad(x, 2, constant_values=1.5),
+                      lambda k: lambda x: k.ops.pad(x, ((2, 2), (2, 2)), constant_values=1.5),
+                      [_normal(2, 3)]),
+    "pad_one_pair": (lambda x: ops.pad(x, (0, 2)),
+                     lambda k: lambda x: k.ops.pad(x, ((0, 2),) * 3), [_normal(2, 3, 2)]),
+    "pad_singletons": (lambda x: ops.pad(x, [[1], [2]]),
+                       lambda k: lambda x: k.ops.pad(x, [[1], [2]]), [_normal(2, 3)]),
     "broadcast_to": (lambda x: ops.broadcast_to(x, (2, 3, 4)),
                      lambda k: lambda x: k.ops.broadcast_to(x, (2, 3, 4)), [_normal(3, 1)]),
 }
@@ -251,6 +262,20 @@ def test_tensor_operators_are_differentiable():
 def test_reshape_error_names_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, -1\)|\(2, 3\).*\(4, 5\)"):
         ops.reshape(_normal(2, 3), (4, 5))
+
+
+def test_pad_errors_quote_the_bad_argument():
+    x = _normal(2, 3)
+    with pytest.raises(ValueError, match=r"pad widths must be >= 0.*\(1, -1\)"):
+        ops.pad(x, ((1, -1), (0, 0)))
+    with pytest.raises(ValueError, match="one entry per axis.*rank 2"):
+        ops.pad(x, ((1, 1), (0, 0), (2, 2)))
+    with pytest.raises(ValueError, match="mode must be one of.*'mirror'"):
+        ops.pad(x, 1, mode="mirror")
+    with pytest.raises(ValueError, match="constant_values.*'reflect'"):
+        ops.pad(x, 1, mode="reflect", constant_values=2.0)
+    with pytest.raises(NotImplementedError, match="'reflect'"):
+        ops.pad(x, 1, mode="reflect")
 
 
 def test_concatenate_error_names_shapes():

@@ -1,14 +1,16 @@
 """Native pooling and normalization kernels against NumPy oracles and their scalar twins.
 
-The kernels have no ISA-specific code (plain loops vectorised at the baseline ISA), so there
-is no PYKERN_MAX_ISA sub-run here.
+Pooling has per-ISA cell kernels (cpu/kernels/<isa>/pool_*.cpp): the pooling tests run again
+under each lower PYKERN_MAX_ISA. Normalization is plain code for the baseline ISA.
 """
 import itertools
+import os
 
 import numpy as np
 import pytest
 
 from pykern import _cpu, config
+from test_gemm import ISAS, run_python
 from reference import (avg_pool_backward_ref, avg_pool_ref, batch_norm_backward_ref,
                        batch_norm_ref, layer_norm_backward_ref, layer_norm_ref,
                        max_pool_backward_ref, max_pool_ref, numeric_gradients, same_pads)
@@ -167,6 +169,37 @@ def test_max_pool_backward_takes_int64_argmax():
                                   _cpu.max_pool_backward(dy, argmax, x.shape))
 
 
+def test_int64_argmax_on_request_matches_int32():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 9, 8, 70)).astype(np.float32)
+    args = ((3, 2), (2, 2), (1, 0), (1, 0))
+    y32, a32 = _cpu.max_pool_forward(x, *args)
+    for fn in (_cpu.max_pool_forward, _cpu.max_pool_forward_ref):
+        y64, a64 = fn(x, *args, argmax_dtype=np.int64)
+        assert a64.dtype == np.int64
+        np.testing.assert_array_equal(y64, y32)
+        np.testing.assert_array_equal(a64, a32)
+    assert _cpu.max_pool_forward(x, *args, argmax_dtype="int32")[1].dtype == np.int32
+    with pytest.raises(ValueError, match="max_pool_forward: argmax_dtype must be int32, int64 or "
+                                         "None, got int16"):
+        _cpu.max_pool_forward(x, *args, argmax_dtype=np.int16)
+
+
+@pytest.mark.parametrize("c", [1, 5, 16, 67, 150])
+def test_pool_channels_do_not_depend_on_their_vector_block(c):
+    # the cell kernels take channels in register blocks, then single vectors, then scalars:
+    # identical data in every channel must give identical results in every channel
+    rng = np.random.default_rng(c)
+    x = np.repeat(rng.standard_normal((2, 7, 6, 1)).astype(np.float32), c, axis=-1)
+    args = ((3, 3), (2, 1), (1, 1), (1, 1))
+    y, argmax = _cpu.max_pool_forward(x, *args)
+    a = _cpu.avg_pool_forward(x, *args)
+    dx = _cpu.avg_pool_backward(a, x.shape, *args)
+    for out in (y, a, dx):
+        assert (out == out[..., :1]).all()
+    assert (argmax - np.arange(c) == argmax[..., :1]).all()
+
+
 @pytest.mark.parametrize("shape", [(0, 5, 3), (2, 5, 0), (0, 4, 4, 0)])
 def test_pooling_empty_batch_or_channels(shape):
     x = np.zeros(shape, np.float32)
@@ -176,6 +209,17 @@ def test_pooling_empty_batch_or_channels(shape):
     assert y.shape == (shape[0], *([3] * s if s == 1 else [2, 2]), shape[-1])
     assert _cpu.max_pool_backward(y, argmax, shape).shape == shape
     assert _cpu.avg_pool_backward(_cpu.avg_pool_forward(x, *args), shape, *args).shape == shape
+
+
+@pytest.mark.skipif(os.environ.get("PYKERN_ISA_SUBRUN") == "1", reason="already a capped sub-run")
+@pytest.mark.parametrize("isa", ISAS)
+def test_every_capped_isa_path_of_the_pooling_kernels(isa):
+    # PYKERN_MAX_ISA is read once per process: each capped path reruns the pooling tests
+    env = dict(PYKERN_MAX_ISA=isa, PYKERN_ISA_SUBRUN="1")
+    run = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                      "test_pool_norm_kernels.py", "-k", "pool and not Bad and not Keras"], **env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout
 
 
 # --- normalization -------------------------------------------------------------------------------
@@ -335,7 +379,7 @@ def test_layer_norm_gradients_match_finite_differences():
         np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3)
 
 
-# --- determinism -----------------------------------------------------------------------------------
+# --- determinism ---------------------------------------------------------------------------------
 def run_all_kernels(seed):
     """Outputs of every kernel on shapes big enough for two threads, as bytes."""
     rng = np.random.default_rng(seed)
@@ -474,7 +518,7 @@ class TestBadNormInputsRaise:
                                     None, 1e-3)
 
 
-# --- Keras semantics (the kernels as the layers will call them) ------------------------------------
+# --- Keras semantics (the kernels as the layers will call them) ----------------------------------
 class TestKerasSemantics:
     def test_pooling_layers(self, keras):
         rng = np.random.default_rng(14)
@@ -495,35 +539,82 @@ class TestKerasSemantics:
                    else _cpu.avg_pool_forward(x, *args))
             np.testing.assert_allclose(got, np.asarray(layer(x)), rtol=1e-6, atol=1e-6)
 
-    def test_normalization_layers(self, keras):
+    def test_max_pool_gradient_routes_ties_as_tensorflow(self, tf):
+        rng = np.random.default_rng(17)
+        x = rng.integers(0, 3, (2, 9, 8, 3)).astype(np.float32)  # many equal maxima
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            want_y = tf.nn.max_pool2d(xt, 3, 2, "SAME")
+        dy = rng.standard_normal(want_y.shape).astype(np.float32)
+        want_dx = tape.gradient(want_y, xt, output_gradients=tf.constant(dy))
+        pads = [same_pads(n, 3, 2) for n in (9, 8)]
+        y, argmax = _cpu.max_pool_forward(x, (3, 3), (2, 2), [p[0] for p in pads],
+                                          [p[1] for p in pads])
+        np.testing.assert_array_equal(y, want_y)
+        np.testing.assert_array_equal(_cpu.max_pool_backward(dy, argmax, x.shape), want_dx)
+
+    @staticmethod
+    def keras_grads(tf, layer, x, dy, **kw):
+        """(y, dx, dgamma, dbeta) of a Keras layer by tf.GradientTape."""
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = layer(xt, **kw)
+        grads = tape.gradient(y, [xt, layer.gamma, layer.beta], output_gradients=tf.constant(dy))
+        return [np.asarray(v) for v in (y, *grads)]
+
+    def test_normalization_layers(self, tf, keras):
         rng = np.random.default_rng(15)
         x = (rng.standard_normal((6, 5, 4, 8)) + 2).astype(np.float32)
+        dy = rng.standard_normal(x.shape).astype(np.float32)
         bn = keras.layers.BatchNormalization(axis=1)
         bn.build(x.shape)
         bn.gamma.assign(rng.uniform(0.5, 2, 5).astype(np.float32))
         bn.beta.assign(rng.standard_normal(5).astype(np.float32))
-        y = _cpu.batch_norm_train(x.reshape(6, 5, 32), bn.gamma.numpy(), bn.beta.numpy(),
-                                  bn.epsilon)[0]
-        np.testing.assert_allclose(y.reshape(x.shape), bn(x, training=True), atol=2e-5)
+        want = self.keras_grads(tf, bn, x, dy, training=True)
+        x3, gamma = x.reshape(6, 5, 32), bn.gamma.numpy()
+        y, mean, _, inv_std = _cpu.batch_norm_train(x3, gamma, bn.beta.numpy(), bn.epsilon)
+        dx, dgamma, dbeta = _cpu.batch_norm_backward(dy.reshape(x3.shape), x3, mean, inv_std,
+                                                     gamma)
+        for got, w in zip((y.reshape(x.shape), dx.reshape(x.shape), dgamma, dbeta), want):
+            np.testing.assert_allclose(got, w, atol=1e-4)
 
         ln = keras.layers.LayerNormalization(axis=[-2, -1])
         ln.build(x.shape)
         ln.gamma.assign(rng.uniform(0.5, 2, (4, 8)).astype(np.float32))
-        y = _cpu.layer_norm_forward(x.reshape(30, 32), ln.gamma.numpy().reshape(-1),
-                                    ln.beta.numpy().reshape(-1), ln.epsilon)[0]
-        np.testing.assert_allclose(y.reshape(x.shape), ln(x), atol=2e-5)
+        want = self.keras_grads(tf, ln, x, dy)
+        x2, gamma = x.reshape(30, 32), ln.gamma.numpy().reshape(-1)
+        y, mean, inv_std = _cpu.layer_norm_forward(x2, gamma, ln.beta.numpy().reshape(-1),
+                                                   ln.epsilon)
+        dx, dgamma, dbeta = _cpu.layer_norm_backward(dy.reshape(x2.shape), x2, mean, inv_std,
+                                                     gamma)
+        for got, w in zip((y, dx, dgamma, dbeta), want):
+            np.testing.assert_allclose(got.reshape(w.shape), w, atol=1e-4)
 
-    def test_group_normalization_runs_on_the_batch_norm_view(self, keras):
+    def test_group_normalization_runs_on_the_batch_norm_view(self, tf, keras):
         # channels-last x (N, S..., G*Cg) viewed as (N, S, G, Cg): (N, G) statistics, then the
-        # per-channel affine (the recipe documented in register_norm.cpp)
+        # per-channel affine (the recipe documented in register_norm.cpp), forward and backward
         rng = np.random.default_rng(16)
         x = (rng.standard_normal((3, 5, 6, 8)) * 2 + 1).astype(np.float32)
+        dy = rng.standard_normal(x.shape).astype(np.float32)
         gn = keras.layers.GroupNormalization(groups=4)
         gn.build(x.shape)
         gn.gamma.assign(rng.uniform(0.5, 2, 8).astype(np.float32))
         gn.beta.assign(rng.standard_normal(8).astype(np.float32))
-        xhat, mean, _, inv_std = _cpu.batch_norm_train(x.reshape(3, 30, 4, 2), None, None,
-                                                       gn.epsilon)
-        y = xhat.reshape(x.shape) * gn.gamma.numpy() + gn.beta.numpy()
-        np.testing.assert_allclose(y, gn(x), atol=2e-5)
+        gamma, beta = gn.gamma.numpy(), gn.beta.numpy()
+        x4 = x.reshape(3, 30, 4, 2)
+        xhat, mean, _, inv_std = _cpu.batch_norm_train(x4, None, None, gn.epsilon)
         assert mean.shape == inv_std.shape == (3, 4)
+        xhat = xhat.reshape(x.shape)
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            want = gn(xt)
+        want_dx, want_dg, want_db = tape.gradient(want, [xt, gn.gamma, gn.beta],
+                                                  output_gradients=tf.constant(dy))
+        np.testing.assert_allclose(xhat * gamma + beta, want, atol=2e-5)
+        dx = _cpu.batch_norm_backward((dy * gamma).reshape(x4.shape), x4, mean, inv_std, None)[0]
+        np.testing.assert_allclose(dx.reshape(x.shape), want_dx, atol=1e-4)
+        np.testing.assert_allclose((dy * xhat).sum(axis=(0, 1, 2)), want_dg, atol=1e-4)
+        np.testing.assert_allclose(dy.sum(axis=(0, 1, 2)), want_db, atol=1e-4)

@@ -264,7 +264,7 @@ def test_sequences_and_generators_train_like_arrays():
         return fit(m).history["loss"]
     ref = run(lambda m: m.fit(X, Y_REG, batch_size=16, epochs=2, shuffle=False, verbose=0))
     seq = _Batches()
-    assert run(lambda m: m.fit(seq, epochs=2, verbose=0)) == ref
+    assert run(lambda m: m.fit(seq, epochs=2, shuffle=False, verbose=0)) == ref
     assert seq.epochs_ended == 2
 
     def gen():

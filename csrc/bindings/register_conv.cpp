@@ -23,6 +23,8 @@ namespace {
 using Shape = std::vector<int64_t>;
 using Ints = std::vector<int64_t>;
 
+Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
+
 using ForwardFn = void (*)(const ConvShape&, const float*, const float*, const float*, Act, float*);
 using BackwardFn = void (*)(const ConvShape&, const float*, const float*, float*);
 
@@ -38,8 +40,7 @@ class ConvCall {
       fail(op_, std::string(name) + " must be a numpy.ndarray, got " +
                     std::string(py::str(py::type::of(obj).attr("__name__"))));
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    const Shape shape(a.shape(), a.shape() + a.ndim());
-    note(name, shape);
+    note(name, shape_of(a));
     if (!a.dtype().is(py::dtype::of<float>()))
       error(std::string(name) + " must be float32, got " + std::string(py::str(a.dtype())));
     if (!(a.flags() & py::array::c_style)) error(std::string(name) + " must be C-contiguous");
@@ -119,7 +120,7 @@ class ConvCall {
 
   // dy must have the output's shape.
   void check_dy(const py::array& dy) const {
-    const Shape got(dy.shape(), dy.shape() + dy.ndim()), want = y_shape();
+    const Shape got = shape_of(dy), want = y_shape();
     if (got != want)
       error("dy must have the output's shape " + shape_str(want) + ", got " + shape_str(got));
   }
@@ -147,8 +148,7 @@ py::array forward_py(const char* op, bool depthwise, ForwardFn run, py::handle x
   const bool has_bias = !bias_obj.is_none();
   py::array bias;
   if (has_bias) bias = call.array(bias_obj, "bias");
-  call.geometry(Shape(x.shape(), x.shape() + x.ndim()), Shape(w.shape(), w.shape() + w.ndim()),
-                strides, dilations, pad_begin, pad_end, groups);
+  call.geometry(shape_of(x), shape_of(w), strides, dilations, pad_begin, pad_end, groups);
   if (has_bias && (bias.ndim() != 1 || bias.shape(0) != call.shape().K))
     call.error("bias must have shape (" + std::to_string(call.shape().K) + ",)");
   const Act act = activation_arg(activation, op);
@@ -162,42 +162,26 @@ py::array forward_py(const char* op, bool depthwise, ForwardFn run, py::handle x
   return y;
 }
 
-py::array backward_data_py(const char* op, bool depthwise, BackwardFn run, py::handle dy_obj,
-                           py::handle w_obj, const Shape& x_shape, const Ints& strides,
-                           const Ints& dilations, const Ints& pad_begin, const Ints& pad_end,
-                           int64_t groups) {
+// Both backward passes: (dy, w, x_shape) -> dx for data, (x, dy, w_shape) -> dw
+// for filter; `run` takes the two arrays in that order.
+py::array backward_py(const char* op, bool depthwise, BackwardFn run, bool data_pass,
+                      py::handle first, py::handle second, const Shape& out_shape,
+                      const Ints& strides, const Ints& dilations, const Ints& pad_begin,
+                      const Ints& pad_end, int64_t groups) {
   ConvCall call(op, depthwise);
-  const py::array dy = call.array(dy_obj, "dy"), w = call.array(w_obj, "w");
-  call.note("x_shape", x_shape);
-  call.geometry(x_shape, Shape(w.shape(), w.shape() + w.ndim()), strides, dilations, pad_begin,
-                pad_end, groups);
-  call.check_dy(dy);
-  py::array dx = new_matrix(x_shape);
-  float* out = data(dx);
+  const py::array a = call.array(first, data_pass ? "dy" : "x");
+  const py::array b = call.array(second, data_pass ? "w" : "dy");
+  call.note(data_pass ? "x_shape" : "w_shape", out_shape);
+  call.geometry(data_pass ? out_shape : shape_of(a), data_pass ? shape_of(b) : out_shape,
+                strides, dilations, pad_begin, pad_end, groups);
+  call.check_dy(data_pass ? a : b);
+  py::array out = new_matrix(out_shape);
+  float* o = data(out);
   {
     py::gil_scoped_release nogil;
-    run(call.shape(), data(dy), data(w), out);
+    run(call.shape(), data(a), data(b), o);
   }
-  return dx;
-}
-
-py::array backward_filter_py(const char* op, bool depthwise, BackwardFn run, py::handle x_obj,
-                             py::handle dy_obj, const Shape& w_shape, const Ints& strides,
-                             const Ints& dilations, const Ints& pad_begin, const Ints& pad_end,
-                             int64_t groups) {
-  ConvCall call(op, depthwise);
-  const py::array x = call.array(x_obj, "x"), dy = call.array(dy_obj, "dy");
-  call.note("w_shape", w_shape);
-  call.geometry(Shape(x.shape(), x.shape() + x.ndim()), w_shape, strides, dilations, pad_begin,
-                pad_end, groups);
-  call.check_dy(dy);
-  py::array dw = new_matrix(w_shape);
-  float* out = data(dw);
-  {
-    py::gil_scoped_release nogil;
-    run(call.shape(), data(x), data(dy), out);
-  }
-  return dw;
+  return out;
 }
 
 }  // namespace
@@ -239,8 +223,8 @@ void register_conv(py::module_& m) {
           f.backward_data,
           [f](py::handle dy, py::handle w, const Shape& x_shape, const Ints& strides,
               const Ints& dilations, const Ints& pad_begin, const Ints& pad_end) {
-            return backward_data_py(f.backward_data, true, f.bwd_data, dy, w, x_shape, strides,
-                                    dilations, pad_begin, pad_end, 0);
+            return backward_py(f.backward_data, true, f.bwd_data, true, dy, w, x_shape, strides,
+                               dilations, pad_begin, pad_end, 0);
           },
           py::arg("dy"), py::arg("w"), py::arg("x_shape"), py::arg("strides"),
           py::arg("dilations"), py::arg("pad_begin"), py::arg("pad_end"),
@@ -249,8 +233,8 @@ void register_conv(py::module_& m) {
           f.backward_filter,
           [f](py::handle x, py::handle dy, const Shape& w_shape, const Ints& strides,
               const Ints& dilations, const Ints& pad_begin, const Ints& pad_end) {
-            return backward_filter_py(f.backward_filter, true, f.bwd_filter, x, dy, w_shape,
-                                      strides, dilations, pad_begin, pad_end, 0);
+            return backward_py(f.backward_filter, true, f.bwd_filter, false, x, dy, w_shape,
+                               strides, dilations, pad_begin, pad_end, 0);
           },
           py::arg("x"), py::arg("dy"), py::arg("w_shape"), py::arg("strides"),
           py::arg("dilations"), py::arg("pad_begin"), py::arg("pad_end"),
@@ -273,8 +257,8 @@ void register_conv(py::module_& m) {
         f.backward_data,
         [f](py::handle dy, py::handle w, const Shape& x_shape, const Ints& strides,
             const Ints& dilations, const Ints& pad_begin, const Ints& pad_end, int64_t groups) {
-          return backward_data_py(f.backward_data, false, f.bwd_data, dy, w, x_shape, strides,
-                                  dilations, pad_begin, pad_end, groups);
+          return backward_py(f.backward_data, false, f.bwd_data, true, dy, w, x_shape, strides,
+                             dilations, pad_begin, pad_end, groups);
         },
         py::arg("dy"), py::arg("w"), py::arg("x_shape"), py::arg("strides"),
         py::arg("dilations"), py::arg("pad_begin"), py::arg("pad_end"), py::arg("groups") = 1,
@@ -284,8 +268,8 @@ void register_conv(py::module_& m) {
         f.backward_filter,
         [f](py::handle x, py::handle dy, const Shape& w_shape, const Ints& strides,
             const Ints& dilations, const Ints& pad_begin, const Ints& pad_end, int64_t groups) {
-          return backward_filter_py(f.backward_filter, false, f.bwd_filter, x, dy, w_shape,
-                                    strides, dilations, pad_begin, pad_end, groups);
+          return backward_py(f.backward_filter, false, f.bwd_filter, false, x, dy, w_shape,
+                             strides, dilations, pad_begin, pad_end, groups);
         },
         py::arg("x"), py::arg("dy"), py::arg("w_shape"), py::arg("strides"),
         py::arg("dilations"), py::arg("pad_begin"), py::arg("pad_end"), py::arg("groups") = 1,

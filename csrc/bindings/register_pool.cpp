@@ -82,8 +82,18 @@ std::vector<int64_t> int_shape(py::handle obj, const char* op, const char* arg) 
   }
 }
 
+// Whether argmax is int64: argmax_dtype None picks the smallest type that fits
+// (the kernel refuses an int32 one that cannot).
+bool wide_argmax(const PoolGeometry& g, py::handle argmax_dtype, const char* op) {
+  if (argmax_dtype.is_none()) return pool_argmax_is_int64(g);
+  const py::dtype dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(argmax_dtype));
+  if (!dt.is(py::dtype::of<int64_t>()) && !dt.is(py::dtype::of<int32_t>()))
+    fail(op, "argmax_dtype must be int32, int64 or None, got " + std::string(py::str(dt)));
+  return dt.is(py::dtype::of<int64_t>());
+}
+
 py::tuple max_forward_py(const PoolKernels& k, py::handle x, py::handle pool, py::handle strides,
-                         py::handle pad_begin, py::handle pad_end) {
+                         py::handle pad_begin, py::handle pad_end, py::handle argmax_dtype) {
   const char* op = "max_pool_forward";
   py::array xa = exact_array(x, op, "x", py::dtype::of<float>());
   const PoolGeometry g = pool_geometry(shape_of(xa), pool, strides, pad_begin, pad_end, op, "x");
@@ -92,7 +102,7 @@ py::tuple max_forward_py(const PoolKernels& k, py::handle x, py::handle pool, py
   const std::vector<py::ssize_t> ps(ys.begin(), ys.end());
   ArgmaxOut am;
   py::array argmax;
-  if (pool_argmax_is_int64(g)) {
+  if (wide_argmax(g, argmax_dtype, op)) {
     argmax = py::array_t<int64_t>(ps);
     am.i64 = static_cast<int64_t*>(argmax.mutable_data());
   } else {
@@ -181,11 +191,14 @@ void def_pool(py::module_& m, const PoolKernels& k, const std::string& suffix,
               const std::string& note) {
   m.def(("max_pool_forward" + suffix).c_str(),
         [k](py::handle x, py::handle pool, py::handle strides, py::handle pad_begin,
-             py::handle pad_end) { return max_forward_py(k, x, pool, strides, pad_begin, pad_end); },
+            py::handle pad_end, py::handle argmax_dtype) {
+          return max_forward_py(k, x, pool, strides, pad_begin, pad_end, argmax_dtype);
+        },
         py::arg("x"), py::arg("pool"), py::arg("strides"), py::arg("pad_begin"), py::arg("pad_end"),
-        ("(y, argmax) = max pooling of x (N, spatial..., C), 1-3 spatial dims; argmax "
-         "(int32, or int64 for samples of 2**31 cells or more) is the winner's flat index in "
-         "its sample's spatial*C." + note).c_str());
+        py::arg("argmax_dtype") = py::none(),
+        ("(y, argmax) = max pooling of x (N, spatial..., C), 1-3 spatial dims; argmax is the "
+         "winner's flat index in its sample's spatial*C, int32 (int64 for samples of 2**31 "
+         "cells or more, or when argmax_dtype says so)." + note).c_str());
   m.def(("max_pool_backward" + suffix).c_str(),
         [k](py::handle dy, py::handle argmax, py::handle x_shape) {
           return max_backward_py(k, dy, argmax, x_shape);
@@ -194,7 +207,9 @@ void def_pool(py::module_& m, const PoolKernels& k, const std::string& suffix,
         ("dx of shape x_shape: dy scatter-added along argmax (indices checked)." + note).c_str());
   m.def(("avg_pool_forward" + suffix).c_str(),
         [k](py::handle x, py::handle pool, py::handle strides, py::handle pad_begin,
-             py::handle pad_end) { return avg_forward_py(k, x, pool, strides, pad_begin, pad_end); },
+            py::handle pad_end) {
+          return avg_forward_py(k, x, pool, strides, pad_begin, pad_end);
+        },
         py::arg("x"), py::arg("pool"), py::arg("strides"), py::arg("pad_begin"), py::arg("pad_end"),
         ("Average pooling of x (N, spatial..., C); padded cells are not counted." + note).c_str());
   m.def(("avg_pool_backward" + suffix).c_str(),

@@ -15,6 +15,14 @@
 // A 1x1, stride-1, unpadded convolution needs no col matrix: x itself is it,
 // and each pass is one sgemm over all N*D*H*W pixels.
 //
+// im2col rather than batch-reduce over the taps, by measurement (one thread,
+// best of 20): nine sgemm calls with K = C and beta = 1 into the same 576x64
+// output, A already in place (no copy counted), ran at 78-90 GFLOP/s for
+// C = 32 and 87-97 for C = 64, against 102-106 for the single K = 9C sgemm on
+// the im2col rows; the copy costs about 10% (forward reaches 85-90% of that
+// GEMM), so im2col wins. Batch-reduce only pays with a micro-kernel that
+// keeps the accumulators in registers across taps (oneDNN's brgemm).
+//
 // Threads. Each pass is one parallel region in which every thread takes whole
 // blocks and runs im2col and sgemm_serial on them: on this shared 2-core
 // machine a region per block (im2col, then a threaded sgemm) cost more in
@@ -33,7 +41,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 
 #include "cpu/conv_geometry.h"
@@ -46,15 +53,20 @@ namespace pykern {
 namespace {
 
 // Arena slots: sgemm takes 0 and 2 of whichever thread runs it; each thread's
-// col block lives in its slot 1; the backward-filter partials in the calling thread's 3.
+// col block lives in its slot 1; the calling thread's slot 3 holds the
+// backward-filter partials or backward_data's transposed w.
 constexpr int kColSlot = 1;
 constexpr int kPartialSlot = 3;
+constexpr int kTransposedSlot = 3;
 
-// Floats of col per block. TUNING: read from the environment while measuring.
-const int64_t kColBlockFloats = [] {
-  const char* e = std::getenv("PYKERN_CONV_BLOCK");
-  return e ? std::atoll(e) : int64_t(1) << 18;
-}();
+// Floats of col per block: 1 MiB, a thread's share of L2 here. Measured with
+// two threads on the shared 2-core Zen 4 (best of 4 rounds, fwd / bwd-data /
+// bwd-filter GFLOP/s, 3x3 valid):
+//   block (floats)      64 Ki            128 Ki           256 Ki           512 Ki
+//   MNIST conv2d_1   103/110/127       77/ 75/ 94      148/130/162      147/130/156
+//   CIFAR conv2d_1   145/135/140       69/132/138      153/103/163      159/141/162
+// (the spread is the other tenants; on one thread all four sizes gave 80-90).
+constexpr int64_t kColBlockFloats = int64_t(1) << 18;
 // Blocks smaller than this many rows make GEMMs too short to run at speed...
 constexpr int64_t kMinBlockRows = 128;
 // ... but small images are still cut into this many blocks, to share them out.
@@ -65,15 +77,17 @@ constexpr int64_t kPartialFloats = int64_t(1) << 22;
 
 using Gemm = void (*)(const GemmArgs&);
 
-// How a convolution is cut into blocks of output lines. A block is either
+// How a convolution is cut into blocks of output pixels. A block is either
 // `images_per_block` whole images or, for an image larger than the col
-// budget, one of `chunks_per_image` runs of `chunk_lines` lines of one image.
+// budget, one of `chunks_per_image` chunks of one image: `chunk_lines` lines,
+// or for a line larger than the budget (long 1-D inputs) one of the
+// `line_parts` runs of `part_px` pixels of one line.
 struct Plan {
   int64_t Cg, Kg, taps, cols, OW;  // cols = taps * C, the width of the col matrix
   int64_t lines, image_lines;      // output lines in all and per image
-  int64_t blocks, max_block_lines;
+  int64_t blocks, max_block_rows;
   int64_t images_per_block;        // 0 when images are cut in chunks
-  int64_t chunks_per_image, chunk_lines;
+  int64_t chunks_per_image, chunk_lines, line_parts, part_px;
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -87,38 +101,61 @@ Plan make_plan(const ConvShape& s) {
   p.OW = s.out[2];
   p.image_lines = s.out[0] * s.out[1];
   p.lines = s.N * p.image_lines;
-  const int64_t budget_lines = std::max<int64_t>(1, kColBlockFloats / (p.OW * p.cols));
-  if (p.image_lines <= budget_lines) {
+  const int64_t budget_rows = std::max<int64_t>(1, kColBlockFloats / p.cols);
+  const int64_t budget_lines = budget_rows / p.OW;
+  p.line_parts = 1;
+  p.part_px = p.OW;
+  if (budget_lines >= p.image_lines) {
     const int64_t want = std::max(ceil_div(s.N, kTargetBlocks),
                                   ceil_div(kMinBlockRows, p.image_lines * p.OW));
-    p.images_per_block = std::max<int64_t>(1, std::min(want, budget_lines / p.image_lines));
+    p.images_per_block = std::min(want, budget_lines / p.image_lines);
     p.blocks = ceil_div(s.N, p.images_per_block);
-    p.max_block_lines = p.images_per_block * p.image_lines;
-  } else {
+    p.max_block_rows = p.images_per_block * p.image_lines * p.OW;
+  } else if (budget_lines >= 1) {
     p.chunks_per_image = ceil_div(p.image_lines, budget_lines);
     p.chunk_lines = ceil_div(p.image_lines, p.chunks_per_image);
     p.blocks = s.N * p.chunks_per_image;
-    p.max_block_lines = p.chunk_lines;
+    p.max_block_rows = p.chunk_lines * p.OW;
+  } else {
+    p.line_parts = ceil_div(p.OW, budget_rows);
+    p.part_px = ceil_div(p.OW, p.line_parts);
+    p.chunk_lines = 1;
+    p.chunks_per_image = p.image_lines * p.line_parts;
+    p.blocks = s.N * p.chunks_per_image;
+    p.max_block_rows = p.part_px;
   }
   return p;
 }
 
+// Output pixels [px0, px1) of the lines [l0, l1) (whole lines unless
+// l1 == l0 + 1): `rows` consecutive rows of y from `first_row`.
 struct Block {
-  int64_t l0, l1;  // output lines [l0, l1)
+  int64_t l0, l1, px0, px1, first_row, rows;
 };
 
 Block block_of(const Plan& p, int64_t b) {
+  Block k;
+  k.px0 = 0, k.px1 = p.OW;
   if (p.images_per_block) {
-    const int64_t l0 = b * p.images_per_block * p.image_lines;
-    return {l0, std::min(p.lines, l0 + p.images_per_block * p.image_lines)};
+    k.l0 = b * p.images_per_block * p.image_lines;
+    k.l1 = std::min(p.lines, k.l0 + p.images_per_block * p.image_lines);
+  } else {
+    const int64_t n = b / p.chunks_per_image, chunk = b % p.chunks_per_image;
+    const int64_t image_l0 = n * p.image_lines, c = chunk / p.line_parts;
+    k.l0 = image_l0 + c * p.chunk_lines;
+    k.l1 = std::min(image_l0 + p.image_lines, k.l0 + p.chunk_lines);
+    if (p.line_parts > 1) {
+      k.px0 = chunk % p.line_parts * p.part_px;
+      k.px1 = std::min(p.OW, k.px0 + p.part_px);
+    }
   }
-  const int64_t n = b / p.chunks_per_image, image_l0 = n * p.image_lines;
-  const int64_t l0 = image_l0 + (b % p.chunks_per_image) * p.chunk_lines;
-  return {l0, std::min(image_l0 + p.image_lines, l0 + p.chunk_lines)};
+  k.first_row = k.l0 * p.OW + k.px0;
+  k.rows = (k.l1 - k.l0) * (k.px1 - k.px0);
+  return k;
 }
 
 float* col_scratch(const Plan& p) {
-  return thread_scratch(kColSlot, size_t(p.max_block_lines * p.OW * p.cols) * sizeof(float));
+  return thread_scratch(kColSlot, size_t(p.max_block_rows * p.cols) * sizeof(float));
 }
 
 bool pointwise(const ConvShape& s) {
@@ -143,10 +180,11 @@ struct TapRun {
 };
 
 template <class F>
-void for_each_run(const ConvShape& s, const Plan& p, int64_t kd, int64_t kh, F&& f) {
+void for_each_run(const ConvShape& s, const Plan& p, const Block& blk, int64_t kd, int64_t kh,
+                  F&& f) {
   const int64_t row_tap = (kd * s.k[1] + kh) * s.k[2];
   if (s.groups == 1 && s.dil[2] == 1) {
-    for (int64_t ow = 0; ow < p.OW; ++ow) {
+    for (int64_t ow = blk.px0; ow < blk.px1; ++ow) {
       const int64_t iw0 = ow * s.stride[2] - s.pad_begin[2];
       const int64_t a = std::max<int64_t>(0, -iw0), b = std::min(s.k[2], s.in[2] - iw0);
       if (a < b) f(TapRun{ow, iw0 + a, (row_tap + a) * s.C, (b - a) * s.C});
@@ -156,25 +194,61 @@ void for_each_run(const ConvShape& s, const Plan& p, int64_t kd, int64_t kh, F&&
   for (int64_t kw = 0; kw < s.k[2]; ++kw) {
     int64_t lo, hi;
     cpu::conv_valid_ow(s, kw, &lo, &hi);
-    for (int64_t ow = lo; ow < hi; ++ow)
+    for (int64_t ow = std::max(lo, blk.px0); ow < std::min(hi, blk.px1); ++ow)
       f(TapRun{ow, ow * s.stride[2] + cpu::conv_w_offset(s, kw), (row_tap + kw) * p.Cg, p.Cg});
   }
 }
 
-// The col rows (OW of them, zero where padded) of output line l.
-void im2col_line(const ConvShape& s, const Plan& p, const float* x, int64_t l, float* dst) {
-  const int64_t group_stride = p.taps * p.Cg;
-  std::memset(dst, 0, size_t(p.OW * p.cols) * sizeof(float));
+// memcpy for the short runs of few-channel inputs (C = 1 or 3: 3 to 9 floats a
+// run) costs more in calls than in copying, and more than the GEMM on them.
+// (A plain loop would be turned back into a memmove call by GCC.)
+inline void copy_floats(float* d, const float* s, int64_t n) {
+  if (n >= 16) {
+    std::memcpy(d, s, size_t(n) * sizeof(float));
+    return;
+  }
+  if (n & 8) std::memcpy(d, s, 32), d += 8, s += 8;
+  if (n & 4) std::memcpy(d, s, 16), d += 4, s += 4;
+  if (n & 2) std::memcpy(d, s, 8), d += 2, s += 2;
+  if (n & 1) *d = *s;
+}
+
+// The output pixels [*lo, *hi) of a line whose every kernel column is in range.
+void interior_ow(const ConvShape& s, int64_t* lo, int64_t* hi) {
+  *lo = 0, *hi = s.out[2];
+  for (int64_t kw = 0; kw < s.k[2]; ++kw) {
+    int64_t a, b;
+    cpu::conv_valid_ow(s, kw, &a, &b);
+    *lo = std::max(*lo, a), *hi = std::min(*hi, b);
+  }
+  if (*lo > *hi) *lo = *hi;
+}
+
+// The col rows of output line l's pixels [blk.px0, blk.px1), zero where
+// padded. Only what the copies leave out is zeroed: whole lines with a tap row
+// in the padding, and the pixels at a line's ends otherwise.
+void im2col_line(const ConvShape& s, const Plan& p, const Block& blk, const float* x, int64_t l,
+                 float* dst) {
+  const int64_t group_stride = p.taps * p.Cg, row_floats = p.cols;
+  bool rows_inside = true;
+  for (int64_t kd = 0; kd < s.k[0]; ++kd)
+    for (int64_t kh = 0; kh < s.k[1]; ++kh) rows_inside &= cpu::conv_input_line(s, l, kd, kh) >= 0;
+  int64_t lo = 0, hi = 0;
+  if (rows_inside) interior_ow(s, &lo, &hi);
+  lo = std::clamp(lo, blk.px0, blk.px1), hi = std::clamp(hi, lo, blk.px1);
+  std::memset(dst, 0, size_t((lo - blk.px0) * row_floats) * sizeof(float));
+  std::memset(dst + (hi - blk.px0) * row_floats, 0,
+              size_t((blk.px1 - hi) * row_floats) * sizeof(float));
   for (int64_t kd = 0; kd < s.k[0]; ++kd)
     for (int64_t kh = 0; kh < s.k[1]; ++kh) {
       const int64_t il = cpu::conv_input_line(s, l, kd, kh);
       if (il < 0) continue;
       const float* src = x + il * s.in[2] * s.C;
-      for_each_run(s, p, kd, kh, [&](const TapRun& r) {
-        float* d = dst + r.ow * p.cols + r.col;
+      for_each_run(s, p, blk, kd, kh, [&](const TapRun& r) {
+        float* d = dst + (r.ow - blk.px0) * row_floats + r.col;
         const float* x_px = src + r.iw * s.C;
         for (int64_t g = 0; g < s.groups; ++g)
-          std::memcpy(d + g * group_stride, x_px + g * p.Cg, size_t(r.floats) * sizeof(float));
+          copy_floats(d + g * group_stride, x_px + g * p.Cg, r.floats);
       });
     }
 }
@@ -182,7 +256,12 @@ void im2col_line(const ConvShape& s, const Plan& p, const float* x, int64_t l, f
 // col for block `b`, on `nt` threads (1 inside a caller's parallel region).
 void im2col(const ConvShape& s, const Plan& p, const float* x, Block b, int nt, float* col) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t l = b.l0; l < b.l1; ++l) im2col_line(s, p, x, l, col + (l - b.l0) * p.OW * p.cols);
+  for (int64_t l = b.l0; l < b.l1; ++l)
+    im2col_line(s, p, b, x, l, col + (l - b.l0) * (b.px1 - b.px0) * p.cols);
+}
+
+void add_into(float* __restrict d, const float* __restrict c, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) d[j] += c[j];
 }
 
 // dx lines [a, b) += their terms from dcol, which holds block `blk`'s rows.
@@ -190,17 +269,16 @@ void col2im(const ConvShape& s, const Plan& p, const float* dcol, Block blk, int
             float* dx) {
   const int64_t line_floats = s.in[2] * s.C, group_stride = p.taps * p.Cg;
   for (int64_t l = blk.l0; l < blk.l1; ++l) {
-    const float* src = dcol + (l - blk.l0) * p.OW * p.cols;
+    const float* src = dcol + (l - blk.l0) * (blk.px1 - blk.px0) * p.cols;
     for (int64_t kd = 0; kd < s.k[0]; ++kd)
       for (int64_t kh = 0; kh < s.k[1]; ++kh) {
         const int64_t il = cpu::conv_input_line(s, l, kd, kh);
         if (il < a || il >= b) continue;
         float* dst = dx + il * line_floats;
-        for_each_run(s, p, kd, kh, [&](const TapRun& r) {
-          const float* c = src + r.ow * p.cols + r.col;
+        for_each_run(s, p, blk, kd, kh, [&](const TapRun& r) {
+          const float* c = src + (r.ow - blk.px0) * p.cols + r.col;
           float* d = dst + r.iw * s.C;
-          for (int64_t g = 0; g < s.groups; ++g)
-            for (int64_t j = 0; j < r.floats; ++j) d[g * p.Cg + j] += c[g * group_stride + j];
+          for (int64_t g = 0; g < s.groups; ++g) add_into(d + g * p.Cg, c + g * group_stride, r.floats);
         });
       }
   }
@@ -222,17 +300,28 @@ void forward_gemms(Gemm gemm, const ConvShape& s, const Plan& p, const float* co
   }
 }
 
+// dcol = dy @ w^T per group, with wt = w^T (K, T*Cg) made once per call: a
+// transposed operand would be transposed again inside every block's GEMM
+// (10% of backward_data's time on CIFAR conv2d_2).
 void backward_data_gemms(Gemm gemm, const ConvShape& s, const Plan& p, const float* dy,
-                         int64_t rows, const float* w, float* dcol) {
+                         int64_t rows, const float* wt, float* dcol) {
   for (int64_t g = 0; g < s.groups; ++g) {
     GemmArgs a;
-    a.trans_b = true;
     a.M = rows, a.N = p.taps * p.Cg, a.K = p.Kg;
     a.A = dy + g * p.Kg, a.lda = s.K;
-    a.B = w + g * p.Kg, a.ldb = s.K;
+    a.B = wt + g * p.Kg * p.taps * p.Cg, a.ldb = p.taps * p.Cg;
     a.C = dcol + g * p.taps * p.Cg, a.ldc = p.cols;
     gemm(a);
   }
+}
+
+// w (T*Cg, K) transposed into scratch of the calling thread.
+const float* transposed_w(const ConvShape& s, const Plan& p, const float* w) {
+  const int64_t rows = p.taps * p.Cg;
+  float* wt = thread_scratch(kTransposedSlot, size_t(rows * s.K) * sizeof(float));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < s.K; ++k) wt[k * rows + r] = w[r * s.K + k];
+  return wt;
 }
 
 void backward_filter_gemms(Gemm gemm, const ConvShape& s, const Plan& p, const float* col,
@@ -253,7 +342,7 @@ int64_t x_pixels(const ConvShape& s) { return s.N * s.in[0] * s.in[1] * s.in[2];
 
 // backward_data, thread by whole images: unit u is block u (whole images) or
 // image u (all its chunks). Its dx images are zeroed, then its blocks scattered.
-void backward_data_by_images(const ConvShape& s, const Plan& p, const float* dy, const float* w,
+void backward_data_by_images(const ConvShape& s, const Plan& p, const float* dy, const float* wt,
                              int nt, float* dx) {
   const int64_t units = p.images_per_block ? p.blocks : s.N;
   const int64_t per_unit = p.images_per_block ? 1 : p.chunks_per_image;
@@ -266,8 +355,7 @@ void backward_data_by_images(const ConvShape& s, const Plan& p, const float* dy,
     std::memset(dx + n0 * image_floats, 0, size_t((n1 - n0) * image_floats) * sizeof(float));
     for (int64_t b = u * per_unit; b < (u + 1) * per_unit; ++b) {
       const Block blk = block_of(p, b);
-      backward_data_gemms(sgemm_serial, s, p, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW,
-                          w, dcol);
+      backward_data_gemms(sgemm_serial, s, p, dy + blk.first_row * s.K, blk.rows, wt, dcol);
       col2im(s, p, dcol, blk, 0, INT64_MAX, dx);
     }
   }
@@ -292,14 +380,14 @@ void lines_touched(const ConvShape& s, Block blk, int64_t done, int64_t* lo, int
 // so dx lines in (done, hi] are new to this block (or skipped by every block)
 // and are zeroed just before it adds into them. Each thread owns a contiguous
 // range of dx lines and walks the whole block.
-void backward_data_by_blocks(const ConvShape& s, const Plan& p, const float* dy, const float* w,
+void backward_data_by_blocks(const ConvShape& s, const Plan& p, const float* dy, const float* wt,
                              int nt, float* dx) {
   float* dcol = col_scratch(p);
   const int64_t line_floats = s.in[2] * s.C, dx_lines = s.N * s.in[0] * s.in[1];
   int64_t done = -1;  // dx lines [0, done] hold their sums so far
   for (int64_t b = 0; b < p.blocks; ++b) {
     const Block blk = block_of(p, b);
-    backward_data_gemms(sgemm, s, p, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW, w, dcol);
+    backward_data_gemms(sgemm, s, p, dy + blk.first_row * s.K, blk.rows, wt, dcol);
     int64_t lo, hi;
     lines_touched(s, blk, done, &lo, &hi);
     const int64_t first = std::min(done + 1, lo), span = hi - first + 1;
@@ -327,8 +415,19 @@ void filter_chunk(Gemm gemm, int nt, const ConvShape& s, const Plan& p, const fl
   for (int64_t b = b0; b < b1; ++b) {
     const Block blk = block_of(p, b);
     im2col(s, p, x, blk, nt, col);
-    backward_filter_gemms(gemm, s, p, col, dy + blk.l0 * p.OW * s.K, (blk.l1 - blk.l0) * p.OW,
-                          b > b0, out);
+    backward_filter_gemms(gemm, s, p, col, dy + blk.first_row * s.K, blk.rows, b > b0, out);
+  }
+}
+
+// dw += part[0] + part[1] + ... in that order, for each float.
+void add_partials(const float* part, int64_t count, int64_t wsize, float* dw) {
+  constexpr int64_t kSpan = 4096;  // floats of dw a task sums, so each stays in L1
+  const int64_t spans = ceil_div(wsize, kSpan);
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(double(count) * wsize), spans));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t t = 0; t < spans; ++t) {
+    const int64_t j0 = t * kSpan, n = std::min(kSpan, wsize - j0);
+    for (int64_t c = 0; c < count; ++c) add_into(dw + j0, part + c * wsize + j0, n);
   }
 }
 
@@ -344,8 +443,7 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, const floa
     const Block blk = block_of(p, b);
     float* col = col_scratch(p);
     im2col(s, p, x, blk, im2col_threads, col);
-    forward_gemms(gemm, s, p, col, (blk.l1 - blk.l0) * p.OW, w, bias, act,
-                  y + blk.l0 * p.OW * s.K);
+    forward_gemms(gemm, s, p, col, blk.rows, w, bias, act, y + blk.first_row * s.K);
   };
   if (p.blocks >= nt) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
@@ -358,13 +456,14 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, const floa
 void conv_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {
   if (depthwise_shape(s)) return depthwise_backward_data(s, dy, w, dx);
   const Plan p = make_plan(s);
-  if (pointwise(s)) return backward_data_gemms(sgemm, s, p, dy, x_pixels(s), w, dx);
+  const float* wt = transposed_w(s, p, w);
+  if (pointwise(s)) return backward_data_gemms(sgemm, s, p, dy, x_pixels(s), wt, dx);
   const int nt = threads_for(flops(s));
   const int64_t units = p.images_per_block ? p.blocks : s.N;
   if (units >= nt)
-    backward_data_by_images(s, p, dy, w, nt, dx);
+    backward_data_by_images(s, p, dy, wt, nt, dx);
   else
-    backward_data_by_blocks(s, p, dy, w, nt, dx);
+    backward_data_by_blocks(s, p, dy, wt, nt, dx);
 }
 
 void conv_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
@@ -390,11 +489,7 @@ void conv_backward_filter(const ConvShape& s, const float* x, const float* dy, f
   } else {
     for (int64_t c = 0; c < chunks; ++c) filter_chunk(sgemm, nt, s, p, x, dy, chunks, c, out(c));
   }
-  if (chunks == 1) return;
-  const int rt = threads_for(double(chunks) * wsize);
-#pragma omp parallel for num_threads(rt) schedule(static) if (rt > 1)
-  for (int64_t j = 0; j < wsize; ++j)
-    for (int64_t c = 0; c < chunks - 1; ++c) dw[j] += part[c * wsize + j];
+  if (chunks > 1) add_partials(part, chunks - 1, wsize, dw);
 }
 
 }  // namespace pykern

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "pykern/arena.h"
 #include "pykern/norm.h"
@@ -105,7 +106,8 @@ void column_sums(int64_t P, int64_t A, int64_t W, int64_t run, const Term& term,
   const int64_t rows = std::clamp(std::max(kBlockElems / per_row, (31 + run) / run), int64_t{1},
                                   std::max<int64_t>(A, 1));
   const int64_t blocks = (A + rows - 1) / rows;
-  const int64_t cols = std::min(std::max(kBlockElems / (rows * run), int64_t{16}), std::max<int64_t>(W, 1));
+  const int64_t cols =
+      std::min(std::max(kBlockElems / (rows * run), int64_t{16}), std::max<int64_t>(W, 1));
   const int64_t chunks = (W + cols - 1) / cols;
   double* part = scratch_doubles(0, P * blocks * K * W);
   const int64_t tiles = P * blocks * chunks;
@@ -142,6 +144,15 @@ struct View {
 View view_of(const BatchNormShape& s) {
   const bool wide = s.B >= kWideRun;
   return {s.P, s.A, s.C, s.B, wide ? s.C : s.C * s.B, wide ? s.B : 1, wide};
+}
+
+// f(std::bool_constant<v.wide>{}): the kernels are compiled for each kind of view.
+template <class F>
+void on_view(const View& v, const F& f) {
+  if (v.wide)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
 }
 
 inline int64_t channel_of(const View& v, int64_t w) { return v.wide ? w : w / v.B; }
@@ -214,7 +225,8 @@ void normalize(const View& v, const float* x, const float* mean, const float* in
       s[pw] = (gamma ? gamma[c] : 1.f) * inv_std[p * v.C + c];
       t[pw] = beta ? beta[c] : 0.f;
     }
-  view_elements<kWide>(v, 3.0, [&](int64_t i, int64_t pw) { y[i] = (x[i] - m[pw]) * s[pw] + t[pw]; });
+  view_elements<kWide>(v, 3.0,
+                       [&](int64_t i, int64_t pw) { y[i] = (x[i] - m[pw]) * s[pw] + t[pw]; });
 }
 
 template <bool kWide>
@@ -298,10 +310,7 @@ void batch_norm_train(const BatchNormShape& s, const float* x, const float* gamm
                       float* inv_std) {
   validate_batch_norm(s, "batch_norm_train");
   const View v = view_of(s);
-  if (v.wide)
-    train<true>(v, x, gamma, beta, epsilon, y, mean, var, inv_std);
-  else
-    train<false>(v, x, gamma, beta, epsilon, y, mean, var, inv_std);
+  on_view(v, [&](auto wide) { train<wide>(v, x, gamma, beta, epsilon, y, mean, var, inv_std); });
 }
 
 void batch_norm_inference(const BatchNormShape& s, const float* x, const float* mean,
@@ -313,10 +322,7 @@ void batch_norm_inference(const BatchNormShape& s, const float* x, const float* 
   float* inv_std = reinterpret_cast<float*>(scratch_doubles(3, PC));
   for (int64_t pc = 0; pc < PC; ++pc)
     inv_std[pc] = static_cast<float>(1.0 / std::sqrt(double(var[pc]) + double(epsilon)));
-  if (v.wide)
-    normalize<true>(v, x, mean, inv_std, gamma, beta, y);
-  else
-    normalize<false>(v, x, mean, inv_std, gamma, beta, y);
+  on_view(v, [&](auto wide) { normalize<wide>(v, x, mean, inv_std, gamma, beta, y); });
 }
 
 void batch_norm_backward(const BatchNormShape& s, const float* dy, const float* x,
@@ -324,10 +330,9 @@ void batch_norm_backward(const BatchNormShape& s, const float* dy, const float* 
                          float* dgamma, float* dbeta) {
   validate_batch_norm(s, "batch_norm_backward");
   const View v = view_of(s);
-  if (v.wide)
-    backward<true>(v, dy, x, mean, inv_std, gamma, dx, dgamma, dbeta);
-  else
-    backward<false>(v, dy, x, mean, inv_std, gamma, dx, dgamma, dbeta);
+  on_view(v, [&](auto wide) {
+    backward<wide>(v, dy, x, mean, inv_std, gamma, dx, dgamma, dbeta);
+  });
 }
 
 void layer_norm_forward(int64_t M, int64_t F, const float* x, const float* gamma,

@@ -2,22 +2,12 @@
 // pykern/conv.h as loops, double accumulation, one thread. The backward ones
 // scatter every product of the forward sum into a double buffer, so they are
 // the forward loop nest read backwards and nothing else.
-#include <cmath>
 #include <vector>
 
 #include "pykern/conv.h"
 
 namespace pykern {
 namespace {
-
-double act_ref(double v, Act act) {
-  switch (act) {
-    case Act::relu: return v > 0.0 ? v : 0.0;
-    case Act::sigmoid: return 1.0 / (1.0 + std::exp(-v));
-    case Act::tanh: return std::tanh(v);
-    default: return v;
-  }
-}
 
 // Calls f(x_index, w_index, y_index) for every product term of the forward
 // sum, in a fixed order; padded positions are skipped.
@@ -64,7 +54,7 @@ void conv_forward_ref(const ConvShape& s, const float* x, const float* w, const 
   for_each_term(s, [&](int64_t xi, int64_t wi, int64_t yi) { acc[yi] += double(x[xi]) * w[wi]; });
   for (size_t i = 0; i < acc.size(); ++i) {
     const double b = bias ? double(bias[i % s.K]) : 0.0;
-    y[i] = static_cast<float>(act_ref(acc[i] + b, act));
+    y[i] = static_cast<float>(activation_ref(acc[i] + b, act));
   }
 }
 

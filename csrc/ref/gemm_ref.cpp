@@ -1,6 +1,5 @@
 // The oracle every fast SGEMM path is tested against: three loops, double
 // accumulation, no blocking, one thread.
-#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -8,15 +7,6 @@
 
 namespace pykern {
 namespace {
-
-double act_ref(double v, Act act) {
-  switch (act) {
-    case Act::relu: return v > 0.0 ? v : 0.0;
-    case Act::sigmoid: return 1.0 / (1.0 + std::exp(-v));
-    case Act::tanh: return std::tanh(v);
-    default: return v;
-  }
-}
 
 [[noreturn]] void bad(const GemmArgs& g, const char* what) {
   std::ostringstream s;
@@ -53,7 +43,7 @@ void sgemm_ref(const GemmArgs& g) {
       double v = double(g.alpha) * acc;
       if (g.beta != 0.0f) v += double(g.beta) * double(*c);
       if (g.bias) v += double(g.bias[j]);
-      *c = static_cast<float>(act_ref(v, g.act));
+      *c = static_cast<float>(activation_ref(v, g.act));
     }
   }
 }

@@ -87,6 +87,11 @@ void validate_pool(PoolGeometry& g, const char* op) {
 
 bool pool_argmax_is_int64(const PoolGeometry& g) { return sample_size(g) > INT32_MAX; }
 
+void check_argmax_fits(const PoolGeometry& g, ArgmaxOut argmax) {
+  if (!argmax.i64 && pool_argmax_is_int64(g))
+    bad(g, "max_pool_forward", "int32 argmax cannot index the cells of one sample; use int64");
+}
+
 void throw_bad_argmax(const PoolGeometry& g, int64_t pos, int64_t value) {
   std::ostringstream dy;
   dy << "(" << g.N;
@@ -99,6 +104,7 @@ void throw_bad_argmax(const PoolGeometry& g, int64_t pos, int64_t value) {
 }
 
 void max_pool_forward_ref(const PoolGeometry& g, const float* x, float* y, ArgmaxOut argmax) {
+  check_argmax_fits(g, argmax);
   const int64_t S = sample_size(g);
   for_each_output(g, [&](int64_t n, int64_t o, const int64_t* lo, const int64_t* hi) {
     for (int64_t c = 0; c < g.C; ++c) {

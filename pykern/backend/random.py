@@ -25,7 +25,7 @@ import numpy as np
 from pykern import _cpu
 
 __all__ = ["set_random_seed", "SeedGenerator", "uniform", "normal", "truncated_normal",
-           "global_generator", "draw", "permutation"]
+           "global_generator", "draw", "permutation", "make_default_seed"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -71,6 +71,12 @@ class _Global:
 
 def global_generator():
     return _Global.generator
+
+
+def make_default_seed():
+    """A seed in [1, 1e9) from the global stream (Keras' make_default_seed: what
+    RandomCrop records in its config when built without a seed)."""
+    return 1 + _Global.generator._derive() % (10 ** 9 - 1)
 
 
 def set_random_seed(seed):

@@ -12,10 +12,22 @@ from pykern.layers.input_layer import Input, InputLayer
 from pykern.layers.layer import KerasTensor, Layer
 from pykern.layers import op_layer  # noqa: F401  (operators on KerasTensors)
 from pykern.layers.normalization import (BatchNormalization, GroupNormalization,
-                                         LayerNormalization)
+                                         LayerNormalization, UnitNormalization)
 from pykern.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                                    AvgPool1D, AvgPool2D, AvgPool3D, MaxPool1D, MaxPool2D,
                                    MaxPool3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from pykern.layers.pooling_global import (GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                          GlobalAveragePooling3D, GlobalMaxPooling1D,
+                                          GlobalMaxPooling2D, GlobalMaxPooling3D)
+from pykern.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretization, Hashing,
+                                         IntegerLookup, Normalization, RandomBrightness,
+                                         RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                                         RandomTranslation, RandomZoom, Rescaling, Resizing,
+                                         StringLookup, TextVectorization)
+from pykern.layers.regularization import SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
+from pykern.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D,
+                                     UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
+                                     ZeroPadding3D)
 from pykern.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)
@@ -31,4 +43,20 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "Convolution3DTranspose", "BatchNormalization", "LayerNormalization",
            "GroupNormalization", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
            "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "MaxPool1D", "MaxPool2D",
-           "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D"]
+           "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+           "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D",
+           "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "SpatialDropout1D",
+           "SpatialDropout2D", "SpatialDropout3D", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D",
+           "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
+           "UnitNormalization", "Rescaling", "Normalization", "Resizing", "CenterCrop",
+           "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop",
+           "RandomContrast", "RandomBrightness", "CategoryEncoding", "Discretization", "Hashing",
+           "IntegerLookup", "StringLookup", "TextVectorization"]
+
+# Keras' short aliases (the same classes; configs name the long ones)
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D)
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = (
+    GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)

@@ -14,6 +14,7 @@ from pykern import regularizers as kregularizers
 from pykern.layers.layer import Layer
 from pykern.ops.conv import (conv_fused, conv_padding, conv_transpose_fused,
                              conv_transpose_output_length, depthwise_fused)
+from pykern.utils.argument_validation import standardize_data_format, standardize_tuple
 from pykern.utils.serialization import serialize_keras_object
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
@@ -22,30 +23,12 @@ __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
            "Convolution2DTranspose", "Convolution3DTranspose"]
 
 
-def _int_tuple(layer, name, value, rank, allow_zero=False):
-    v = (value,) * rank if isinstance(value, numbers.Integral) else tuple(value)
-    low = 0 if allow_zero else 1
-    if len(v) != rank or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or
-                             d < low for d in v):
-        raise ValueError(f"{layer}: {name} must be an int or a tuple of {rank} ints >= {low}, "
-                         f"got {value!r}")
-    return tuple(int(d) for d in v)
-
-
 def _padding(layer, padding, rank, allow_causal):
     p = str(padding).lower()
     allowed = ("valid", "same", "causal") if allow_causal else ("valid", "same")
     if p not in allowed:
         raise ValueError(f"{layer}: padding must be one of {allowed}, got {padding!r}")
     return p
-
-
-def _data_format(layer, data_format):
-    fmt = "channels_last" if data_format is None else str(data_format).lower()
-    if fmt not in ("channels_last", "channels_first"):
-        raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', "
-                         f"got {data_format!r}")
-    return fmt
 
 
 class _BaseConv(Layer):
@@ -65,12 +48,12 @@ class _BaseConv(Layer):
                                     not isinstance(filters, numbers.Integral) or filters <= 0):
             raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         self.filters = None if filters is None else int(filters)
-        self.kernel_size = _int_tuple(who, "kernel_size", kernel_size, self.rank)
-        self.strides = _int_tuple(who, "strides", strides, self.rank)
-        self.dilation_rate = _int_tuple(who, "dilation_rate", dilation_rate, self.rank)
+        self.kernel_size = standardize_tuple(kernel_size, self.rank, "kernel_size", who)
+        self.strides = standardize_tuple(strides, self.rank, "strides", who)
+        self.dilation_rate = standardize_tuple(dilation_rate, self.rank, "dilation_rate", who)
         self.padding = _padding(who, padding, self.rank,
                                 self.rank == 1 and not self._transpose)
-        self.data_format = _data_format(who, data_format)
+        self.data_format = standardize_data_format(data_format, who)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{who}: strides > 1 is not supported together with "
                              f"dilation_rate > 1, got strides={self.strides} and "
@@ -125,6 +108,17 @@ class _BaseConv(Layer):
                              f"{self.dilation_rate}) with padding={self.padding!r}: the "
                              f"output would be empty")
         return out
+
+    def _kernel_args(self, initializer, regularizer, constraint):
+        self.kernel_initializer = kinitializers.get(initializer)
+        self.kernel_regularizer = kregularizers.get(regularizer)
+        self.kernel_constraint = kconstraints.get(constraint)
+        self.kernel = None
+
+    def _kernel_config(self):
+        return {"kernel_initializer": serialize_keras_object(self.kernel_initializer),
+                "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
+                "kernel_constraint": serialize_keras_object(self.kernel_constraint)}
 
     def _add_bias(self, units):
         if self.use_bias:
@@ -186,10 +180,7 @@ class _Conv(_BaseConv):
         if self.filters % self.groups:
             raise ValueError(f"{self._who}: filters must be divisible by groups, got "
                              f"filters={self.filters} and groups={self.groups}")
-        self.kernel_initializer = kinitializers.get(kernel_initializer)
-        self.kernel_regularizer = kregularizers.get(kernel_regularizer)
-        self.kernel_constraint = kconstraints.get(kernel_constraint)
-        self.kernel = None
+        self._kernel_args(kernel_initializer, kernel_regularizer, kernel_constraint)
 
     def build(self, input_shape):
         c = self._channels(input_shape)
@@ -222,10 +213,7 @@ class _Conv(_BaseConv):
     def get_config(self):
         config = super().get_config()
         config["groups"] = self.groups
-        config.update({"kernel_initializer": serialize_keras_object(self.kernel_initializer),
-                       "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
-                       "kernel_constraint": serialize_keras_object(self.kernel_constraint)})
-        return _keras_order(config)
+        return _keras_order({**config, **self._kernel_config()})
 
 
 class Conv1D(_Conv):
@@ -256,16 +244,13 @@ class _ConvTranspose(_BaseConv):
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
                          activation, use_bias, bias_initializer, bias_regularizer,
                          activity_regularizer, bias_constraint, **kwargs)
-        self.output_padding = None if output_padding is None else _int_tuple(
-            self._who, "output_padding", output_padding, self.rank, allow_zero=True)
+        self.output_padding = None if output_padding is None else standardize_tuple(
+            output_padding, self.rank, "output_padding", self._who, allow_zero=True)
         if self.output_padding is not None and any(
                 p >= s for p, s in zip(self.output_padding, self.strides)):
             raise ValueError(f"{self._who}: output_padding {self.output_padding} must be "
                              f"smaller than the strides {self.strides}")
-        self.kernel_initializer = kinitializers.get(kernel_initializer)
-        self.kernel_regularizer = kregularizers.get(kernel_regularizer)
-        self.kernel_constraint = kconstraints.get(kernel_constraint)
-        self.kernel = None
+        self._kernel_args(kernel_initializer, kernel_regularizer, kernel_constraint)
 
     def build(self, input_shape):
         c = self._channels(input_shape)
@@ -300,10 +285,7 @@ class _ConvTranspose(_BaseConv):
     def get_config(self):
         config = super().get_config()
         config["output_padding"] = self.output_padding
-        config.update({"kernel_initializer": serialize_keras_object(self.kernel_initializer),
-                       "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
-                       "kernel_constraint": serialize_keras_object(self.kernel_constraint)})
-        return _keras_order(config)
+        return _keras_order({**config, **self._kernel_config()})
 
 
 class Conv1DTranspose(_ConvTranspose):

@@ -12,6 +12,7 @@ from pykern import regularizers as kregularizers
 from pykern.backend.random import SeedGenerator
 from pykern.ops.nn import dense as _dense  # the plain op: Dense is never called symbolically here
 from pykern.layers.layer import Layer
+from pykern.utils.argument_validation import standardize_data_format
 from pykern.utils.serialization import dump_function, load_function, serialize_keras_object
 
 __all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute", "RepeatVector",
@@ -136,8 +137,8 @@ class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
-            raise ValueError(f"Dropout {self.name!r}: rate must be a number in [0, 1], "
-                             f"got {rate!r}")
+            raise ValueError(f"{type(self).__name__} {self.name!r}: rate must be a number in "
+                             f"[0, 1], got {rate!r}")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
@@ -168,22 +169,13 @@ class Dropout(Layer):
                 "noise_shape": self.noise_shape}
 
 
-def _channels_last(data_format):
-    if data_format in (None, "channels_last"):
-        return "channels_last"
-    if data_format == "channels_first":
-        return data_format
-    raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got "
-                     f"{data_format!r}")
-
-
 class Flatten(Layer):
     """(B, d1, d2, ...) -> (B, d1*d2*...), row-major over channels_last; with
     channels_first the channel axis is first moved last (Keras' rule)."""
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = _channels_last(data_format)
+        self.data_format = standardize_data_format(data_format, f"Flatten {self.name!r}")
 
     def call(self, inputs):
         x = inputs

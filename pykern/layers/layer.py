@@ -372,7 +372,8 @@ class Layer:
             return self._symbolic_call(inputs, *args, **kwargs)
         if not isinstance(inputs, Tensor):
             inputs = _to_tensors(inputs)
-        if not self.built:
+        first_call = not self.built
+        if first_call:
             self._build_once(_input_shapes(inputs))
         training = kwargs.pop("training", None)
         if training is None:
@@ -389,13 +390,20 @@ class Layer:
         if self._call_losses:
             object.__setattr__(self, "_call_losses", [])
         # sub-layers built inside this call get paths under this layer's name, as in
-        # Keras (sub/dense/kernel for a subclassed model's Dense)
-        tokens = (_TRAINING.set(training), _SCOPE.set(_SCOPE.get() + (self.name,)))
-        try:
+        # Keras (sub/dense/kernel for a subclassed model's Dense); a built layer without
+        # sub-layers builds nothing, and an unchanged `training` needs no new context
+        scoped = first_call or bool(self._layers)
+        if scoped or training is not _TRAINING.get():
+            tokens = (_TRAINING.set(training),
+                      _SCOPE.set(_SCOPE.get() + (self.name,)) if scoped else None)
+            try:
+                outputs = self.call(inputs, *args, **kwargs)
+            finally:
+                _TRAINING.reset(tokens[0])
+                if scoped:
+                    _SCOPE.reset(tokens[1])
+        else:
             outputs = self.call(inputs, *args, **kwargs)
-        finally:
-            _TRAINING.reset(tokens[0])
-            _SCOPE.reset(tokens[1])
         if self.activity_regularizer is not None:
             for out in _flatten(outputs):
                 self._call_losses.append(self._activity_penalty(out))
@@ -533,6 +541,8 @@ def _to_tensors(x):
         return {k: _to_tensors(v) for k, v in x.items()}
     if isinstance(x, (np.ndarray, np.generic, float, int)):
         v = np.asarray(x)
+        if v.dtype.kind in "USO":  # strings stay host data (the lookup layers map them)
+            return v
         return Tensor(v.astype(np.float32) if v.dtype.kind == "f" and v.dtype != np.float32
                       else v)
     return x

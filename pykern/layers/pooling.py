@@ -2,24 +2,14 @@
 arguments (strides=None means pool_size; 'same' pads as TensorFlow, the extra
 cell at the end; the average counts real cells only) and configs. One base
 class; the N-D classes fix the rank and Keras' default pool sizes."""
-import numbers
-
 from pykern.layers.layer import Layer
 from pykern.ops.conv import conv_padding
 from pykern.ops.pooling import pool_fused
+from pykern.utils.argument_validation import standardize_data_format, standardize_tuple
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
            "AveragePooling2D", "AveragePooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
            "AvgPool1D", "AvgPool2D", "AvgPool3D"]
-
-
-def _ints(who, name, value, rank):
-    v = (value,) * rank if isinstance(value, numbers.Integral) else tuple(value)
-    if len(v) != rank or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or
-                             d < 1 for d in v):
-        raise ValueError(f"{who}: {name} must be a positive int or a tuple of {rank} positive "
-                         f"ints, got {value!r}")
-    return tuple(int(d) for d in v)
 
 
 class _Pooling(Layer):
@@ -31,17 +21,13 @@ class _Pooling(Layer):
                  **kwargs):
         super().__init__(name=name, **kwargs)
         who = f"{type(self).__name__} {self.name!r}"
-        self.pool_size = _ints(who, "pool_size", pool_size, self.rank)
-        self.strides = self.pool_size if strides is None else _ints(who, "strides", strides,
-                                                                    self.rank)
+        self.pool_size = standardize_tuple(pool_size, self.rank, "pool_size", who)
+        self.strides = self.pool_size if strides is None else standardize_tuple(
+            strides, self.rank, "strides", who)
         self.padding = str(padding).lower()
         if self.padding not in ("valid", "same"):
             raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
-        fmt = "channels_last" if data_format is None else str(data_format).lower()
-        if fmt not in ("channels_last", "channels_first"):
-            raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', "
-                             f"got {data_format!r}")
-        self.data_format = fmt
+        self.data_format = standardize_data_format(data_format, who)
         self.supports_masking = False
 
     @property

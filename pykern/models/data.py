@@ -12,6 +12,7 @@ import numpy as np
 
 from pykern.backend import random as krandom
 from pykern.backend.tensor import Tensor
+from pykern.utils.enqueuer import Prefetcher, loading_options, ordered_batches
 
 __all__ = ["DataHandler", "standardize", "split_validation"]
 
@@ -191,14 +192,19 @@ def split_validation(x, y, sample_weight, validation_split):
 
 
 class DataHandler:
-    """Batches for each epoch, from arrays, a Sequence or a generator."""
+    """Batches for each epoch, from arrays, a Sequence or a generator. `loading`
+    holds Keras 2's fit arguments workers / use_multiprocessing / max_queue_size
+    (None where not given: a Sequence's own attributes apply). close() (or leaving a
+    `with` block) shuts down the threads or processes that prepare batches."""
 
     def __init__(self, model, x, y, sample_weight, batch_size, steps, shuffle, class_weight,
-                 output_names, training, what="x", need_targets=True):
+                 output_names, training, what="x", need_targets=True, loading=None):
         from pykern.utils.sequence import Sequence
         self.model, self.output_names = model, output_names or []
         self.class_weight, self.need_targets, self.what = class_weight, need_targets, what
         self.exhausted = False
+        self.shuffle = shuffle
+        self._open = []  # batch streams to close: the epoch in progress, a prefetcher
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or
                                   steps < 1):
             raise ValueError(f"steps must be a positive int or None, got {steps!r}")
@@ -211,7 +217,11 @@ class DataHandler:
                                  f"generator or Sequence (it yields them)")
             self.kind = "sequence" if isinstance(x, Sequence) else "generator"
             self.source = x
+            self.loading = loading_options(x, **(loading or {}))
             self.iterator = None if self.kind == "sequence" else iter(x)
+            if self.kind == "generator" and self.loading is not None:
+                self.iterator = Prefetcher(self.iterator, self.loading[2])
+                self._open.append(self.iterator)
             self.steps = steps if steps is not None else (
                 len(x) if self.kind == "sequence" else None)
             if self.kind == "sequence" and self.steps == 0:
@@ -227,7 +237,6 @@ class DataHandler:
         self.xs, self.rebuild = _structure(batch, what)
         _check_features(model, self.xs, what)
         self.batch_size = batch_size
-        self.shuffle = shuffle
         self.passes_batches = math.ceil(self.n / batch_size)
         self.steps_per_epoch = steps
         self.steps = self.passes_batches if steps is None else steps
@@ -239,6 +248,16 @@ class DataHandler:
         if self.kind == "sequence":
             return self._sequence_batches()
         return self._generator_batches()
+
+    def close(self):
+        while self._open:
+            self._open.pop().close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _new_pass(self):
         n, bs = self.n, self.batch_size
@@ -262,7 +281,7 @@ class DataHandler:
             if self._cursor >= self.passes_batches:
                 warnings.warn("Your input ran out of data; interrupting the epoch. Make sure "
                               "that your data can generate at least steps_per_epoch * epochs "
-                              "batches.", stacklevel=3)
+                              "batches.", stacklevel=4)
                 break
             lo, hi = self._cursor * bs, min(n, (self._cursor + 1) * bs)
             self._cursor += 1
@@ -293,9 +312,21 @@ class DataHandler:
                            self.what, self.need_targets)
 
     def _sequence_batches(self):
+        """Batch order shuffled per epoch when fit's shuffle is True, as Keras does."""
         seq = self.source
-        for i in range(self.steps):
-            yield self._unpack(seq[i % len(seq)])
+        seq.on_epoch_begin()
+        n = len(seq)
+        order = krandom.permutation(n) if self.shuffle else np.arange(n)
+        indices = [int(order[i % n]) for i in range(self.steps)]
+        if self.loading is None:
+            batches = (seq[i] for i in indices)
+        else:
+            batches = ordered_batches(seq, indices, *self.loading)
+            self._open.append(batches)
+        for item in batches:
+            yield self._unpack(item)
+        if self.loading is not None:
+            self._open.remove(batches)
         seq.on_epoch_end()
 
     def _generator_batches(self):

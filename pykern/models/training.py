@@ -14,6 +14,7 @@ probabilities trains on the logits (stable): the activation op attaches its
 logits to its output and the crossentropy reads them, as TensorFlow-Keras does
 (keras_behaviour.md §3.2). No layer is modified for it.
 """
+import contextlib
 import copy
 import warnings
 
@@ -329,10 +330,8 @@ class Trainer:
         compiled metrics; all on the device, nothing read back."""
         c = self._compiled
         for tracker, value in ((c.loss_tracker, total), *zip(c.output_loss_trackers, parts)):
-            if value is not None:
-                k = value.device.k
-                tracker._add(k.binary("multiply", k.cast(value._data, "float64"),
-                                      float(batch_size)), float(batch_size), value.device)
+            if value is not None:  # the batch's mean loss, weighted by its size (as Keras)
+                tracker._add(value._data, float(batch_size), value.device, float(batch_size))
         if c.metrics is None:
             c.build_metrics(ys, outs)
         with no_grad():
@@ -411,8 +410,7 @@ class Trainer:
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1, **kwargs):
         """Trains for `epochs` epochs and returns the History callback."""
-        if kwargs:
-            raise TypeError(f"fit: unexpected keyword argument(s) {sorted(kwargs)}")
+        loading = _loading_arguments("fit", kwargs)
         c = self._require_compiled("fit()")
         verbose = 1 if verbose == "auto" else int(verbose)
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
@@ -423,13 +421,17 @@ class Trainer:
                                  f"{validation_split}")
             (x, y, sample_weight), validation_data = split_validation(
                 x, y, sample_weight, validation_split)
-        data = DataHandler(self, x, y, sample_weight, batch_size, steps_per_epoch, shuffle,
-                           class_weight, c.output_names, training=True)
-        val = None
-        if validation_data is not None:
-            val = self._validation_handler(validation_data,
-                                           validation_batch_size or batch_size,
-                                           validation_steps)
+        with DataHandler(self, x, y, sample_weight, batch_size, steps_per_epoch, shuffle,
+                         class_weight, c.output_names, training=True, loading=loading) as data:
+            val = None if validation_data is None else self._validation_handler(
+                validation_data, validation_batch_size or batch_size, validation_steps, loading)
+            with val or contextlib.nullcontext():
+                return self._fit_epochs(data, val, callbacks, verbose, epochs, initial_epoch,
+                                        validation_freq)
+
+    def _fit_epochs(self, data, val, callbacks, verbose, epochs, initial_epoch,
+                    validation_freq):
+        c = self._compiled
         c.trainable = None  # trainable variables are listed again at the first step
         cbs = CallbackList(callbacks, add_history=True, add_progbar=True, model=self,
                            verbose=verbose, epochs=epochs, steps=data.steps)
@@ -456,7 +458,7 @@ class Trainer:
                     break
             if data.exhausted and step == 0 and c.loss_tracker.count == 0:
                 warnings.warn("fit: the input ran out of data; stopping training",
-                              stacklevel=2)
+                              stacklevel=3)
                 break
             logs = dict(sorted(self._logs().items()))  # Keras' order: sorted, then val_ sorted
             if val is not None and self._should_validate(epoch, validation_freq):
@@ -477,7 +479,7 @@ class Trainer:
             return (epoch + 1) % freq == 0
         return epoch + 1 in freq
 
-    def _validation_handler(self, validation_data, batch_size, steps):
+    def _validation_handler(self, validation_data, batch_size, steps, loading):
         c = self._compiled
         if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3) and \
                 not _is_sequence_like(validation_data):
@@ -486,7 +488,7 @@ class Trainer:
         else:
             vx, vy, vsw = validation_data, None, None
         return DataHandler(self, vx, vy, vsw, batch_size, steps, False, None, c.output_names,
-                           training=False, what="validation_data")
+                           training=False, what="validation_data", loading=loading)
 
     def _run_evaluation(self, data, cbs):
         self._compiled.device = self._device()
@@ -511,14 +513,13 @@ class Trainer:
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """Loss and metrics on the data: a scalar without metrics, else [loss, *metrics]
         in compile order (or a dict with return_dict)."""
-        if kwargs:
-            raise TypeError(f"evaluate: unexpected keyword argument(s) {sorted(kwargs)}")
+        loading = _loading_arguments("evaluate", kwargs)
         c = self._require_compiled("evaluate()")
-        data = DataHandler(self, x, y, sample_weight, batch_size, steps, False, None,
-                           c.output_names, training=False)
         verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = CallbackList(callbacks, model=self, verbose=verbose, steps=data.steps)
-        logs = self._run_evaluation(data, cbs)
+        with DataHandler(self, x, y, sample_weight, batch_size, steps, False, None,
+                         c.output_names, training=False, loading=loading) as data:
+            cbs = CallbackList(callbacks, model=self, verbose=verbose, steps=data.steps)
+            logs = self._run_evaluation(data, cbs)
         if verbose:
             from pykern.utils.progbar import Progbar
             Progbar(data.steps, verbose=verbose).update(data.steps or 1, list(logs.items()),
@@ -531,10 +532,26 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                **kwargs):
         """Outputs for every sample, concatenated over batches of `batch_size` (32)."""
-        data = DataHandler(self, x, None, None, batch_size, steps, False, None, None,
-                           training=False, what="x", need_targets=False)
+        loading = _loading_arguments("predict", kwargs)
+        with DataHandler(self, x, None, None, batch_size, steps, False, None, None,
+                         training=False, what="x", need_targets=False,
+                         loading=loading) as data:
+            chunks = self._predict_batches(data, callbacks)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if verbose:
+            from pykern.utils.progbar import Progbar
+            Progbar(len(chunks), verbose=verbose).update(len(chunks), finalize=True)
+        first = chunks[0]
+        if isinstance(first, dict):
+            return {k: np.concatenate([ch[k] for ch in chunks]) for k in first}
+        if isinstance(first, (list, tuple)):
+            return [np.concatenate([ch[i] for ch in chunks]) for i in range(len(first))]
+        return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+
+    def _predict_batches(self, data, callbacks):
         cbs = CallbackList(callbacks, model=self, verbose=0, steps=data.steps)
         want = cbs.wants("on_predict_batch_end")
         cbs.on_predict_begin()
@@ -549,16 +566,7 @@ class Trainer:
         cbs.on_predict_end()
         if not chunks:
             raise ValueError("predict: the input has no samples")
-        verbose = 1 if verbose == "auto" else int(verbose)
-        if verbose:
-            from pykern.utils.progbar import Progbar
-            Progbar(len(chunks), verbose=verbose).update(len(chunks), finalize=True)
-        first = chunks[0]
-        if isinstance(first, dict):
-            return {k: np.concatenate([ch[k] for ch in chunks]) for k in first}
-        if isinstance(first, (list, tuple)):
-            return [np.concatenate([ch[i] for ch in chunks]) for i in range(len(first))]
-        return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        return chunks
 
     # --- single batches ---------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
@@ -592,6 +600,18 @@ def _serialize_spec(spec):
     if callable(spec):
         return getattr(spec, "__name__", repr(spec))
     return spec
+
+
+_LOADING = ("workers", "use_multiprocessing", "max_queue_size")
+
+
+def _loading_arguments(method, kwargs):
+    """Keras 2's fit/evaluate/predict arguments for Sequences and generators (Keras 3
+    takes them on the PyDataset); any other keyword is a TypeError."""
+    unknown = sorted(set(kwargs) - set(_LOADING))
+    if unknown:
+        raise TypeError(f"{method}: unexpected keyword argument(s) {unknown}")
+    return {k: kwargs[k] for k in _LOADING if k in kwargs}
 
 
 def _is_sequence_like(obj):

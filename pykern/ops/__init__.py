@@ -17,7 +17,8 @@ from pykern.ops.elementwise import (abs, absolute, add, clip, divide, equal, exp
                                     greater, greater_equal, less, less_equal, log, log1p,
                                     logical_and, logical_not, logical_or, maximum, minimum,
                                     multiply, negative, not_equal, power, reciprocal, round,
-                                    sign, sqrt, square, subtract, where)
+                                    sign, sin, cos, tan, sqrt, square, subtract,
+                                    where)
 from pykern.ops.conv import conv, conv_transpose, depthwise_conv, separable_conv
 from pykern.ops.matmul import matmul
 from pykern.ops.normalization import batch_normalization, layer_normalization, moments
@@ -26,7 +27,7 @@ from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sig
                            hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
                            sigmoid, silu, softmax, softplus, softsign, swish, tanh)
 from pykern.ops.reductions import all, any, argmax, argmin, max, mean, min, prod, std, sum, var
-from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem,
+from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pad,
                               repeat, reshape, slice, split, squeeze, stack, tile, transpose,
                               unstack)
 
@@ -42,7 +43,8 @@ __all__ = [
     "std", "argmax", "argmin", "any", "all", "full", "reshape", "transpose", "concatenate", "stack", "split",
     "unstack", "expand_dims", "squeeze", "broadcast_to", "repeat", "tile", "slice", "getitem",
     "flatten", "conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
-    "average_pool", "batch_normalization", "layer_normalization", "moments",
+    "average_pool", "batch_normalization", "layer_normalization", "moments", "pad", "sin",
+    "cos", "tan",
 ]
 
 
@@ -75,6 +77,8 @@ def _attach_operators():
 
 
 _attach_operators()
+
+from pykern.ops import image, random  # noqa: E402,F401  (keras.ops.image, keras.random)
 
 # Keras' op class name for each op (CamelCase of the function name, except these)
 _CLASS_NAMES = {"getitem": "GetItem", "log_softmax": "LogSoftmax", "hard_silu": "HardSilu",

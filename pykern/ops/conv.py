@@ -99,6 +99,27 @@ def _bias_grad(k, dz):
     return k.reduce("sum", dz, tuple(range(dz.ndim - 1)))
 
 
+def _operands(x, kernel, bias, op):
+    """(x, w, parents, device) as float32 tensors on one device, ranks checked."""
+    x, w = _t(x), _t(kernel)
+    parents = (x, w) if bias is None else (x, w, _t(bias))
+    d = devices.of(parents, op)
+    _check_rank(x, w.ndim, op)
+    return x, w, parents, d
+
+
+def _linear_backward(k, act, y, grad_x, grad_w):
+    """The backward of act(linear(x, w) + bias): dz = g * act'(y), then grad_x(dz),
+    grad_w(dz) and the bias gradient (a sum of dz over all but the channel axis)."""
+    def backward(g, needs):
+        dz = g if act == "none" else k.unary_grad(act, g, None, y)
+        out = [grad_x(dz) if needs[0] else None, grad_w(dz) if needs[1] else None]
+        if len(needs) == 3:
+            out.append(_bias_grad(k, dz) if needs[2] else None)
+        return tuple(out)
+    return backward
+
+
 def _output_check(k, y, x, w, op, padding):
     if any(d is not None and d < 1 for d in y.shape[1:-1]):
         raise ValueError(f"{op}: the output would be empty: inputs of shape {tuple(x.shape)} "
@@ -112,11 +133,8 @@ def conv_fused(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1
     kernel (*kernel, C/groups, filters). The backward: dz = g * act'(y), then one
     backward-data and one backward-filter kernel and a sum for the bias."""
     act = _act(activation, op)
-    x, w = _t(x), _t(kernel)
-    parents = (x, w) if bias is None else (x, w, _t(bias))
-    d = devices.of(parents, op)
+    x, w, parents, d = _operands(x, kernel, bias, op)
     k = d.k
-    _check_rank(x, w.ndim, op)
     rank = w.ndim - 2
     strides = _tuple(strides, rank, "strides", op)
     dil = _tuple(dilation_rate, rank, "dilation_rate", op)
@@ -133,16 +151,10 @@ def conv_fused(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1
                act)
     _output_check(k, y, x, w, op, padding)
     x_shape, w_shape = x.shape, w.shape
-
-    def backward(g, needs):
-        dz = g if act == "none" else k.unary_grad(act, g, None, y)
-        dx = k.conv_backward_data(dz, wv, x_shape, strides, dil, pb, pe, groups) \
-            if needs[0] else None
-        dw = k.conv_backward_filter(xv, dz, w_shape, strides, dil, pb, pe, groups) \
-            if needs[1] else None
-        if len(needs) == 2:
-            return dx, dw
-        return dx, dw, (_bias_grad(k, dz) if needs[2] else None)
+    backward = _linear_backward(
+        k, act, y,
+        lambda dz: k.conv_backward_data(dz, wv, x_shape, strides, dil, pb, pe, groups),
+        lambda dz: k.conv_backward_filter(xv, dz, w_shape, strides, dil, pb, pe, groups))
     return _out(y, parents, backward, d)
 
 
@@ -159,11 +171,8 @@ def depthwise_fused(x, kernel, bias=None, strides=1, padding="valid", dilation_r
                     activation=None, op="depthwise_conv"):
     """act(depthwise(x, kernel) + bias); kernel (*kernel, C, multiplier)."""
     act = _act(activation, op)
-    x, w = _t(x), _t(kernel)
-    parents = (x, w) if bias is None else (x, w, _t(bias))
-    d = devices.of(parents, op)
+    x, w, parents, d = _operands(x, kernel, bias, op)
     k = d.k
-    _check_rank(x, w.ndim, op)
     rank = w.ndim - 2
     if x.shape[-1] is not None and x.shape[-1] != w.shape[-2]:
         raise ValueError(f"{op}: inputs with {x.shape[-1]} channels do not fit a depthwise "
@@ -176,16 +185,10 @@ def depthwise_fused(x, kernel, bias=None, strides=1, padding="valid", dilation_r
                          pe, act)
     _output_check(k, y, x, w, op, padding)
     x_shape, w_shape = x.shape, w.shape
-
-    def backward(g, needs):
-        dz = g if act == "none" else k.unary_grad(act, g, None, y)
-        dx = k.depthwise_conv_backward_data(dz, wv, x_shape, strides, dil, pb, pe) \
-            if needs[0] else None
-        dw = k.depthwise_conv_backward_filter(xv, dz, w_shape, strides, dil, pb, pe) \
-            if needs[1] else None
-        if len(needs) == 2:
-            return dx, dw
-        return dx, dw, (_bias_grad(k, dz) if needs[2] else None)
+    backward = _linear_backward(
+        k, act, y,
+        lambda dz: k.depthwise_conv_backward_data(dz, wv, x_shape, strides, dil, pb, pe),
+        lambda dz: k.depthwise_conv_backward_filter(xv, dz, w_shape, strides, dil, pb, pe))
     return _out(y, parents, backward, d)
 
 
@@ -214,11 +217,8 @@ def conv_transpose_fused(x, kernel, bias=None, strides=1, padding="valid", outpu
     convolution whose kernel is `kernel` (*kernel, filters, C); its backward is
     that convolution's forward (dx) and backward-filter (dw)."""
     act = _act(activation, op)
-    x, w = _t(x), _t(kernel)
-    parents = (x, w) if bias is None else (x, w, _t(bias))
-    d = devices.of(parents, op)
+    x, w, parents, d = _operands(x, kernel, bias, op)
     k = d.k
-    _check_rank(x, w.ndim, op)
     rank = w.ndim - 2
     padding = str(padding).lower()
     if padding not in ("valid", "same"):
@@ -253,15 +253,10 @@ def conv_transpose_fused(x, kernel, bias=None, strides=1, padding="valid", outpu
         y = k.binary("add", y, parents[2]._data)
     if act != "none":
         y = k.unary(act, y)
-
-    def backward(g, needs):
-        dz = g if act == "none" else k.unary_grad(act, g, None, y)
-        dx = k.conv(dz, wv, None, strides, dil, pb, pe, 1, "none") if needs[0] else None
-        dw = k.conv_backward_filter(dz, xv, w.shape, strides, dil, pb, pe, 1) \
-            if needs[1] else None
-        if len(needs) == 2:
-            return dx, dw
-        return dx, dw, (_bias_grad(k, dz) if needs[2] else None)
+    w_shape = w.shape
+    backward = _linear_backward(
+        k, act, y, lambda dz: k.conv(dz, wv, None, strides, dil, pb, pe, 1, "none"),
+        lambda dz: k.conv_backward_filter(dz, xv, w_shape, strides, dil, pb, pe, 1))
     return _out(y, parents, backward, d)
 
 

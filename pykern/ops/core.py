@@ -29,7 +29,8 @@ def _t(x, device=None):
     """Any input as a float32 Tensor: a Tensor of another dtype through the cast op
     (so the graph survives), plain values as leaves on `device` (default: current)."""
     if isinstance(x, Tensor):
-        if x._data.dtype == _F32:
+        dt = x._data.dtype
+        if dt is _F32 or dt == _F32:  # NumPy's float32 dtype is a singleton: `is` is the fast test
             return x
         return cast(x, _F32)
     d = devices.current() if device is None else device
@@ -38,8 +39,26 @@ def _t(x, device=None):
 
 def _ts(xs, op):
     """Several inputs as float32 Tensors on one device, and that device."""
+    if len(xs) == 2:
+        return _t2(xs[0], xs[1], op)
     d = devices.of([x for x in xs if isinstance(x, Tensor)], op) or devices.current()
     return [_t(x, d) for x in xs], d
+
+
+def _t2(a, b, op):
+    """_ts for the common two operands, without building lists (an op's hot path)."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        d = a.device
+        if b.device is not d:
+            d = devices.of((a, b), op)
+    elif ta:
+        d = a.device
+    elif tb:
+        d = b.device
+    else:
+        d = devices.current()
+    return (_t(a, d), _t(b, d)), d
 
 
 def _out(data, parents, backward, device):

@@ -13,7 +13,8 @@ from pykern.ops.core import _out, _t, _ts, _unbroadcast, _wrap, convert_to_tenso
 __all__ = ["add", "subtract", "multiply", "divide", "negative", "power", "square", "sqrt",
            "exp", "expm1", "log", "log1p", "abs", "absolute", "sign", "maximum", "minimum", "clip",
            "where", "reciprocal", "equal", "not_equal", "greater", "greater_equal", "less",
-           "less_equal", "logical_and", "logical_or", "logical_not", "floor", "round"]
+           "less_equal", "logical_and", "logical_or", "logical_not", "floor", "round", "sin", "cos",
+           "tan"]
 
 
 def _unary(op, x, p=None):
@@ -134,6 +135,18 @@ def log1p(x):
 
 def log(x):
     return _unary("log", x)
+
+
+def sin(x):
+    return _unary("sin", x)
+
+
+def cos(x):
+    return _unary("cos", x)
+
+
+def tan(x):
+    return _unary("tan", x)
 
 
 def abs(x):  # noqa: A001 - Keras' name

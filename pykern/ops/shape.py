@@ -6,7 +6,8 @@ from pykern.backend.tensor import Tensor
 from pykern.ops.core import _out, _t, _ts, _unbroadcast
 
 __all__ = ["reshape", "transpose", "concatenate", "stack", "expand_dims", "squeeze",
-           "broadcast_to", "repeat", "tile", "slice", "getitem", "flatten", "split", "unstack"]
+           "broadcast_to", "repeat", "tile", "slice", "getitem", "flatten", "split", "unstack",
+           "pad"]
 
 
 def _reshape_target(shape, new_shape):
@@ -230,3 +231,56 @@ def slice(x, start_indices, shape):  # noqa: A001 - Keras' name
     """The block of `shape` starting at `start_indices` (Keras' ops.slice)."""
     index = tuple(builtins_slice(s, s + n) for s, n in zip(start_indices, shape))
     return getitem(x, index)
+
+
+_PAD_MODES = ("constant", "edge", "linear_ramp", "maximum", "mean", "median", "minimum",
+              "reflect", "symmetric", "wrap", "empty", "circular")
+
+
+def _pad_pairs(pad_width, ndim):
+    """keras.ops.pad's pad_width forms as one (before, after) pair per axis: an int,
+    (pad,) or (before, after) for every axis, or one (pad,) / (before, after) per axis."""
+    def ints(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    def pair(p):
+        p = tuple(p) if isinstance(p, (tuple, list)) else (p,)
+        if len(p) not in (1, 2) or not all(ints(v) for v in p):
+            raise ValueError(f"pad: pad_width entries must be an integer or 1 or 2 integers, "
+                             f"got {pad_width!r}")
+        return (int(p[0]), int(p[-1]))
+    if ints(pad_width) or (isinstance(pad_width, (tuple, list)) and len(pad_width) and
+                           all(ints(v) for v in pad_width)):
+        pairs = (pair(pad_width),) * ndim
+    else:
+        pairs = tuple(pair(p) for p in pad_width)
+        if len(pairs) == 1:
+            pairs *= ndim
+    if len(pairs) != ndim:
+        raise ValueError(f"pad: pad_width must have one entry per axis of x; got pad_width="
+                         f"{pad_width!r} for a tensor of rank {ndim}")
+    if any(v < 0 for p in pairs for v in p):
+        raise ValueError(f"pad: pad widths must be >= 0, got pad_width={pad_width!r}")
+    return pairs
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """x with constant_values (default 0) added before and after each axis, as
+    keras.ops.pad; the gradient is the output gradient's middle block. Only
+    mode 'constant' is implemented."""
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got mode={mode!r}")
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"pad: constant_values can only be given with mode 'constant', got "
+                         f"mode={mode!r}")
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not implemented; only 'constant' is")
+    x = _t(x)
+    k = x.device.k
+    pairs = _pad_pairs(pad_width, x.ndim)
+    value = 0.0 if constant_values is None else float(constant_values)
+    middle = tuple(builtins_slice(a, -b if b else None) for a, b in pairs)
+
+    def backward(g, needs):
+        return (k.getitem(g, middle),)
+    return _out(k.pad(x._data, pairs, value), (x,), backward, x.device)

@@ -1,6 +1,6 @@
 """ONNX export (opset 17) of Sequential and functional models: each layer (and
 each op applied to symbolic tensors: arithmetic, element-wise functions,
-reductions, softmax, transpose) maps to a few standard ONNX operators, weights
+reductions, softmax, transpose, pad) maps to a few standard ONNX operators, weights
 become initializers, and the batch dimension stays symbolic. The convolution,
 pooling and normalization layers map in onnx_conv.py. A layer without a mapping
 raises NotImplementedError naming it; nothing is silently approximated.
@@ -176,9 +176,12 @@ def _chain(g, op_type, xs):
     return y
 
 
-def _l2_normalize(g, x, axis):
-    sq = g.op("ReduceSum", [g.op("Mul", [x, x]), g.const([axis], "axes", np.int64)], keepdims=1)
-    return g.op("Div", [x, g.op("Sqrt", [g.op("Max", [sq, g.const(1e-14)])])])
+def _l2_normalize(g, x, axes, floor=1e-14):
+    """x / sqrt(max(sum(x^2 over axes), floor)): with a floor, unlike LpNormalization, so
+    an all-zero slice gives 0 rather than NaN."""
+    sq = g.op("ReduceSum", [g.op("Mul", [x, x]), g.const(list(axes), "axes", np.int64)],
+              keepdims=1)
+    return g.op("Div", [x, g.op("Sqrt", [g.op("Max", [sq, g.const(floor)])])])
 
 
 def _dot(g, layer, xs, shapes):
@@ -188,7 +191,7 @@ def _dot(g, layer, xs, shapes):
         raise NotImplementedError(f"export: Dot {layer.name!r} needs static non-batch dims, "
                                   f"got {s1} and {s2}")
     if layer.normalize:
-        x, y = _l2_normalize(g, x, a1), _l2_normalize(g, y, a2)
+        x, y = _l2_normalize(g, x, [a1]), _l2_normalize(g, y, [a2])
     # as the layer: x -> (B, Rx, K), y -> (B, K, Ry), one MatMul, back to (B, *rest)
     xt = g.op("Transpose", [x], perm=[i for i in range(len(s1)) if i != a1] + [a1])
     yt = g.op("Transpose", [y], perm=[0, a2] + [i for i in range(1, len(s2)) if i != a2])
@@ -201,9 +204,37 @@ def _dot(g, layer, xs, shapes):
     return g.op("Reshape", [z, g.const([0, *(rest or [1])], "shape", np.int64)])
 
 
+def _zero_padding(g, layer, x):
+    pairs = layer._per_axis(layer._pads, (0, 0))
+    pads = [a for a, _ in pairs] + [b for _, b in pairs]  # ONNX: all befores, then afters
+    return g.op("Pad", [x, g.const(pads, "pads", np.int64)], mode="constant")
+
+
+def _cropping(g, layer, x):
+    starts = [a for a, _ in layer._crops]
+    ends = [-b if b else np.iinfo(np.int64).max for _, b in layer._crops]
+    return g.op("Slice", [x, g.const(starts, "starts", np.int64),
+                          g.const(ends, "ends", np.int64),
+                          g.const(list(layer._spatial_axes()), "axes", np.int64)])
+
+
+def _upsampling(g, layer, x):
+    scales = g.const([float(f) for f in layer._per_axis(layer._factors, 1)], "scales")
+    if getattr(layer, "interpolation", "nearest") == "nearest":
+        # source floor(o / f): each element repeated f times, as the layer's repeats
+        return g.op("Resize", [x, "", scales], mode="nearest",
+                    coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    # source (o + 0.5) / f - 0.5 clamped to the edges: TF's half-pixel bilinear rule
+    return g.op("Resize", [x, "", scales], mode="linear",
+                coordinate_transformation_mode="half_pixel")
+
+
+_GLOBAL_POOLING = {f"Global{kind}Pooling{n}D": op for kind, op in
+                   (("Average", "ReduceMean"), ("Max", "ReduceMax")) for n in (1, 2, 3)}
 _MERGES = {"Add": "Sum", "Maximum": "Max", "Minimum": "Min"}
 _IDENTITY = ("Dropout", "Identity", "ActivityRegularization", "InputLayer", "GaussianNoise",
-             "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D")
+             "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
+             "SpatialDropout3D")
 _SYMBOLIC = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "TrueDivide": "Div",
              "Power": "Pow", "Matmul": "MatMul"}
 
@@ -257,6 +288,18 @@ def _layer(g, layer, args, shapes):
         return g.op("Transpose", [x], perm=[0, *layer.dims])
     if kind == "RepeatVector":
         return _repeat_vector(g, layer, x)
+    if kind.startswith("ZeroPadding"):
+        return _zero_padding(g, layer, x)
+    if kind.startswith("Cropping"):
+        return _cropping(g, layer, x)
+    if kind.startswith("UpSampling"):
+        return _upsampling(g, layer, x)
+    if kind in _GLOBAL_POOLING:
+        return g.op(_GLOBAL_POOLING[kind], [x], axes=list(layer._spatial_axes()),
+                    keepdims=int(bool(layer.keepdims)))
+    if kind == "UnitNormalization":
+        axes = layer.axis if isinstance(layer.axis, list) else [layer.axis]
+        return _l2_normalize(g, x, axes, floor=1e-24)  # Keras' epsilon 1e-12, squared
     from pykern.saving.onnx_conv import LAYERS
     emit = LAYERS.get(type(layer))
     if emit is not None:
@@ -264,7 +307,9 @@ def _layer(g, layer, args, shapes):
     raise NotImplementedError(f"export: {where} has no ONNX mapping (yet); layers that export "
                               f"are Dense, activations, Dropout, Flatten, Reshape, Permute, "
                               f"RepeatVector, merging layers, convolution, pooling and "
-                              f"normalization layers and nested models")
+                              f"normalization layers, ZeroPadding, Cropping, UpSampling, "
+                              f"SpatialDropout, global pooling, UnitNormalization and nested "
+                              f"models")
 
 
 _UNARY = {"Negative": "Neg", "Abs": "Abs", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt",
@@ -286,6 +331,13 @@ def _reduce(g, op_name, x, rank, axis=None, keepdims=False):
     return g.op(op_name, [x], axes=axes, keepdims=int(keepdims))
 
 
+def _pad(g, x, rank, pad_width, mode="constant", constant_values=0.0):
+    from pykern.ops.shape import _pad_pairs
+    pairs = _pad_pairs(pad_width, rank)
+    pads = g.const([a for a, _ in pairs] + [b for _, b in pairs], "pads", np.int64)
+    return g.op("Pad", [x, pads, g.const(float(constant_values), "value")], mode=mode)
+
+
 def _symbolic(g, layer, args, shapes, kwargs):
     """A graph op (`x * 2`, `ops.exp(x)`, `ops.sum(x, axis=1)`, ...) as ONNX."""
     name, where = layer.op_name, f"the graph op {layer.op_name!r} ({layer.name!r})"
@@ -305,6 +357,8 @@ def _symbolic(g, layer, args, shapes, kwargs):
         axis = kwargs.get("axis", -1)
         if isinstance(axis, int):
             return g.op(name, [args[0]], axis=axis)
+    if name == "Pad" and len(args) == 1 and kwargs.get("mode", "constant") == "constant":
+        return _pad(g, args[0], len(shapes[0]), **kwargs)
     if name == "Transpose" and len(args) == 1 and set(kwargs) <= {"axes"}:
         perm = kwargs.get("axes")
         return g.op("Transpose", [args[0]], **({"perm": list(perm)} if perm else {}))

@@ -16,4 +16,7 @@ void activation_inplace(float* y, int64_t n, Act act);
 // The same on one contiguous row, for use inside already-parallel regions.
 void activation_row(float* y, int64_t n, Act act);
 
+// act(v) in double: the oracles' version (csrc/ref/activation_ref.cpp).
+double activation_ref(double v, Act act);
+
 }  // namespace pykern

@@ -13,13 +13,16 @@
 //
 // argmax (N, OD, OH, OW, C) holds, for each output, the flat index within the
 // sample, ((d*H + h)*W + w)*C + c, of the input cell that won: the first in
-// row-major window order among equal maxima (TF's MaxPool gradient also routes
-// to one input), or the first NaN if the window holds one (the output is NaN).
-// It is int32 when D*H*W*C fits, else int64 (pool_argmax_is_int64).
+// row-major window order among equal maxima (TF's MaxPool gradient routes ties
+// the same way), or the first NaN if the window holds one (the output is NaN).
+// It is int64, or int32 when D*H*W*C fits (pool_argmax_is_int64 is false).
+// Averages sum in float32 in window order, then divide by the count.
 //
 // Every kernel is bitwise reproducible for any thread count: outputs are
 // computed independently, each in a fixed order. max_pool_backward scatter-adds
-// dy into dx sample by sample (threads over N), outputs in order.
+// dy into dx sample by sample (threads over N), outputs in order. Between ISAs
+// only avg_pool_backward may differ, in the last bit (AVX2/AVX-512 fuse its
+// multiply-adds).
 #pragma once
 #include <cstdint>
 
@@ -56,7 +59,11 @@ struct ArgmaxIn {
   const int64_t* i64 = nullptr;
 };
 
-// g must have passed validate_pool. x (N,D,H,W,C); y, argmax (N,OD,OH,OW,C).
+// Throws the error max_pool_forward gives for an int32 argmax that cannot hold the indices.
+void check_argmax_fits(const PoolGeometry& g, ArgmaxOut argmax);
+
+// g must have passed validate_pool. x (N,D,H,W,C); y, argmax (N,OD,OH,OW,C). Throws
+// std::invalid_argument if argmax is int32 where int64 is needed.
 void max_pool_forward(const PoolGeometry& g, const float* x, float* y, ArgmaxOut argmax);
 // dy, argmax (N,OD,OH,OW,C) -> dx (N,D,H,W,C) = sum of dy over the outputs each cell won.
 // Reads only N, C, in and out of g (no validate_pool needed). Throws

@@ -166,10 +166,13 @@ def of(tensors, op="op"):
     found = None
     for t in tensors:
         d = t.device
-        if d is found or found is META:
+        if d is found:
             continue
-        if found is None or d is META:
+        if found is None:
             found = d
+            continue
+        if d is META or found is META:
+            found = META
             continue
         raise ValueError(f"{op}: operands are on different devices ({found.name} and {d.name}); "
                          f"move one with pykern.ops.convert_to_tensor inside a "

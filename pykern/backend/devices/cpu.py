@@ -139,6 +139,9 @@ _UNARY = {
     "silu": (lambda v, p: v * _sigmoid(v),
              lambda v, y, p: _sigmoid(v) * (1 + v * (1 - _sigmoid(v)))),
     "exponential": (lambda v, p: np.exp(v), lambda v, y, p: y),
+    "sin": (lambda v, p: np.sin(v), lambda v, y, p: np.cos(v)),
+    "cos": (lambda v, p: np.cos(v), lambda v, y, p: -np.sin(v)),
+    "tan": (lambda v, p: np.tan(v), lambda v, y, p: 1 + y * y),
 }
 _NEGATE_GRAD = {"negative"}
 
@@ -157,6 +160,64 @@ _REDUCE = {"sum": np.add.reduce, "max": np.maximum.reduce, "min": np.minimum.red
 
 _FUSED_ACT = {"none", "relu", "sigmoid", "tanh"}
 EPSILON = 1e-7
+
+
+def _round_half_away(v):
+    """std::round (halves away from zero), which TensorFlow's nearest sampling uses."""
+    return np.sign(v) * np.floor(np.abs(v) + _F32(0.5))
+
+
+def _map_coordinate(c, size, fill_mode):
+    """TensorFlow's MapCoordinate: an input coordinate outside [0, size - 1] brought
+    inside by `fill_mode` (reflect: dcba|abcd|dcba, wrap: abcd|abcd|abcd, nearest:
+    clamp; constant leaves it, and reads outside give the fill value)."""
+    if fill_mode == "constant":
+        return c
+    top = _F32(size - 1)
+    if size <= 1:
+        return np.zeros_like(c)
+    if fill_mode == "reflect":
+        sz2 = _F32(2 * size)
+        low = c + sz2 * np.trunc(-c / sz2)
+        low = np.where(low < -size, low + sz2, -low - 1)
+        high = c - sz2 * np.trunc(c / sz2)
+        high = np.where(high >= size, sz2 - high - 1, high)
+        c = np.where(c < 0, low, np.where(c > top, high, c))
+    elif fill_mode == "wrap":
+        low = c + _F32(size) * (np.trunc(-c / top) + 1)
+        high = c - _F32(size) * np.trunc(c / top)
+        c = np.where(c < 0, low, np.where(c > top, high, c))
+    return np.clip(c, _F32(0), top).astype(_F32)
+
+
+def _affine_taps(shape, transforms, interpolation, fill_mode):
+    """The taps of affine_transform: [(flat row index into x (N*H*W, C), in-image
+    mask)] per tap (1 for nearest; 4 for bilinear: (y0,x0), (y0,x1), (y1,x0), (y1,x1)),
+    the bilinear weights ((wx0, wx1), (wy0, wy1)) as (N, H, W, 1), and the mask of
+    output pixels whose projection is 0 (they get the fill value)."""
+    n, h, w = shape[:3]
+    t = np.broadcast_to(np.asarray(transforms, _F32).reshape(-1, 8), (n, 8))
+    t = [t[:, i, None, None] for i in range(8)]
+    rows = np.arange(h, dtype=_F32)[None, :, None]
+    cols = np.arange(w, dtype=_F32)[None, None, :]
+    k = t[6] * cols + t[7] * rows + _F32(1)
+    infinite = np.broadcast_to(k == 0, (n, h, w))
+    k = np.where(k == 0, _F32(1), k)
+    x = _map_coordinate((t[0] * cols + t[1] * rows + t[2]) / k, w, fill_mode)
+    y = _map_coordinate((t[3] * cols + t[4] * rows + t[5]) / k, h, fill_mode)
+    base = np.arange(n, dtype=np.int64)[:, None, None] * (h * w)
+
+    def tap(r, c):
+        ok = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        idx = base + np.where(ok, r * w + c, 0).astype(np.int64)
+        return idx, ok
+    if interpolation == "nearest":
+        return [tap(_round_half_away(y), _round_half_away(x))], None, infinite
+    y0, x0 = np.floor(y), np.floor(x)
+    y1, x1 = y0 + 1, x0 + 1
+    weights = ((x1 - x)[..., None], (x - x0)[..., None]), ((y1 - y)[..., None],
+                                                            (y - y0)[..., None])
+    return [tap(y0, x0), tap(y0, x1), tap(y1, x0), tap(y1, x1)], weights, infinite
 
 
 class CpuKernels:
@@ -315,6 +376,47 @@ class CpuKernels:
         target = np.take_along_axis(p, idx[:, None].astype(np.int64), axis=-1)
         return ((p > target).sum(axis=-1) < k).astype(_F32)
 
+    def lookup(self, x, keys, values, default):
+        """values[i] where x == keys[i] (keys sorted ascending), `default` elsewhere."""
+        pos = np.clip(np.searchsorted(keys, x), 0, max(len(keys) - 1, 0))
+        if not len(keys):
+            return np.full(x.shape, default, dtype=values.dtype)
+        return np.where(keys[pos] == x, values[pos], np.asarray(default, values.dtype))
+
+    # --- images: x (N, H, W, C), transforms (N or 1, 8) ----------------------------------------
+    def affine_transform(self, x, transforms, interpolation, fill_mode, fill_value):
+        """TensorFlow's ImageProjectiveTransformV3 (what keras.ops.image.affine_transform
+        runs): output pixel (row r, col c) reads the input at ((a0 c + a1 r + a2) / k,
+        (b0 c + b1 r + b2) / k), k = c0 c + c1 r + 1, after `fill_mode` maps the
+        coordinate into the image; taps outside it read fill_value."""
+        n, h, w, ch = x.shape
+        flat = x.reshape(n * h * w, ch)
+        fill = _F32(fill_value)
+        taps, weights, infinite = _affine_taps(x.shape, transforms, interpolation, fill_mode)
+        reads = [np.where(ok[..., None], flat[idx], fill) for idx, ok in taps]
+        if interpolation == "nearest":
+            y = reads[0]
+        else:  # TensorFlow's order: along x in each of the two rows, then along y
+            (wx0, wx1), (wy0, wy1) = weights
+            y = wy0 * (wx0 * reads[0] + wx1 * reads[1]) + wy1 * (wx0 * reads[2] + wx1 * reads[3])
+        return np.where(infinite[..., None], fill, y).astype(_F32)
+
+    def affine_transform_backward(self, dy, transforms, interpolation, fill_mode, x_shape):
+        """dx of affine_transform: each output gradient scattered to its in-image taps."""
+        n, h, w, ch = x_shape
+        taps, weights, infinite = _affine_taps(x_shape, transforms, interpolation, fill_mode)
+        if interpolation == "nearest":
+            factors = [np.ones(infinite.shape, _F32)]
+        else:
+            (wx0, wx1), (wy0, wy1) = weights
+            factors = [(wy0 * wx0)[..., 0], (wy0 * wx1)[..., 0], (wy1 * wx0)[..., 0],
+                       (wy1 * wx1)[..., 0]]
+        dx = np.zeros((n * h * w, ch), _F32)
+        g = np.where(infinite[..., None], _F32(0), dy)
+        for (idx, ok), f in zip(taps, factors):
+            np.add.at(dx, idx[ok], (g * f[..., None])[ok])
+        return dx.reshape(x_shape)
+
     # --- neural-network kernels ---------------------------------------------------------------
     def softmax(self, x, axis):
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -323,6 +425,30 @@ class CpuKernels:
     def log_softmax(self, x, axis):
         shifted = x - np.max(x, axis=axis, keepdims=True)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    def reduce_loss(self, v, w, reduction):
+        """(loss, scale) of per-sample losses v (weights w or None): the sum of v*w in
+        float64 divided by the count ('sum_over_batch_size'), 1 ('sum') or the sum of
+        the weights ('mean_with_sample_weight'; all-zero weights give 0, not NaN);
+        scale = d loss / d (v*w). Both are float32 0-d arrays."""
+        total = np.add.reduce(v if w is None else v * w, axis=None, dtype=np.float64)
+        if reduction == "sum":
+            div = 1.0
+        elif reduction == "mean_with_sample_weight" and w is not None:
+            div = float(np.add.reduce(w, axis=None, dtype=np.float64))
+            if div == 0.0:
+                div, total = 1.0, 0.0 * total
+        else:
+            div = float(max(v.size, 1))
+        return np.asarray(total / div, dtype=_F32), np.asarray(1.0 / div, dtype=_F32)
+
+    def accumulate(self, state, total, count, scale=1.0):
+        """state + (total * scale, count): a float64 (2,) running (total, count) of a mean
+        metric (state None starts from zero); total and count are 0-d arrays or numbers."""
+        out = np.zeros(2) if state is None else state.copy()
+        out[0] += float(total) * scale
+        out[1] += float(count)
+        return out
 
     def binary_crossentropy(self, y, z, from_logits):
         """Per-element terms along the last axis and their gradient d/dz (not yet divided
@@ -464,16 +590,16 @@ class CpuKernels:
 
     # --- random numbers (Philox4x32-10, keyed by seed, counter offset) ---------------------------
     def random_uniform(self, shape, seed, offset):
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         return _cpu.random_uniform(n, seed, offset).reshape(shape)
 
     def random_normal(self, shape, seed, offset):
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         return _cpu.random_normal(n, seed, offset).reshape(shape)
 
     def dropout_mask(self, shape, rate, seed, offset):
         """0 or 1/(1-rate) per element: element i keeps when its Philox uniform >= rate."""
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         return _cpu.dropout_mask(n, float(rate), seed, offset).reshape(shape)
 
     # --- optimizer --------------------------------------------------------------------------

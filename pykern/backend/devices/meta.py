@@ -256,11 +256,27 @@ class MetaKernels:
     def top_k_hit(self, p, idx, k):
         return MetaArray(p.shape[:-1], _F32)
 
+    def lookup(self, x, keys, values, default):
+        return MetaArray(x.shape, values.dtype)
+
+    # --- images --------------------------------------------------------------------------------
+    def affine_transform(self, x, transforms, interpolation, fill_mode, fill_value):
+        return MetaArray(x.shape, _F32)
+
+    def affine_transform_backward(self, dy, transforms, interpolation, fill_mode, x_shape):
+        return MetaArray(x_shape, _F32)
+
     # --- neural-network kernels ---------------------------------------------------------------
     def softmax(self, x, axis):
         return MetaArray(x.shape, _F32)
 
     log_softmax = softmax
+
+    def reduce_loss(self, v, w, reduction):
+        return MetaArray((), _F32), MetaArray((), _F32)
+
+    def accumulate(self, state, total, count, scale=1.0):
+        return MetaArray((2,), np.float64)
 
     def binary_crossentropy(self, y, z, from_logits):
         return MetaArray(z.shape, _F32), MetaArray(z.shape, _F32)

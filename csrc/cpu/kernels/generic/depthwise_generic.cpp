@@ -2,14 +2,18 @@
 // cpu/kernels/depthwise_body.h.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "cpu/conv_geometry.h"
 #include "cpu/depthwise_kernels.h"
+#include "cpu/kernels/unroll.h"
 
 namespace pykern::cpu::generic {
 namespace {
 
+#define PK_VEC_FLOATS 4
 #include "cpu/kernels/depthwise_body.h"
+#undef PK_VEC_FLOATS
 
 }  // namespace
 
