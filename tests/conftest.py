@@ -18,6 +18,12 @@ def keras(tf):
     return keras
 
 
+@pytest.fixture(scope="session")
+def tf_keras(tf):
+    """Keras 2 (the tf-keras package): it writes the Keras 2 file formats."""
+    return pytest.importorskip("tf_keras")
+
+
 @pytest.fixture
 def fresh_names():
     """Automatic layer names start again from 'dense', 'dense_1', ..."""

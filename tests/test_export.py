@@ -213,3 +213,139 @@ def test_a_model_loaded_from_a_keras_file_exports(keras, tmp_path):
     feed = _x(2, 4)
     np.testing.assert_allclose(_run_onnx(tmp_path / "k.onnx", [feed])[0],
                                k_model(feed).numpy(), rtol=1e-5, atol=1e-5)
+
+
+# --- convolution, pooling and normalization layers ---------------------------------------------
+def _seq(input_shape, *stack):
+    return pykern.Sequential([pykern.Input(input_shape), *stack])
+
+
+def _moving_statistics(model):
+    """BatchNormalization's moving statistics away from 0 and 1, so that the export
+    shows it uses them."""
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.moving_mean.assign(_x(*layer.moving_mean.shape))
+            layer.moving_variance.assign(np.abs(_x(*layer.moving_variance.shape)) + 0.5)
+    return model
+
+
+IMAGE_LAYERS = {
+    "conv2d_strided_same_relu": ((9, 9, 3), [layers.Conv2D(4, 3, strides=2, padding="same",
+                                                           activation="relu")]),
+    "conv2d_grouped_dilated_softmax": ((8, 8, 4), [layers.Conv2D(6, 3, dilation_rate=2, groups=2,
+                                                                 padding="same",
+                                                                 activation="softmax")]),
+    "conv2d_channels_first": ((3, 7, 7), [layers.Conv2D(4, (2, 3), data_format="channels_first",
+                                                        padding="same")]),
+    "conv1d_causal_dilated": ((12, 3), [layers.Conv1D(4, 3, padding="causal", dilation_rate=2,
+                                                      activation="tanh")]),
+    "conv3d_same_gelu": ((5, 6, 7, 2), [layers.Conv3D(3, (2, 3, 2), strides=(1, 2, 2),
+                                                      padding="same", activation="gelu")]),
+    "conv2d_transpose_same": ((5, 6, 2), [layers.Conv2DTranspose(3, 3, strides=2,
+                                                                 padding="same")]),
+    "conv2d_transpose_valid_output_padding": ((5, 6, 2), [layers.Conv2DTranspose(
+        3, 4, strides=3, output_padding=2, activation="sigmoid")]),
+    "conv2d_transpose_kernel_below_stride": ((4, 4, 2), [layers.Conv2DTranspose(2, 1,
+                                                                                strides=3)]),
+    "conv1d_transpose_dilated": ((6, 2), [layers.Conv1DTranspose(3, 3, dilation_rate=2,
+                                                                 padding="same")]),
+    "conv3d_transpose": ((3, 4, 5, 2), [layers.Conv3DTranspose(3, 2, strides=2, padding="same",
+                                                               activation="relu")]),
+    "depthwise_conv2d": ((8, 8, 3), [layers.DepthwiseConv2D(3, depth_multiplier=3,
+                                                            padding="same", activation="relu")]),
+    "depthwise_conv1d": ((10, 3), [layers.DepthwiseConv1D(3, strides=2, depth_multiplier=2)]),
+    "separable_conv2d": ((8, 8, 3), [layers.SeparableConv2D(5, 3, depth_multiplier=2, strides=2,
+                                                            activation="elu")]),
+    "separable_conv1d": ((10, 3), [layers.SeparableConv1D(5, 3, padding="same")]),
+    "max_and_average_pooling2d": ((9, 9, 3), [layers.MaxPooling2D(3, 2, padding="same"),
+                                              layers.AveragePooling2D(2, padding="same"),
+                                              layers.MaxPooling2D(2)]),
+    "pooling1d": ((11, 2), [layers.AveragePooling1D(3, 2, padding="same"),
+                            layers.MaxPooling1D(2)]),
+    "pooling3d": ((4, 5, 5, 3), [layers.MaxPooling3D(2, padding="same"),
+                                 layers.AveragePooling3D(3, 1, padding="same")]),
+    "batch_normalization": ((6, 6, 4), [layers.BatchNormalization(),
+                                        layers.BatchNormalization(axis=1, center=False)]),
+    "batch_normalization_dense": ((5,), [layers.BatchNormalization(scale=False)]),
+    "layer_normalization": ((6, 6, 4), [layers.LayerNormalization(),
+                                        layers.LayerNormalization(axis=[1, 2], scale=False)]),
+    "layer_normalization_rms_scaling": ((6, 4), [layers.LayerNormalization(rms_scaling=True)]),
+    "group_normalization": ((6, 6, 4), [layers.GroupNormalization(2),
+                                        layers.GroupNormalization(3, axis=1, center=False)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IMAGE_LAYERS))
+def test_image_layer_matches_under_onnxruntime(tmp_path, case):
+    shape, stack = IMAGE_LAYERS[case]
+    model = _moving_statistics(_randomize(_seq(shape, *stack)))
+    _check(model, tmp_path / "m.onnx")
+
+
+def test_unknown_lengths_pad_as_the_layers_do(tmp_path):
+    model = _randomize(_seq((None, 3), layers.Conv1D(4, 3, padding="same", dilation_rate=2),
+                            layers.Conv1D(4, 3, strides=2, padding="same"),
+                            layers.MaxPooling1D(3, 2, padding="same"),
+                            layers.Conv1DTranspose(2, 3, strides=2, padding="same")))
+    model.export(tmp_path / "m.onnx")
+    for steps in (9, 12):
+        x = _x(2, steps, 3)
+        np.testing.assert_allclose(_run_onnx(tmp_path / "m.onnx", [x])[0],
+                                   model.predict_on_batch(x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_conv_stack_is_transposed_once_in_and_once_out(tmp_path):
+    model = _randomize(_seq((12, 12, 3), layers.Conv2D(8, 3, activation="relu"),
+                            layers.BatchNormalization(), layers.MaxPooling2D(),
+                            layers.SeparableConv2D(8, 3, activation="relu"),
+                            layers.DepthwiseConv2D(3, padding="same"),
+                            layers.AveragePooling2D(2), layers.Flatten(), layers.Dense(3)))
+    _check(model, tmp_path / "m.onnx")
+    ops_used = [n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node]
+    assert ops_used.count("Transpose") == 2
+
+
+def test_batch_normalization_exports_its_moving_statistics_after_training(tmp_path):
+    model = _seq((6, 6, 2), layers.Conv2D(3, 3), layers.BatchNormalization(momentum=0.5),
+                 layers.GroupNormalization(3), layers.Flatten(), layers.Dense(2))
+    model.compile("adam", "mse")
+    model.fit(_x(16, 6, 6, 2) * 3 + 1, _x(16, 2), epochs=2, batch_size=8, verbose=0)
+    assert np.abs(model.layers[1].moving_mean.numpy()).max() > 0.1
+    _check(model, tmp_path / "m.onnx")
+
+
+def test_a_subclass_of_an_image_layer_is_refused_by_name(tmp_path):
+    class Doubled(layers.Conv2D):
+        def call(self, inputs):
+            return super().call(inputs) * 2.0
+    model = _seq((5, 5, 1), Doubled(2, 3, name="doubled"))
+    with pytest.raises(NotImplementedError, match="'doubled'"):
+        model.export(tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("build", ["mnist_cnn", "cifar_cnn"])
+def test_seed_cnns_match_under_onnxruntime(tmp_path, build):
+    import seed_cnns
+    model = getattr(seed_cnns, build)(layers, pykern)
+    _check(model, tmp_path / "m.onnx", batch_sizes=(1, 3))
+
+
+def test_a_residual_cnn_saved_by_keras_exports_and_matches_keras(keras, tmp_path):
+    L = keras.layers
+    block = keras.Sequential([keras.Input((8, 8, 4)), L.Conv2D(4, 3, padding="same"),
+                              L.BatchNormalization(), L.Activation("relu")], name="block")
+    x = keras.Input((8, 8, 3), name="image")
+    h = L.SeparableConv2D(4, 3, padding="same", activation="relu")(x)
+    h = L.Add()([h, block(h)])
+    h = L.MaxPooling2D()(L.GroupNormalization(2)(h))
+    out = L.Dense(3, activation="softmax")(L.Flatten()(L.LayerNormalization()(h)))
+    k_model = keras.Model(x, out)
+    for v in k_model.weights:
+        v.assign(np.abs(_x(*v.shape)) * 0.5 + 0.1 if "variance" in v.path else _x(*v.shape))
+    k_model.save(tmp_path / "k.keras")
+    model = pykern.models.load_model(tmp_path / "k.keras")
+    _check(model, tmp_path / "k.onnx")
+    feed = _x(2, 8, 8, 3)
+    np.testing.assert_allclose(_run_onnx(tmp_path / "k.onnx", [feed])[0],
+                               k_model(feed).numpy(), rtol=1e-5, atol=1e-5)

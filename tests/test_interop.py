@@ -11,6 +11,8 @@ import pytest
 import pykern
 from pykern import layers
 from pykern.models import load_model
+from interop import (assert_close, h5_layout, h5_layout_with_attrs, keras_predict, legacy_layout,
+                     pykern_predict, randomize)
 
 RNG = np.random.default_rng(23)
 
@@ -59,34 +61,13 @@ BUILDERS = [_sequential, _branching, _nested]
 
 
 def _randomize(model):
-    model.set_weights([RNG.standard_normal(w.shape).astype(np.float32) * 0.5
-                       for w in model.get_weights()])
-    return model
+    return randomize(model, RNG)
 
 
 def _inputs(pk_model):
     if isinstance(pk_model, pykern.Sequential):
         return [_x(3, *pk_model.input_shape[1:])]
     return [_x(3, *t.shape[1:]) for t in pk_model.inputs]
-
-
-def _as_list(y):
-    return [np.asarray(v) for v in y] if isinstance(y, (list, tuple)) else [np.asarray(y)]
-
-
-def _keras_predict(model, xs):
-    return _as_list(model(xs if len(xs) > 1 else xs[0], training=False))
-
-
-def _pykern_predict(model, xs):
-    return _as_list(model.predict_on_batch(xs if len(xs) > 1 else xs[0]))
-
-
-def _assert_close(ours, theirs):
-    assert len(ours) == len(theirs)
-    for a, b in zip(ours, theirs):
-        assert a.shape == b.shape
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 # --- Keras 3 -> pykern ------------------------------------------------------------------------
@@ -99,7 +80,7 @@ def test_model_saved_by_keras_loads_in_pykern_and_predicts_the_same(keras, tmp_p
     ours = load_model(path)
     xs = _inputs(ours)
     assert [l.name for l in ours.layers] == [l.name for l in k_model.layers]
-    _assert_close(_pykern_predict(ours, xs), _keras_predict(k_model, xs))
+    assert_close(pykern_predict(ours, xs), keras_predict(k_model, xs))
 
 
 @pytest.mark.parametrize("build", BUILDERS)
@@ -109,7 +90,7 @@ def test_weights_saved_by_keras_load_in_pykern(keras, tmp_path, build):
     ours = build(layers, pykern)
     ours.load_weights(tmp_path / "k.weights.h5")
     xs = _inputs(ours)
-    _assert_close(_pykern_predict(ours, xs), _keras_predict(k_model, xs))
+    assert_close(pykern_predict(ours, xs), keras_predict(k_model, xs))
 
 
 # --- pykern -> Keras 3 ------------------------------------------------------------------------
@@ -122,7 +103,7 @@ def test_model_saved_by_pykern_loads_in_keras_and_predicts_the_same(keras, tmp_p
     k_model = keras.models.load_model(path)
     xs = _inputs(ours)
     assert [l.name for l in k_model.layers] == [l.name for l in ours.layers]
-    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+    assert_close(keras_predict(k_model, xs), pykern_predict(ours, xs))
 
 
 @pytest.mark.parametrize("build", BUILDERS)
@@ -132,7 +113,7 @@ def test_weights_saved_by_pykern_load_in_keras(keras, tmp_path, build):
     k_model = build(keras.layers, keras)
     k_model.load_weights(tmp_path / "p.weights.h5")
     xs = _inputs(ours)
-    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+    assert_close(keras_predict(k_model, xs), pykern_predict(ours, xs))
 
 
 @pytest.mark.parametrize("build", BUILDERS)
@@ -142,28 +123,18 @@ def test_legacy_weights_saved_by_pykern_load_in_keras_and_back(keras, tmp_path, 
     k_model = build(keras.layers, keras)
     k_model.load_weights(tmp_path / "p.h5")
     xs = _inputs(ours)
-    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+    assert_close(keras_predict(k_model, xs), pykern_predict(ours, xs))
     k_model.save(tmp_path / "k.h5")  # Keras 3 writes no legacy weights-only files
     back = build(layers, pykern)
     back.load_weights(tmp_path / "k.h5")
-    _assert_close(_pykern_predict(back, xs), _keras_predict(k_model, xs))
-
-
-def _h5_layout(path):
-    out = {}
-
-    def visit(name, obj):
-        out[name] = tuple(obj.shape) if isinstance(obj, h5py.Dataset) else "group"
-    with h5py.File(path) as f:
-        f.visititems(visit)
-    return out
+    assert_close(pykern_predict(back, xs), keras_predict(k_model, xs))
 
 
 @pytest.mark.parametrize("build", BUILDERS)
 def test_weights_file_layout_is_the_one_keras_writes(keras, tmp_path, build):
     build(keras.layers, keras).save_weights(tmp_path / "k.weights.h5")
     build(layers, pykern).save_weights(tmp_path / "p.weights.h5")
-    assert _h5_layout(tmp_path / "p.weights.h5") == _h5_layout(tmp_path / "k.weights.h5")
+    assert h5_layout(tmp_path / "p.weights.h5") == h5_layout(tmp_path / "k.weights.h5")
 
 
 @pytest.mark.parametrize("build", BUILDERS)
@@ -173,11 +144,11 @@ def test_json_configs_go_both_ways(keras, build):
     assert [l.name for l in k_model.layers] == [l.name for l in ours.layers]
     k_model.set_weights(_randomize(ours).get_weights())
     xs = _inputs(ours)
-    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+    assert_close(keras_predict(k_model, xs), pykern_predict(ours, xs))
     back = pykern.models.model_from_json(k_model.to_json())
     assert [w.shape for w in back.weights] == [tuple(w.shape) for w in k_model.weights]
     back.set_weights(k_model.get_weights())
-    _assert_close(_pykern_predict(back, xs), _keras_predict(k_model, xs))
+    assert_close(pykern_predict(back, xs), keras_predict(k_model, xs))
 
 
 def _towers(L, M):
@@ -203,13 +174,13 @@ def test_subclassed_model_weights_use_keras_layout_and_go_both_ways(keras, tmp_p
     ours, theirs = _randomize(_towers(layers, pykern)), _towers(keras.layers, keras)
     ours.save_weights(tmp_path / "p.weights.h5")
     theirs.save_weights(tmp_path / "k.weights.h5")
-    assert _h5_layout(tmp_path / "p.weights.h5") == _h5_layout(tmp_path / "k.weights.h5")
+    assert h5_layout(tmp_path / "p.weights.h5") == h5_layout(tmp_path / "k.weights.h5")
     theirs.load_weights(tmp_path / "p.weights.h5")
     x = _x(3, 4)
-    _assert_close(_keras_predict(theirs, [x]), _pykern_predict(ours, [x]))
+    assert_close(keras_predict(theirs, [x]), pykern_predict(ours, [x]))
     _randomize(theirs).save_weights(tmp_path / "k.weights.h5")
     ours.load_weights(tmp_path / "k.weights.h5")
-    _assert_close(_pykern_predict(ours, [x]), _keras_predict(theirs, [x]))
+    assert_close(pykern_predict(ours, [x]), keras_predict(theirs, [x]))
 
 
 def test_keras_lambda_file_is_refused_in_safe_mode(keras, tmp_path):
@@ -250,14 +221,6 @@ def test_optimizer_state_saved_by_keras_is_restored_in_pykern(keras, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def _h5_layout_with_attrs(path):
-    out = []
-    with h5py.File(path) as f:
-        f.visititems(lambda name, obj: out.append(
-            (name, getattr(obj, "shape", None), getattr(obj, "dtype", None), dict(obj.attrs))))
-    return out
-
-
 def test_trained_model_weights_file_equals_keras_layout_with_optimizer(keras, tmp_path):
     x, y = _data()
     for lib, L, name in ((keras, keras.layers, "k"), (pykern, layers, "p")):
@@ -265,20 +228,8 @@ def test_trained_model_weights_file_equals_keras_layout_with_optimizer(keras, tm
         model.compile(lib.optimizers.Adam(0.01, name="adam"), loss="mse", metrics=["mae"])
         model.fit(x, y, epochs=1, batch_size=8, verbose=0)
         model.save_weights(tmp_path / f"{name}.weights.h5")
-    assert _h5_layout_with_attrs(tmp_path / "p.weights.h5") == \
-        _h5_layout_with_attrs(tmp_path / "k.weights.h5")
-
-
-def _legacy_layout(path):
-    def plain(v):
-        return [str(x) for x in v] if isinstance(v, np.ndarray) else v
-    with h5py.File(path) as f:
-        out = [sorted(k for k in f.attrs if k not in ("model_config", "training_config"))]
-        f.visititems(lambda name, obj: out.append(
-            (name, getattr(obj, "shape", None), getattr(obj, "dtype", None),
-             {k: plain(v) for k, v in obj.attrs.items()},
-             {k: v.dtype for k, v in obj.attrs.items() if isinstance(v, np.ndarray)})))
-    return out
+    assert h5_layout_with_attrs(tmp_path / "p.weights.h5") == \
+        h5_layout_with_attrs(tmp_path / "k.weights.h5")
 
 
 def test_trained_model_legacy_h5_equals_keras_layout(keras, tmp_path):
@@ -288,7 +239,7 @@ def test_trained_model_legacy_h5_equals_keras_layout(keras, tmp_path):
         model.compile(lib.optimizers.Adam(0.01, name="adam"), loss="mse")
         model.fit(x, y, epochs=1, batch_size=8, verbose=0)
         model.save(tmp_path / f"{name}.h5")
-    assert _legacy_layout(tmp_path / "p.h5") == _legacy_layout(tmp_path / "k.h5")
+    assert legacy_layout(tmp_path / "p.h5") == legacy_layout(tmp_path / "k.h5")
 
 
 def test_optimizer_state_saved_by_pykern_is_restored_in_keras(keras, tmp_path):
@@ -335,11 +286,11 @@ def test_shared_layers_go_both_ways(keras, tmp_path, ext):
     ours.save(tmp_path / f"p.{ext}")
     k_model = keras.models.load_model(tmp_path / f"p.{ext}")
     xs = _inputs(ours)
-    _assert_close(_keras_predict(k_model, xs), _pykern_predict(ours, xs))
+    assert_close(keras_predict(k_model, xs), pykern_predict(ours, xs))
     k_model = _randomize(_shared(keras.layers, keras))
     k_model.save(tmp_path / f"k.{ext}")
-    _assert_close(_pykern_predict(load_model(tmp_path / f"k.{ext}"), xs),
-                  _keras_predict(k_model, xs))
+    assert_close(pykern_predict(load_model(tmp_path / f"k.{ext}"), xs),
+                  keras_predict(k_model, xs))
 
 
 # --- configs of training objects (what compile_config holds) ----------------------------------
@@ -403,11 +354,6 @@ def test_training_object_configs_go_both_ways(keras, family, name, kwargs):
 
 
 # --- Keras 2 (tf-keras) -> pykern -------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tf_keras(tf):
-    return pytest.importorskip("tf_keras")
-
-
 def _keras2_models(K):
     seq = K.Sequential([K.layers.Dense(6, activation="relu", input_shape=(4,)),
                         K.layers.Dropout(0.2), K.layers.Dense(3, activation="softmax")])
@@ -444,7 +390,7 @@ def test_keras2_h5_written_by_tf_keras_loads_in_pykern(tf_keras, tmp_path, kind)
         assert any(str(n).endswith(":0") for n in names)
     ours = load_model(path, compile=False)
     xs = _inputs(ours)
-    _assert_close(_pykern_predict(ours, xs), _keras_predict(k2, xs))
+    assert_close(pykern_predict(ours, xs), keras_predict(k2, xs))
 
 
 @pytest.mark.parametrize("kind", ["sequential", "functional", "shared_nested"])
@@ -455,7 +401,7 @@ def test_keras_file_written_by_tf_keras_loads_in_pykern(tf_keras, tmp_path, kind
     k2.save(tmp_path / "k2.keras")
     ours = load_model(tmp_path / "k2.keras")
     xs = _inputs(ours)
-    _assert_close(_pykern_predict(ours, xs), _keras_predict(k2, xs))
+    assert_close(pykern_predict(ours, xs), keras_predict(k2, xs))
 
 
 def test_keras2_weights_file_loads_positionally_and_by_name(tf_keras, tmp_path):
@@ -465,7 +411,7 @@ def test_keras2_weights_file_loads_positionally_and_by_name(tf_keras, tmp_path):
                               layers.Dropout(0.2), layers.Dense(3, activation="softmax")])
     ours.load_weights(tmp_path / "k2w.h5")
     x = _x(3, 4)
-    _assert_close(_pykern_predict(ours, [x]), _keras_predict(k2, [x]))
+    assert_close(pykern_predict(ours, [x]), keras_predict(k2, [x]))
     renamed = pykern.Sequential([pykern.Input((4,)),
                                  layers.Dense(6, name=k2.layers[0].name),
                                  layers.Dense(3, name="unrelated")])

@@ -7,6 +7,7 @@ import pytest
 import pykern
 from pykern import layers
 from parity import layer_parity
+from seed_cnns import cifar_cnn, mnist_cnn
 
 RNG = np.random.default_rng(11)
 
@@ -113,6 +114,69 @@ def test_summary_with_frozen_layer_counts_non_trainable(keras):
     ours = _capture_summary(build(layers, pykern), show_trainable=True)
     assert ours == _capture_summary(build(keras.layers, keras), show_trainable=True)
     assert "Non-trainable params: 56 (224.00 B)" in ours  # h1: 6*8 + 8
+
+
+def _conv_zoo(L, M):
+    """Every convolution, pooling and normalization layer kind: 1-D and 3-D, grouped,
+    transposed, channels_first, BatchNormalization without beta."""
+    a, b = L.Input((16, 4), name="steps"), L.Input((4, 6, 6, 2), name="volume")
+    h = L.DepthwiseConv1D(3, depth_multiplier=2, name="dw1")(a)
+    h = L.SeparableConv1D(6, 3, padding="same", name="sep1")(h)
+    h = L.Conv1DTranspose(4, 3, strides=2, name="tr1")(h)
+    h = L.Conv1D(4, 3, groups=2, padding="causal", name="grouped")(h)
+    h = L.MaxPooling1D(2, name="mp1")(L.AveragePooling1D(2, name="ap1")(h))
+    v = L.Conv3DTranspose(3, 2, strides=2, name="tr3")(b)
+    v = L.Conv3D(4, 3, data_format="channels_first", name="c3")(v)
+    v = L.MaxPooling3D((2, 2, 1), data_format="channels_first", name="mp3")(v)
+    v = L.BatchNormalization(axis=1, center=False, name="bn")(v)
+    v = L.LayerNormalization(axis=[2, 3], name="ln")(v)
+    v = L.GroupNormalization(2, axis=1, scale=False, name="gn")(v)
+    i = L.Input((9, 9, 3), name="image")
+    g = L.SeparableConv2D(4, 3, depth_multiplier=2, name="sep2")(i)
+    g = L.DepthwiseConv2D(2, strides=2, padding="same", name="dw2")(g)
+    g = L.Conv2DTranspose(2, 3, strides=2, output_padding=1, name="tr2")(g)
+    g = L.AveragePooling2D(3, name="ap2")(g)
+    cat = L.Concatenate(name="cat")([L.Flatten()(h), L.Flatten()(v), L.Flatten()(g)])
+    return M.Model([a, b, i], L.Dense(2, name="out")(cat), name="conv_zoo")
+
+
+def _deferred_cnn(L, M):
+    return M.Sequential([L.Conv2D(4, 3, activation="relu"), L.BatchNormalization(),
+                         L.MaxPooling2D(), L.Dropout(0.2), L.Flatten(), L.Dense(2)],
+                        name="deferred_cnn")
+
+
+def _called_deferred_cnn(L, M):
+    model = _deferred_cnn(L, M)
+    model(np.zeros((2, 8, 8, 3), np.float32))
+    return model
+
+
+@pytest.mark.parametrize("build", [_conv_zoo, _deferred_cnn, _called_deferred_cnn, mnist_cnn,
+                                   cifar_cnn])
+def test_cnn_summary_equals_keras(build, keras):
+    pykern.backend.clear_session()  # the rows show automatic layer names
+    keras.backend.clear_session()
+    ours, theirs = build(layers, pykern), build(keras.layers, keras)
+    assert _capture_summary(ours) == _capture_summary(theirs)
+    assert _capture_summary(ours, show_trainable=True) == \
+        _capture_summary(theirs, show_trainable=True)
+
+
+def test_trained_cnn_summary_counts_moving_statistics_and_optimizer_params(keras):
+    x = _x(8, 8, 8, 3)
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype(np.int32)
+    texts = []
+    for lib in (pykern, keras):
+        lib.backend.clear_session()
+        model = _called_deferred_cnn(lib.layers, lib)
+        model.compile(lib.optimizers.Adam(name="adam"), "sparse_categorical_crossentropy",
+                      run_eagerly=True)
+        model.fit(x, y, batch_size=8, verbose=0)
+        texts.append(_capture_summary(model))
+    assert texts[0] == texts[1]
+    assert "Non-trainable params: 8 (32.00 B)" in texts[0]  # moving mean and variance (4,)
+    assert " Optimizer params: " in texts[0]
 
 
 class _Sub:

@@ -22,6 +22,7 @@ class _Elementwise(Layer):
 
 class ReLU(_Elementwise):
     """max(x, 0), or Keras' general form: slope below threshold, capped at max_value."""
+    _built_at_init = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -44,6 +45,8 @@ class ReLU(_Elementwise):
 
 
 class LeakyReLU(_Elementwise):
+    _built_at_init = True
+
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:  # Keras 2 name
             negative_slope = kwargs.pop("alpha")
@@ -63,6 +66,7 @@ class LeakyReLU(_Elementwise):
 class Softmax(_Elementwise):
     """Softmax over `axis` (an int or a tuple of axes); masked positions get zero
     probability."""
+    _built_at_init = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -89,6 +93,8 @@ class Softmax(_Elementwise):
 
 
 class ELU(_Elementwise):
+    _built_at_init = True
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = alpha

@@ -111,6 +111,7 @@ class Dense(Layer):
 
 class Activation(Layer):
     """Applies an activation given by name, function or config. No weights."""
+    _built_at_init = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -131,6 +132,7 @@ class Dropout(Layer):
     """Inverted dropout while training (kept units scaled by 1/(1-rate)); identity
     otherwise. noise_shape broadcasts the mask (None entries take the input's
     size); `seed` makes the masks reproducible."""
+    _built_at_init = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -200,6 +202,7 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshapes the non-batch dims to `target_shape` (one -1 allowed)."""
+    _built_at_init = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -339,6 +342,7 @@ class Lambda(Layer):
 
 class Identity(Layer):
     """Returns its input unchanged."""
+    _built_at_init = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -353,6 +357,7 @@ class Identity(Layer):
 
 class ActivityRegularization(Layer):
     """Identity that adds l1*sum|x| + l2*sum(x^2) (divided by the batch size) to `losses`."""
+    _built_at_init = True
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(activity_regularizer=kregularizers.L1L2(l1=l1, l2=l2), **kwargs)
@@ -374,6 +379,7 @@ class ActivityRegularization(Layer):
 class Masking(Layer):
     """Marks timesteps whose features all equal `mask_value` as masked: they are
     zeroed, and the output carries the mask (B, T) for the layers after it."""
+    _built_at_init = True
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -119,6 +119,9 @@ class Layer:
 
     _keras_module = "keras.layers"
     _is_operation = False  # True for symbolic ops (x * 2 on KerasTensors): not in model.layers
+    # Keras builds layers without state when they are made (pooling, Dropout, activations):
+    # summaries show their params as 0, not '0 (unbuilt)', and configs carry no build_config
+    _built_at_init = False
     _ALLOWED_KWARGS = {"input_shape", "input_dim", "batch_input_shape", "batch_size",
                        "batch_shape", "weights", "autocast"}
 
@@ -147,7 +150,7 @@ class Layer:
         self._check_dtype(dtype)
         object.__setattr__(self, "_layers", [])
         self.name = name or uniquify(to_snake_case(type(self).__name__))
-        self.built = False
+        self.built = self._built_at_init
         self._trainable = bool(trainable)
         self._trainable_variables = []
         self._non_trainable_variables = []

@@ -278,6 +278,8 @@ class UnitNormalization(Layer):
     """x / ||x||_2 over `axis` (an int or a list of ints), per sample:
     x * min(rsqrt(sum(x^2)), 1/epsilon) as Keras, so an all-zero slice stays 0."""
 
+    _built_at_init = True
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)) and all(

@@ -13,6 +13,7 @@ __all__ = ["MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
 
 
 class _Pooling(Layer):
+    _built_at_init = True
     rank = None
     kind = None
 

@@ -18,6 +18,7 @@ __all__ = ["GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePoo
 class _GlobalPooling(Layer):
     """`_reduce` (ops.mean or ops.max) over the `_dims` spatial axes."""
 
+    _built_at_init = True
     _dims = 1
     _reduce = staticmethod(ops.mean)
 

@@ -18,6 +18,13 @@ __all__ = ["model_config", "model_from_config", "to_json", "model_from_json",
 
 _TRUSTED_MODULES = ("keras", "pykern", "tf_keras", "tensorflow.keras")
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
+# Keras 2 configs carry arguments its own classes ignore and Keras 3's refuse (Keras 3 then
+# fails on tf-keras files: "Unrecognized keyword arguments passed to DepthwiseConv2D:
+# {'groups': 1}"): groups=1 on depthwise, separable and transposed convolutions, kernel_*
+# on separable ones. They are dropped when they hold those unused values.
+_SEPARABLE = ("SeparableConv1D", "SeparableConv2D")
+_GROUPS_ONE = _SEPARABLE + ("DepthwiseConv1D", "DepthwiseConv2D", "Conv1DTranspose",
+                            "Conv2DTranspose", "Conv3DTranspose")
 
 
 # --- custom objects ---------------------------------------------------------------------------
@@ -75,9 +82,11 @@ def _annotate(entry, layer):
     """Adds the keys Keras 3 writes beside a built layer's config."""
     from pykern.models.model import Model
     from pykern.models.sequential import Sequential
+    shape = _build_shape(layer)
     if layer.built and not getattr(layer, "_is_operation", False) and \
-            type(layer).__name__ != "InputLayer":
-        entry["build_config"] = {"input_shape": _build_shape(layer)}
+            type(layer).__name__ != "InputLayer" and (shape is not None or
+                                                       isinstance(layer, Model)):
+        entry["build_config"] = {"input_shape": shape}
     if isinstance(layer, Model):
         entry["compile_config"] = _compile_config(layer)
         if isinstance(layer, Sequential) and layer._input_layer is not None:
@@ -231,6 +240,11 @@ def _upgrade(c):
         if isinstance(inner.get("axis"), list) and len(inner["axis"]) == 1 and \
                 name in ("BatchNormalization", "LayerNormalization"):
             inner["axis"] = inner["axis"][0]
+        if name in _GROUPS_ONE and inner.get("groups") == 1:
+            del inner["groups"]
+        if name in _SEPARABLE:
+            for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):
+                inner.pop(key, None)
         if name == "Lambda" and isinstance(inner.get("function"), str):  # a named function
             inner["function"] = {"class_name": "function", "config": inner["function"],
                                  "module": inner.pop("module", None), "registered_name": None}

@@ -1,8 +1,9 @@
 """ONNX export (opset 17) of Sequential and functional models: each layer (and
 each op applied to symbolic tensors: arithmetic, element-wise functions,
 reductions, softmax, transpose, pad) maps to a few standard ONNX operators, weights
-become initializers, and the batch dimension stays symbolic. A layer without a mapping raises NotImplementedError
-naming it; nothing is silently approximated.
+become initializers, and the batch dimension stays symbolic. The convolution,
+pooling and normalization layers map in onnx_conv.py. A layer without a mapping
+raises NotImplementedError naming it; nothing is silently approximated.
 
 Inputs are named after the model's InputLayers, outputs `output_0`, ... (as
 Keras' own ONNX export names them).
@@ -23,6 +24,7 @@ class _Graph:
         self.h, self.nh = helper, numpy_helper
         self.nodes, self.initializers = [], []
         self._count = 0
+        self._transposes = {}  # output name -> (input name, perm) of each Transpose
 
     def fresh(self, hint):
         self._count += 1
@@ -37,6 +39,30 @@ class _Graph:
         out = self.fresh(hint or op_type.lower())
         self.nodes.append(self.h.make_node(op_type, list(inputs), [out], **attrs))
         return out
+
+    def transpose(self, x, perm):
+        """x with its axes permuted; a Transpose that undoes the one that made x
+        gives that one's input back, so a stack of channels-first ONNX ops keeps
+        one Transpose before it and one after."""
+        perm = [int(p) for p in perm]
+        if perm == list(range(len(perm))):
+            return x
+        source = self._transposes.get(x)
+        if source is not None and [source[1][p] for p in perm] == list(range(len(perm))):
+            return source[0]
+        out = self.op("Transpose", [x], perm=perm)
+        self._transposes[out] = (x, perm)
+        return out
+
+    def prune(self, outputs):
+        """Drops the nodes no output depends on (Transposes that were cancelled)."""
+        needed, kept = set(outputs), []
+        for node in reversed(self.nodes):
+            if any(o in needed for o in node.output):
+                kept.append(node)
+                needed.update(node.input)
+        self.nodes = kept[::-1]
+        self.initializers = [t for t in self.initializers if t.name in needed]
 
 
 # --- activations ------------------------------------------------------------------------------
@@ -274,11 +300,16 @@ def _layer(g, layer, args, shapes):
     if kind == "UnitNormalization":
         axes = layer.axis if isinstance(layer.axis, list) else [layer.axis]
         return _l2_normalize(g, x, axes, floor=1e-24)  # Keras' epsilon 1e-12, squared
+    from pykern.saving.onnx_conv import LAYERS
+    emit = LAYERS.get(type(layer))
+    if emit is not None:
+        return emit(g, layer, x, tuple(shapes), where)
     raise NotImplementedError(f"export: {where} has no ONNX mapping (yet); layers that export "
                               f"are Dense, activations, Dropout, Flatten, Reshape, Permute, "
-                              f"RepeatVector, merging layers, ZeroPadding, Cropping, "
-                              f"UpSampling, SpatialDropout, global pooling, UnitNormalization "
-                              f"and nested models")
+                              f"RepeatVector, merging layers, convolution, pooling and "
+                              f"normalization layers, ZeroPadding, Cropping, UpSampling, "
+                              f"SpatialDropout, global pooling, UnitNormalization and nested "
+                              f"models")
 
 
 _UNARY = {"Negative": "Neg", "Abs": "Abs", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt",
@@ -437,6 +468,7 @@ def build_onnx(model):
     for i, (name, shape) in enumerate(zip(outs, out_shapes)):
         g.nodes.append(helper.make_node("Identity", [name], [f"output_{i}"]))
         graph_outputs.append(_value_info(helper, TensorProto, f"output_{i}", shape))
+    g.prune([o.name for o in graph_outputs])
     graph = helper.make_graph(
         g.nodes, model.name, [_value_info(helper, TensorProto, n, s)
                               for n, s in zip(in_names, in_shapes)],
