@@ -6,8 +6,8 @@ import statistics
 import time
 
 
-def median_time_s(fn, min_time_s=0.05, repeats=7):
-    """Median over `repeats` of the mean time of one call of `fn`, after a warm-up.
+def time_samples_s(fn, min_time_s=0.05, repeats=7):
+    """`repeats` samples of the mean time of one call of `fn`, after a warm-up.
 
     Each repeat runs enough calls to last about `min_time_s`, so that timer
     resolution and call overhead do not dominate tiny operations.
@@ -23,7 +23,12 @@ def median_time_s(fn, min_time_s=0.05, repeats=7):
         for _ in range(calls):
             fn()
         samples.append((time.perf_counter() - t0) / calls)
-    return statistics.median(samples)
+    return samples
+
+
+def median_time_s(fn, min_time_s=0.05, repeats=7):
+    """Median of time_samples_s."""
+    return statistics.median(time_samples_s(fn, min_time_s, repeats))
 
 
 def machine_info():

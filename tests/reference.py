@@ -476,3 +476,189 @@ def layer_norm_backward_ref(dy, x, gamma, epsilon):
     _, mean, inv_std = layer_norm_ref(x, None, None, epsilon)
     xhat = (np.asarray(x, np.float64) - mean[:, None]) * inv_std[:, None]
     return dx[:, 0, 0, :], (dy * xhat).sum(axis=0), dy.sum(axis=0)
+# --- recurrent cells and embeddings (tests/test_rnn_kernels.py) ----------------------------------
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+SELU_SCALE, SELU_ALPHA = 1.0507009873554804934, 1.6732632423543772848
+
+# name -> (f(x), f'(x) given x and y = f(x)), in float64, with TF's gradient conventions.
+ACTIVATIONS = {
+    "linear": (lambda x: x, lambda x, y: np.ones_like(x)),
+    "relu": (lambda x: np.maximum(x, 0.0), lambda x, y: (x > 0).astype(x.dtype)),
+    "sigmoid": (_sigmoid, lambda x, y: y * (1 - y)),
+    "tanh": (np.tanh, lambda x, y: 1 - y * y),
+    "hard_sigmoid": (lambda x: np.clip(x + 3, 0, 6) / 6,
+                     lambda x, y: ((x > -3) & (x < 3)) / 6.0),
+    "elu": (lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+            lambda x, y: np.where(x > 0, 1.0, y + 1)),
+    "selu": (lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+             lambda x, y: np.where(x > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA)),
+    "softsign": (lambda x: x / (1 + np.abs(x)), lambda x, y: 1 / (1 + np.abs(x)) ** 2),
+    "softplus": (lambda x: np.logaddexp(0.0, x), lambda x, y: _sigmoid(x)),
+    "silu": (lambda x: x * _sigmoid(x),
+             lambda x, y: _sigmoid(x) * (1 + x * (1 - _sigmoid(x)))),
+    "exponential": (np.exp, lambda x, y: y),
+}
+RNN_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+
+class _Cell:
+    """One recurrent cell in float64, vectorised over the batch: step() returns the new
+    states and a cache; step_backward() turns gradients w.r.t. the new states into
+    gradients w.r.t. the previous states, the step's input and the weights."""
+
+    def __init__(self, kind, kernel, recurrent, bias, act, rec_act, reset_after):
+        self.kind, self.reset_after = kind, reset_after
+        self.W = np.asarray(kernel, np.float64)
+        self.R = np.asarray(recurrent, np.float64)
+        self.U = self.R.shape[0]
+        gu = self.R.shape[1]
+        b = np.zeros((2, gu) if kind == "gru" and reset_after else gu)
+        self.b = b if bias is None else np.asarray(bias, np.float64)
+        self.has_bias = bias is not None
+        self.act, self.dact = ACTIVATIONS[act]
+        self.ra, self.dra = ACTIVATIONS[rec_act]
+
+    def zero_grads(self):
+        return dict(W=np.zeros_like(self.W), R=np.zeros_like(self.R), b=np.zeros_like(self.b))
+
+    def step(self, x, h, c):
+        U, W, R, b = self.U, self.W, self.R, self.b
+        if self.kind == "simple_rnn":
+            z = x @ W + h @ R + b
+            hn = self.act(z)
+            return hn, c, (x, h, z, hn)
+        if self.kind == "lstm":
+            z = x @ W + h @ R + b
+            i, f = self.ra(z[:, :U]), self.ra(z[:, U:2 * U])
+            g, o = self.act(z[:, 2 * U:3 * U]), self.ra(z[:, 3 * U:])
+            cn = f * c + i * g
+            return o * self.act(cn), cn, (x, h, c, z, i, f, g, o, cn)
+        b_in = b[0] if self.reset_after else b
+        xw = x @ W + b_in
+        if self.reset_after:
+            hr = h @ R + b[1]
+            pz, pr = xw[:, :U] + hr[:, :U], xw[:, U:2 * U] + hr[:, U:2 * U]
+            z, r = self.ra(pz), self.ra(pr)
+            ph = xw[:, 2 * U:] + r * hr[:, 2 * U:]
+            aux = hr[:, 2 * U:]
+        else:
+            hr = h @ R[:, :2 * U]
+            pz, pr = xw[:, :U] + hr[:, :U], xw[:, U:2 * U] + hr[:, U:]
+            z, r = self.ra(pz), self.ra(pr)
+            aux = r * h
+            ph = xw[:, 2 * U:] + aux @ R[:, 2 * U:]
+        hh = self.act(ph)
+        return z * h + (1 - z) * hh, c, (x, h, pz, pr, ph, z, r, hh, aux)
+
+    def step_backward(self, cache, dh, dc, grads):
+        """Returns (dx, dh_prev, dc_prev) and adds the weight gradients into grads."""
+        U, W, R = self.U, self.W, self.R
+        if self.kind == "simple_rnn":
+            x, h, z, hn = cache
+            dz = dh * self.dact(z, hn)
+            dxw = dhr = dz
+            dh_prev, dc_prev = 0.0, dc
+        elif self.kind == "lstm":
+            x, h, c, z, i, f, g, o, cn = cache
+            ac = self.act(cn)
+            dcs = dc + dh * o * self.dact(cn, ac)
+            dz = np.concatenate([dcs * g * self.dra(z[:, :U], i),
+                                 dcs * c * self.dra(z[:, U:2 * U], f),
+                                 dcs * i * self.dact(z[:, 2 * U:3 * U], g),
+                                 dh * ac * self.dra(z[:, 3 * U:], o)], axis=1)
+            dxw = dhr = dz
+            dh_prev, dc_prev = 0.0, dcs * f
+        else:
+            x, h, pz, pr, ph, z, r, hh, aux = cache
+            dph = dh * (1 - z) * self.dact(ph, hh)
+            dh_prev, dc_prev = dh * z, dc
+            if self.reset_after:
+                dr = dph * aux
+                dh_h = dph * r
+            else:
+                drh = dph @ R[:, 2 * U:].T
+                dr = drh * h
+                dh_prev = dh_prev + drh * r
+                grads["R"][:, 2 * U:] += aux.T @ dph
+            dpz = dh * (h - hh) * self.dra(pz, z)
+            dpr = dr * self.dra(pr, r)
+            dxw = np.concatenate([dpz, dpr, dph], axis=1)
+            dhr = np.concatenate([dpz, dpr] + ([dh_h] if self.reset_after else []), axis=1)
+        grads["W"] += x.T @ dxw
+        cols = dhr.shape[1]
+        grads["R"][:, :cols] += h.T @ dhr
+        dh_prev = dh_prev + dhr @ R[:, :cols].T
+        if self.kind == "gru" and self.reset_after:
+            grads["b"][0] += dxw.sum(0)
+            grads["b"][1] += dhr.sum(0)
+        else:
+            grads["b"] += dxw.sum(0)
+        return dxw @ W.T, dh_prev, dc_prev
+
+
+def rnn_sequence_ref(kind, x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, *,
+                     reverse=False, activation="tanh", recurrent_activation="sigmoid",
+                     reset_after=True, zero_output_for_mask=False, d_outputs=None, d_h=None,
+                     d_c=None):
+    """A whole sequence with Keras' backend.rnn semantics, in float64.
+
+    x (B,T,I). Steps run t = 0..T-1 (T-1..0 with reverse); outputs[:, s] is the s-th
+    processed step's. A masked step keeps the states and repeats the previous output
+    (zeros before the first unmasked step, or always with zero_output_for_mask).
+    Returns dict(outputs, h, [c]) and, when any of d_outputs/d_h/d_c is given, the
+    gradients dx, dkernel, drecurrent, dbias (None without bias), dh0, [dc0] (LSTM: c, dc0).
+    """
+    x = np.asarray(x, np.float64)
+    B, T, _ = x.shape
+    cell = _Cell(kind, kernel, recurrent_kernel, bias, activation, recurrent_activation,
+                 reset_after)
+    U = cell.U
+    h = np.zeros((B, U)) if h0 is None else np.asarray(h0, np.float64)
+    c = np.zeros((B, U)) if c0 is None else np.asarray(c0, np.float64)
+    m_all = np.ones((B, T), bool) if mask is None else np.asarray(mask).astype(bool)
+    outputs, prev, tape = np.zeros((B, T, U)), np.zeros((B, U)), []
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        m = m_all[:, t:t + 1]
+        hn, cn, cache = cell.step(x[:, t], h, c)
+        h, c = np.where(m, hn, h), np.where(m, cn, c)
+        prev = np.where(m, hn, 0.0 if zero_output_for_mask else prev)
+        outputs[:, s] = prev
+        tape.append((t, m, cache))
+    result = dict(outputs=outputs, h=h, **({"c": c} if kind == "lstm" else {}))
+    if d_outputs is None and d_h is None and d_c is None:
+        return result
+    dy = np.zeros((B, T, U)) if d_outputs is None else np.asarray(d_outputs, np.float64)
+    dh = np.zeros((B, U)) if d_h is None else np.asarray(d_h, np.float64)
+    dc = np.zeros((B, U)) if d_c is None else np.asarray(d_c, np.float64)
+    grads, dx, dprev = cell.zero_grads(), np.zeros_like(x), np.zeros((B, U))
+    for s in range(T - 1, -1, -1):
+        t, m, cache = tape[s]
+        g_out = dy[:, s] + dprev
+        dprev = 0.0 if zero_output_for_mask else np.where(m, 0.0, g_out)
+        dx_t, dh_step, dc_step = cell.step_backward(
+            cache, np.where(m, dh + g_out, 0.0), np.where(m, dc, 0.0), grads)
+        dx[:, t] = dx_t
+        dh = dh_step + np.where(m, 0.0, dh)
+        dc = dc_step + np.where(m, 0.0, dc) if kind == "lstm" else dc
+    result.update(dx=dx, dkernel=grads["W"], drecurrent=grads["R"],
+                  dbias=grads["b"] if cell.has_bias else None, dh0=dh)
+    if kind == "lstm":
+        result["dc0"] = dc
+    return result
+
+
+def embedding_ref(table, ids):
+    """table[ids] in float64."""
+    return np.asarray(table, np.float64)[np.asarray(ids)]
+
+
+def embedding_grad_ref(d_out, ids, input_dim):
+    """Rows of d_out summed per id, in float64."""
+    d = np.asarray(d_out, np.float64).reshape(-1, d_out.shape[-1])
+    out = np.zeros((input_dim, d.shape[1]))
+    np.add.at(out, np.asarray(ids).reshape(-1), d)
+    return out

@@ -8,11 +8,11 @@
 
 namespace pykern::bind {
 
-Act activation_arg(const std::string& name, const char* op) {
+Act activation_arg(const std::string& name, const char* op, bool epilogue) {
   Act act;
-  if (!parse_act(name.c_str(), &act))
-    throw py::value_error(std::string(op) + ": unknown activation '" + name +
-                          "' (expected none, linear, relu, sigmoid or tanh)");
+  if (!parse_act(name.c_str(), &act) || (epilogue && !is_epilogue_act(act)))
+    throw py::value_error(std::string(op) + ": unknown activation '" + name + "' (expected " +
+                          (epilogue ? "none, linear, relu, sigmoid or tanh" : act_names()) + ")");
   return act;
 }
 

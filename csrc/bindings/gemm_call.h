@@ -13,7 +13,8 @@ namespace pykern::bind {
 void def_sgemm(pybind11::module_& m, const char* name, const char* op,
                void (*run)(const GemmArgs&), const char* doc);
 
-// Parses an activation name; ValueError naming `op` if unknown.
-Act activation_arg(const std::string& name, const char* op);
+// Parses an activation name; ValueError naming `op` if unknown. With
+// `epilogue`, only the activations a GEMM epilogue applies are accepted.
+Act activation_arg(const std::string& name, const char* op, bool epilogue = true);
 
 }  // namespace pykern::bind

@@ -10,6 +10,8 @@ void register_norm(pybind11::module_& m);
 void register_optim(pybind11::module_& m);
 void register_pool(pybind11::module_& m);
 void register_random(pybind11::module_& m);
+void register_rnn(pybind11::module_& m);
+void register_embedding(pybind11::module_& m);
 }  // namespace pykern::bind
 
 PYBIND11_MODULE(_cpu, m) {
@@ -21,4 +23,6 @@ PYBIND11_MODULE(_cpu, m) {
   pykern::bind::register_optim(m);
   pykern::bind::register_pool(m);
   pykern::bind::register_random(m);
+  pykern::bind::register_rnn(m);
+  pykern::bind::register_embedding(m);
 }

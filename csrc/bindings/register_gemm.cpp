@@ -74,7 +74,7 @@ py::array matmul_py(py::handle a, py::handle b) {
 
 py::array activation_py(py::handle x, const std::string& activation, bool inplace) {
   const char* op = "activation";
-  const Act act = activation_arg(activation, op);
+  const Act act = activation_arg(activation, op, false);
   py::array out;
   if (inplace) {
     if (!py::isinstance<py::array>(x)) throw py::type_error("activation: inplace needs an ndarray");
@@ -103,6 +103,29 @@ py::array activation_py(py::handle x, const std::string& activation, bool inplac
   return out;
 }
 
+// g * act'(x), a new array; x and g of one shape.
+py::array activation_grad_py(py::handle x, py::handle g, const std::string& activation) {
+  const char* op = "activation_grad";
+  const Act act = activation_arg(activation, op, false);
+  const FloatArray xs = FloatArray::ensure(x), gs = FloatArray::ensure(g);
+  if (!xs || !gs) {
+    PyErr_Clear();
+    fail(op, "x and g must be numeric arrays");
+  }
+  const std::vector<int64_t> shape(xs.shape(), xs.shape() + xs.ndim());
+  if (!std::equal(xs.shape(), xs.shape() + xs.ndim(), gs.shape(), gs.shape() + gs.ndim()))
+    fail(op, "x and g must have one shape, got " + shape_str(shape) + " and " +
+                 shape_str(std::vector<int64_t>(gs.shape(), gs.shape() + gs.ndim())));
+  py::array out = new_matrix(shape);
+  float* o = static_cast<float*>(out.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    std::copy_n(gs.data(), gs.size(), o);
+    activation_grad(xs.data(), o, xs.size(), act);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_gemm(py::module_& m) {
@@ -115,7 +138,11 @@ void register_gemm(py::module_& m) {
         "NumPy matmul semantics for 1-D to 3-D operands, float32 result.");
   m.def("activation", &activation_py, py::arg("x"), py::arg("activation"),
         py::arg("inplace") = false,
-        "Applies none/linear, relu, sigmoid or tanh element-wise (a new array unless inplace).");
+        "Applies an activation element-wise (a new array unless inplace): none/linear, relu, "
+        "sigmoid, tanh, hard_sigmoid, elu, selu, softsign, softplus, silu/swish, exponential.");
+  m.def("activation_grad", &activation_grad_py, py::arg("x"), py::arg("g"),
+        py::arg("activation"),
+        "g * act'(x) as a new float32 array (the derivatives the recurrent kernels use).");
 }
 
 }  // namespace pykern::bind

@@ -8,21 +8,29 @@
 namespace pykern {
 namespace {
 
-cpu::ActRow act_row_for_isa() {
+const cpu::IsaKernels& isa_kernels_now() {
   switch (cpu_isa()) {
-    case Isa::avx512: return cpu::avx512::kernels().act_row;
-    case Isa::avx2: return cpu::avx2::kernels().act_row;
-    default: return cpu::generic::kernels().act_row;
+    case Isa::avx512: return cpu::avx512::kernels();
+    case Isa::avx2: return cpu::avx2::kernels();
+    default: return cpu::generic::kernels();
   }
 }
+
+const struct {
+  const char* name;
+  Act act;
+} kActNames[] = {{"none", Act::none},          {"linear", Act::none},
+                 {"relu", Act::relu},          {"sigmoid", Act::sigmoid},
+                 {"tanh", Act::tanh},          {"hard_sigmoid", Act::hard_sigmoid},
+                 {"elu", Act::elu},            {"selu", Act::selu},
+                 {"softsign", Act::softsign},  {"softplus", Act::softplus},
+                 {"silu", Act::silu},          {"swish", Act::silu},
+                 {"exponential", Act::exponential}};
 
 }  // namespace
 
 bool parse_act(const char* name, Act* out) {
-  static const struct { const char* name; Act act; } table[] = {
-      {"none", Act::none}, {"linear", Act::none}, {"relu", Act::relu},
-      {"sigmoid", Act::sigmoid}, {"tanh", Act::tanh}};
-  for (const auto& e : table)
+  for (const auto& e : kActNames)
     if (std::strcmp(name, e.name) == 0) {
       *out = e.act;
       return true;
@@ -31,16 +39,27 @@ bool parse_act(const char* name, Act* out) {
 }
 
 const char* act_name(Act act) {
-  switch (act) {
-    case Act::relu: return "relu";
-    case Act::sigmoid: return "sigmoid";
-    case Act::tanh: return "tanh";
-    default: return "none";
-  }
+  for (const auto& e : kActNames)
+    if (e.act == act) return e.name;
+  return "none";
+}
+
+const char* act_names() {
+  return "none, linear, relu, sigmoid, tanh, hard_sigmoid, elu, selu, softsign, softplus, "
+         "silu, swish, exponential";
+}
+
+bool is_epilogue_act(Act act) {
+  return act == Act::none || act == Act::relu || act == Act::sigmoid || act == Act::tanh;
+}
+
+void activation_grad_row(const float* x, const float* y, float* g, int64_t n, Act act) {
+  static const cpu::ActGradRow row = isa_kernels_now().act_grad_row;
+  row(x, y, g, n, act);
 }
 
 void activation_row(float* y, int64_t n, Act act) {
-  static const cpu::ActRow row = act_row_for_isa();
+  static const cpu::ActRow row = isa_kernels_now().act_row;
   if (act != Act::none) row(y, n, act);
 }
 
@@ -54,6 +73,17 @@ void activation_inplace(float* y, int64_t n, Act act) {
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
     activation_row(y + b, e - b, act);
+  }
+}
+
+void activation_grad(const float* x, float* g, int64_t n, Act act) {
+  constexpr int64_t kChunk = 1024;  // y = act(x) for one chunk stays in L1
+  float y[kChunk];
+  for (int64_t b = 0; b < n; b += kChunk) {
+    const int64_t len = n - b < kChunk ? n - b : kChunk;
+    std::memcpy(y, x + b, len * sizeof(float));
+    activation_row(y, len, act);
+    activation_grad_row(x + b, y, g + b, len, act);
   }
 }
 

@@ -24,11 +24,14 @@ using MicroKernel = void (*)(int64_t K, const float* A, int64_t rsa, int64_t csa
                              float beta, const float* bias);
 
 using ActRow = void (*)(float* y, int64_t n, Act act);
+// g[i] *= act'(x[i]) for i < n, where y[i] = act(x[i]).
+using ActGradRow = void (*)(const float* x, const float* y, float* g, int64_t n, Act act);
 
 struct IsaKernels {
   int mr, nr;
   MicroKernel micro;
   ActRow act_row;
+  ActGradRow act_grad_row;
 };
 
 namespace avx512 { const IsaKernels& kernels(); }

@@ -42,7 +42,7 @@ void micro_4x16(int64_t K, const float* A, int64_t rsa, int64_t csa, const float
 }  // namespace
 
 const IsaKernels& kernels() {
-  static const IsaKernels k{MR, NR, micro_4x16, act_row_impl};
+  static const IsaKernels k{MR, NR, micro_4x16, act_row_impl, act_grad_row_impl};
   return k;
 }
 

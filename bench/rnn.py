@@ -1,0 +1,120 @@
+"""Fused LSTM/GRU kernels: GFLOP/s and % of measured fp32 peak, forward and backward.
+
+Shapes are issue #10's: LSTM(50) with relu on (32, 10, 1), LSTM(128) on (64, 50, 32),
+GRU(64) on (64, 100, 64) in both directions. Each case is first validated against the
+scalar twin (_ref), then timed: median of repeats, with the spread (max - min over the
+median) as the noise figure. Flops count the GEMM work only:
+forward 2*B*T*(I + U)*G*U, backward twice that (dx, dW, dR, dh) plus the bias sums; the
+element-wise gate work (~30 flops per gate value) comes on top and is not counted.
+
+    python -m bench rnn [--threads 1,2] [--json out.json] [--quick]
+"""
+import argparse
+import os
+import statistics
+
+CASES = [  # name, cell, units, (B, T, I), options
+    ("LSTM(50) relu", "lstm", 50, (32, 10, 1), dict(activation="relu")),
+    ("LSTM(128)", "lstm", 128, (64, 50, 32), {}),
+    ("GRU(64)", "gru", 64, (64, 100, 64), {}),
+    ("GRU(64) go_backwards", "gru", 64, (64, 100, 64), dict(reverse=True)),
+]
+GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
+
+
+def _operands(cell, U, B, T, I, rng):
+    import numpy as np
+
+    G = GATES[cell]
+    f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+    args = [f32(rng.standard_normal((B, T, I))),
+            f32(rng.standard_normal((I, G * U)) / np.sqrt(I)),
+            f32(rng.standard_normal((U, G * U)) / np.sqrt(U)),
+            f32(0.1 * rng.standard_normal((2, G * U) if cell == "gru" else G * U)),
+            f32(np.zeros((B, U)))]
+    if cell == "lstm":
+        args.append(f32(np.zeros((B, U))))
+    upstream = [f32(rng.standard_normal((B, T, U))), f32(rng.standard_normal((B, U)))]
+    if cell == "lstm":
+        upstream.append(f32(rng.standard_normal((B, U))))
+    return args, upstream
+
+
+def _validate(cell, args, upstream, opts):
+    """Fast vs the double-precision twin, before any timing."""
+    import numpy as np
+
+    from pykern import _cpu
+
+    fast = getattr(_cpu, f"{cell}_forward")(*args, **opts)
+    ref = getattr(_cpu, f"{cell}_forward_ref")(*args, **opts)
+    gfast = getattr(_cpu, f"{cell}_backward")(*upstream, *args, None, fast[-1], **opts)
+    gref = getattr(_cpu, f"{cell}_backward_ref")(*upstream, *args, None, None, **opts)
+    for got, want in zip(list(fast[:-1]) + list(gfast), list(ref[:-1]) + list(gref)):
+        scale = float(np.sqrt(np.mean(want.astype(np.float64) ** 2))) or 1.0
+        err = float(np.abs(got - want).max()) / scale
+        if err > 1e-4:
+            raise AssertionError(f"{cell}: fast and ref differ by {err:.2e} of the RMS")
+
+
+def _measure(threads, quick):
+    import numpy as np
+
+    from bench.common import time_samples_s
+    from pykern import _cpu, config
+
+    config.set_num_threads(threads)
+    peak = _cpu.fma_peak_gflops(0.3, threads)
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, cell, U, (B, T, I), opts in CASES:
+        args, upstream = _operands(cell, U, B, T, I, rng)
+        _validate(cell, args, upstream, opts)
+        fwd = getattr(_cpu, f"{cell}_forward")
+        bwd = getattr(_cpu, f"{cell}_backward")
+        ws = fwd(*args, **opts)[-1]
+        flops_f = 2.0 * B * T * (I + U) * GATES[cell] * U
+        flops_b = 2.0 * flops_f + 2.0 * B * T * GATES[cell] * U
+        budget = 0.03 if quick else 0.1
+        for phase, fn, flops in (
+                ("forward", lambda: fwd(*args, **opts), flops_f),
+                ("forward (inference)", lambda: fwd(*args, save_workspace=False, **opts), flops_f),
+                ("backward", lambda: bwd(*upstream, *args, None, ws, **opts), flops_b)):
+            samples = time_samples_s(fn, min_time_s=budget, repeats=5 if quick else 9)
+            t = statistics.median(samples)
+            rows.append({"case": name, "phase": phase, "threads": threads, "B": B, "T": T,
+                         "I": I, "U": U, "us": t * 1e6, "gflops": flops / t * 1e-9,
+                         "pct_peak": 100.0 * flops / t * 1e-9 / peak if peak else None,
+                         "noise_pct": 100.0 * (max(samples) - min(samples)) / t})
+    return {"threads": threads, "isa": config.cpu_isa(), "peak_gflops": peak, "rows": rows}
+
+
+def _report(runs):
+    from bench.common import print_table
+
+    for run in runs:
+        print(f"\nthreads={run['threads']}  isa={run['isa']}  "
+              f"measured fp32 peak {run['peak_gflops']:.1f} GFLOP/s")
+        print_table(["case", "(B,T,I)", "phase", "us", "GFLOP/s", "% peak", "noise"],
+                    [(r["case"], f"({r['B']},{r['T']},{r['I']})", r["phase"], f"{r['us']:.0f}",
+                      f"{r['gflops']:.1f}", f"{r['pct_peak']:.0f}%" if r["pct_peak"] else "-",
+                      f"{r['noise_pct']:.0f}%") for r in run["rows"]])
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="python -m bench rnn", description=__doc__.splitlines()[0])
+    p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,all)")
+    p.add_argument("--json", default=None, help="write the figures to this file")
+    p.add_argument("--quick", action="store_true", help="shorter repeats")
+    args = p.parse_args(argv)
+
+    from bench.common import machine_info, write_json
+
+    counts = ([int(t) for t in args.threads.split(",")] if args.threads
+              else sorted({1, os.cpu_count() or 1}))
+    runs = [_measure(t, args.quick) for t in counts]
+    _report(runs)
+    if args.json:
+        write_json(args.json, {"benchmark": "rnn", "machine": machine_info(), "runs": runs})
+        print(f"\nwrote {args.json}")
+    return 0

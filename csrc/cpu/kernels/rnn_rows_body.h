@@ -1,0 +1,217 @@
+// The fused row passes of the recurrent kernels (contract: cpu/rnn_kernels.h),
+// written once with the vector type of activation_body.h and compiled per ISA:
+// each kernels/<isa>/rnn_rows_<isa>.cpp includes activation_body.h, then this.
+// Every pass walks the U units in vectors of PK_VEC_FLOATS, gates side by side
+// (unit j of gate k at k*U + j), so one pass reads and writes each value once.
+#ifndef PK_VEC_FLOATS
+#error "include activation_body.h (with PK_VEC_FLOATS) before rnn_rows_body.h"
+#endif
+
+static inline vf vact(vf x, pykern::Act a) {
+  using pykern::Act;
+  switch (a) {
+    case Act::relu: return vrelu(x);
+    case Act::sigmoid: return vsigmoid(x);
+    case Act::tanh: return vtanh(x);
+    case Act::hard_sigmoid: return vhard_sigmoid(x);
+    case Act::elu: return velu(x);
+    case Act::selu: return vselu(x);
+    case Act::softsign: return vsoftsign(x);
+    case Act::softplus: return vsoftplus(x);
+    case Act::silu: return vsilu(x);
+    case Act::exponential: return vexp(x);
+    default: return x;
+  }
+}
+
+// f'(x) given y = f(x).
+static inline vf vdact(vf x, vf y, pykern::Act a) {
+  using pykern::Act;
+  switch (a) {
+    case Act::relu: return drelu(x, y);
+    case Act::sigmoid: return dsigmoid(x, y);
+    case Act::tanh: return dtanh(x, y);
+    case Act::hard_sigmoid: return dhard_sigmoid(x, y);
+    case Act::elu: return delu(x, y);
+    case Act::selu: return dselu(x, y);
+    case Act::softsign: return dsoftsign(x, y);
+    case Act::softplus: return dsoftplus(x, y);
+    case Act::silu: return dsilu(x, y);
+    case Act::exponential: return dexponential(x, y);
+    default: return vsplat(1.0f);
+  }
+}
+
+// n <= PK_VEC_FLOATS floats; a short tail loads zeros past n and stores only n.
+static inline vf ld(const float* p, int64_t n) {
+  vf v = vsplat(0.0f);
+  if (n == PK_VEC_FLOATS)
+    std::memcpy(&v, p, sizeof v);
+  else
+    std::memcpy(&v, p, n * sizeof(float));
+  return v;
+}
+static inline void st(float* p, vf v, int64_t n) {
+  if (n == PK_VEC_FLOATS)
+    std::memcpy(p, &v, sizeof v);
+  else
+    std::memcpy(p, &v, n * sizeof(float));
+}
+
+// f(j, n) over the units in vectors: n == PK_VEC_FLOATS but for a last short one.
+template <class F>
+static inline void over_units(int64_t U, F&& f) {
+  int64_t j = 0;
+  for (; j + PK_VEC_FLOATS <= U; j += PK_VEC_FLOATS) f(j, int64_t(PK_VEC_FLOATS));
+  if (j < U) f(j, U - j);
+}
+
+// The step's total dh: carried + output gradient + the repeated outputs' (masks).
+static inline vf total_dh(const pykern::cpu::RnnRow& r, int64_t j, int64_t n) {
+  vf d = ld(r.dh + j, n);
+  if (r.dy) d = d + ld(r.dy + j, n);
+  if (r.dpo) {
+    d = d + ld(r.dpo + j, n);
+    st(r.dpo + j, vsplat(0.0f), n);
+  }
+  return d;
+}
+
+// Saves the state before the step, then writes the new h to the state and output.
+static inline void save_states(const pykern::cpu::RnnRow& r, int64_t j, int64_t n) {
+  if (r.save_h) st(r.save_h + j, ld(r.h + j, n), n);
+  if (r.save_c) st(r.save_c + j, ld(r.c + j, n), n);
+}
+static inline void put_h(const pykern::cpu::RnnRow& r, int64_t j, int64_t n, vf h) {
+  st(r.h + j, h, n);
+  st(r.y + j, h, n);
+}
+
+static void simple_fwd(const pykern::cpu::RnnRow& r) {
+  over_units(r.U, [&](int64_t j, int64_t n) {
+    save_states(r, j, n);
+    const vf z = ld(r.z + j, n) + ld(r.gh + j, n);
+    st(r.z + j, z, n);
+    put_h(r, j, n, vact(z, r.act));
+  });
+}
+
+static void lstm_fwd(const pykern::cpu::RnnRow& r) {
+  const int64_t U = r.U;
+  over_units(U, [&](int64_t j, int64_t n) {
+    save_states(r, j, n);
+    vf zg[4];
+    for (int k = 0; k < 4; ++k) {
+      zg[k] = ld(r.z + k * U + j, n) + ld(r.gh + k * U + j, n);
+      st(r.z + k * U + j, zg[k], n);
+    }
+    const vf i = vact(zg[0], r.rec_act), f = vact(zg[1], r.rec_act);
+    const vf g = vact(zg[2], r.act), o = vact(zg[3], r.rec_act);
+    const vf c = f * ld(r.c + j, n) + i * g;
+    st(r.c + j, c, n);
+    put_h(r, j, n, o * vact(c, r.act));
+  });
+}
+
+// GRU: z and r; then with reset_after the candidate and state at once, without it
+// r*h for the second GEMM (and z kept for gru_fwd_state).
+static void gru_fwd(const pykern::cpu::RnnRow& r) {
+  const int64_t U = r.U;
+  const bool after = r.rh == nullptr;
+  over_units(U, [&](int64_t j, int64_t n) {
+    save_states(r, j, n);
+    const vf pz = ld(r.z + j, n) + ld(r.gh + j, n);
+    const vf pr = ld(r.z + U + j, n) + ld(r.gh + U + j, n);
+    st(r.z + j, pz, n);
+    st(r.z + U + j, pr, n);
+    const vf zg = vact(pz, r.rec_act), rg = vact(pr, r.rec_act);
+    const vf h = ld(r.h + j, n);
+    if (!after) {
+      st(r.rh + j, rg * h, n);
+      if (r.aux) st(r.aux + j, rg * h, n);
+      st(r.keep + j, zg, n);
+      return;
+    }
+    const vf hr = ld(r.gh + 2 * U + j, n);
+    if (r.aux) st(r.aux + j, hr, n);
+    const vf ph = ld(r.z + 2 * U + j, n) + rg * hr;
+    st(r.z + 2 * U + j, ph, n);
+    const vf hh = vact(ph, r.act);
+    put_h(r, j, n, zg * h + (1.0f - zg) * hh);
+  });
+}
+
+static void gru_fwd_state(const pykern::cpu::RnnRow& r) {
+  const int64_t U = r.U;
+  over_units(U, [&](int64_t j, int64_t n) {
+    const vf ph = ld(r.z + 2 * U + j, n) + ld(r.gh + 2 * U + j, n);
+    st(r.z + 2 * U + j, ph, n);
+    const vf zg = ld(r.keep + j, n), hh = vact(ph, r.act);
+    put_h(r, j, n, zg * ld(r.h + j, n) + (1.0f - zg) * hh);
+  });
+}
+
+static void simple_bwd(const pykern::cpu::RnnRow& r) {
+  over_units(r.U, [&](int64_t j, int64_t n) {
+    const vf z = ld(r.z + j, n);
+    st(r.dg + j, total_dh(r, j, n) * vdact(z, vact(z, r.act), r.act), n);
+    st(r.dhn + j, vsplat(0.0f), n);
+  });
+}
+
+static void lstm_bwd(const pykern::cpu::RnnRow& r) {
+  const int64_t U = r.U;
+  over_units(U, [&](int64_t j, int64_t n) {
+    vf zg[4];
+    for (int k = 0; k < 4; ++k) zg[k] = ld(r.z + k * U + j, n);
+    const vf i = vact(zg[0], r.rec_act), f = vact(zg[1], r.rec_act);
+    const vf g = vact(zg[2], r.act), o = vact(zg[3], r.rec_act);
+    const vf cp = ld(r.cp + j, n);
+    const vf c = f * cp + i * g, ac = vact(c, r.act);
+    const vf dh = total_dh(r, j, n);
+    const vf dc = ld(r.dc + j, n) + dh * o * vdact(c, ac, r.act);
+    st(r.dg + j, dc * g * vdact(zg[0], i, r.rec_act), n);
+    st(r.dg + U + j, dc * cp * vdact(zg[1], f, r.rec_act), n);
+    st(r.dg + 2 * U + j, dc * i * vdact(zg[2], g, r.act), n);
+    st(r.dg + 3 * U + j, dh * ac * vdact(zg[3], o, r.rec_act), n);
+    st(r.dc + j, dc * f, n);
+    st(r.dhn + j, vsplat(0.0f), n);
+  });
+}
+
+// GRU: with reset_after (dgh != null) everything; without it all but the reset
+// gate's gradient, which needs d(r*h) from a GEMM first (r is kept for that).
+static void gru_bwd(const pykern::cpu::RnnRow& r) {
+  const int64_t U = r.U;
+  over_units(U, [&](int64_t j, int64_t n) {
+    const vf pz = ld(r.z + j, n), pr = ld(r.z + U + j, n), ph = ld(r.z + 2 * U + j, n);
+    const vf zg = vact(pz, r.rec_act), rg = vact(pr, r.rec_act), hh = vact(ph, r.act);
+    const vf dh = total_dh(r, j, n);
+    const vf dph = dh * (1.0f - zg) * vdact(ph, hh, r.act);
+    const vf dpz = dh * (ld(r.hp + j, n) - hh) * vdact(pz, zg, r.rec_act);
+    st(r.dg + j, dpz, n);
+    st(r.dg + 2 * U + j, dph, n);
+    st(r.dhn + j, dh * zg, n);
+    if (!r.dgh) {
+      st(r.keep + j, rg, n);
+      return;
+    }
+    const vf dpr = dph * ld(r.aux + j, n) * vdact(pr, rg, r.rec_act);
+    st(r.dg + U + j, dpr, n);
+    st(r.dgh + j, dpz, n);
+    st(r.dgh + U + j, dpr, n);
+    st(r.dgh + 2 * U + j, dph * rg, n);
+  });
+}
+
+static void gru_bwd_reset(const pykern::cpu::RnnRow& r) {
+  const int64_t U = r.U;
+  over_units(U, [&](int64_t j, int64_t n) {
+    const vf rg = ld(r.keep + j, n), drh = ld(r.drh + j, n);
+    st(r.dg + U + j, drh * ld(r.hp + j, n) * vdact(ld(r.z + U + j, n), rg, r.rec_act), n);
+    st(r.dhn + j, ld(r.dhn + j, n) + drh * rg, n);
+  });
+}
+
+static const pykern::cpu::RnnRowKernels kRnnRowKernels{
+    simple_fwd, lstm_fwd, gru_fwd, gru_fwd_state, simple_bwd, lstm_bwd, gru_bwd, gru_bwd_reset};
