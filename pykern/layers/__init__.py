@@ -16,6 +16,8 @@ from pykern.layers.normalization import (BatchNormalization, GroupNormalization,
 from pykern.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                                    AvgPool1D, AvgPool2D, AvgPool3D, MaxPool1D, MaxPool2D,
                                    MaxPool3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from pykern.layers.recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN,
+                                     SimpleRNNCell, StackedRNNCells)
 from pykern.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)
@@ -31,4 +33,5 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "Convolution3DTranspose", "BatchNormalization", "LayerNormalization",
            "GroupNormalization", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
            "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "MaxPool1D", "MaxPool2D",
-           "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D"]
+           "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "RNN", "SimpleRNN", "LSTM", "GRU",
+           "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
