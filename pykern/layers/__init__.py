@@ -18,6 +18,8 @@ from pykern.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePo
                                    MaxPool3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from pykern.layers.recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN,
                                      SimpleRNNCell, StackedRNNCells)
+from pykern.layers.embedding import Embedding
+from pykern.layers.wrappers import Bidirectional, TimeDistributed
 from pykern.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)
@@ -34,4 +36,5 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "GroupNormalization", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
            "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "MaxPool1D", "MaxPool2D",
            "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "RNN", "SimpleRNN", "LSTM", "GRU",
-           "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
+           "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "Embedding",
+           "Bidirectional", "TimeDistributed"]

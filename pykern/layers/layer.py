@@ -35,8 +35,8 @@ _SCOPE = contextvars.ContextVar("pykern_name_scope", default=())
 
 class Node:
     """One call of a layer on symbolic tensors: the positional arguments (each a
-    KerasTensor, a nested list/dict of them, or a constant), the non-tensor
-    keyword arguments, the outputs."""
+    KerasTensor, a nested list/dict of them, or a constant), the keyword
+    arguments (constants, or tensors such as an RNN's initial_state), the outputs."""
 
     __slots__ = ("layer", "args", "kwargs", "outputs", "flat_inputs", "flat_outputs")
 
@@ -45,7 +45,9 @@ class Node:
         self.args = args
         self.kwargs = kwargs
         self.outputs = outputs
-        self.flat_inputs = [t for t in _flatten(args) if isinstance(t, KerasTensor)]
+        # tensors passed by keyword (an RNN's initial_state=[h, c]) are inputs too
+        self.flat_inputs = [t for t in _flatten(args) + _flatten(list(kwargs.values()))
+                            if isinstance(t, KerasTensor)]
         self.flat_outputs = _flatten(outputs)
         node_index = len(layer._inbound_nodes)
         layer._inbound_nodes.append(self)
