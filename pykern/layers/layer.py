@@ -381,7 +381,10 @@ class Layer:
         previous_mask = kwargs.get("mask")
         if previous_mask is None and (self.supports_masking or self._call_takes_mask):
             previous_mask = _masks_of(inputs)
-            if previous_mask is not None and self._call_takes_mask:
+            # as Keras 3: the mask is filled in only when the inputs are the one tensor
+            # argument (an RNN given initial_state= tensors gets no automatic mask)
+            if previous_mask is not None and self._call_takes_mask and not _more_tensors(
+                    args, kwargs):
                 kwargs["mask"] = previous_mask
         if "mask" in kwargs and not self._call_takes_mask:
             kwargs.pop("mask")
@@ -511,6 +514,12 @@ def _locking_build(build):
             object.__setattr__(self, "_state_locked", True)
         return out
     return locked
+
+
+def _more_tensors(args, kwargs):
+    """True when tensors are passed besides the inputs (positionally or by keyword)."""
+    return any(isinstance(t, Tensor) for t in _flatten(list(args)) + _flatten(
+        [v for k, v in kwargs.items() if k not in ("mask", "training")]))
 
 
 def _masks_of(x):
