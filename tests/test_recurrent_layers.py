@@ -711,3 +711,92 @@ def test_bad_constructor_arguments():
         layers.GRU(2, use_cudnn="yes")
     with pytest.raises(ValueError, match=r"TimeDistributed 't' needs inputs of rank >= 3"):
         layers.TimeDistributed(layers.Dense(2), name="t")(_x(2, 3))
+
+
+# --- files ----------------------------------------------------------------------------------------
+def _text_model(L, M):
+    ids = M.Input((9,), name="ids")
+    e = L.Embedding(40, 6, mask_zero=True, name="emb")(ids)
+    seq = L.Bidirectional(L.LSTM(4, return_sequences=True), name="bi")(e)
+    g = L.GRU(3, name="gru")(seq)
+    s = L.SimpleRNN(2, go_backwards=True, name="srnn")(
+        L.TimeDistributed(L.Dense(3), name="td")(seq))
+    r = L.RNN(L.GRUCell(2, reset_after=False), name="rnn")(seq)
+    return M.Model(ids, L.Dense(1, name="out")(L.Concatenate(name="cat")([g, s, r])),
+                   name="text")
+
+
+def _text_sequential(L, M):
+    return M.Sequential([M.Input((9,)), L.Embedding(40, 6, mask_zero=True),
+                         L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode="sum"),
+                         L.LSTM(3), L.Dense(2)], name="seq_text")
+
+
+def _ids(n=5):
+    ids = RNG.integers(1, 40, (n, 9))
+    ids[0, :4] = 0
+    ids[1, 6:] = 0
+    return ids
+
+
+def _randomized(model):
+    model.set_weights([RNG.standard_normal(w.shape).astype(np.float32) * 0.4
+                       for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("build", [_text_model, _text_sequential])
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+def test_recurrent_models_saved_by_keras_load_in_pykern(build, ext, keras, tmp_path):
+    theirs = _randomized(build(keras.layers, keras))
+    theirs.save(tmp_path / f"k.{ext}")
+    ours = pykern.models.load_model(tmp_path / f"k.{ext}")
+    ids = _ids()
+    np.testing.assert_allclose(ours.predict(ids, verbose=0), theirs.predict(ids, verbose=0),
+                               **TOL)
+
+
+@pytest.mark.parametrize("build", [_text_model, _text_sequential])
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+def test_recurrent_models_saved_by_pykern_load_in_keras(build, ext, keras, tmp_path):
+    ours = _randomized(build(layers, pykern))
+    ours.save(tmp_path / f"p.{ext}")
+    theirs = keras.models.load_model(tmp_path / f"p.{ext}")
+    ids = _ids()
+    np.testing.assert_allclose(theirs.predict(ids, verbose=0), ours.predict(ids, verbose=0),
+                               **TOL)
+
+
+@pytest.mark.parametrize("build", [_text_model, _text_sequential])
+def test_recurrent_weights_files_go_both_ways_in_keras_layout(build, keras, tmp_path):
+    from test_interop import _h5_layout
+    ours, theirs = _randomized(build(layers, pykern)), build(keras.layers, keras)
+    ours.save_weights(tmp_path / "p.weights.h5")
+    theirs.load_weights(tmp_path / "p.weights.h5")
+    ids = _ids()
+    np.testing.assert_allclose(theirs.predict(ids, verbose=0), ours.predict(ids, verbose=0),
+                               **TOL)
+    _randomized(theirs).save_weights(tmp_path / "k.weights.h5")
+    ours.load_weights(tmp_path / "k.weights.h5")
+    np.testing.assert_allclose(ours.predict(ids, verbose=0), theirs.predict(ids, verbose=0),
+                               **TOL)
+    assert _h5_layout(tmp_path / "p.weights.h5") == _h5_layout(tmp_path / "k.weights.h5")
+
+
+def test_keras2_recurrent_model_written_by_tf_keras_loads_in_pykern(tf, tmp_path):
+    tf_keras = pytest.importorskip("tf_keras")
+    K = tf_keras
+    model = K.Sequential([K.layers.Embedding(40, 6, mask_zero=True, input_length=9),
+                          K.layers.Bidirectional(K.layers.LSTM(4, return_sequences=True)),
+                          K.layers.GRU(3, return_sequences=True),
+                          K.layers.TimeDistributed(K.layers.Dense(2)),
+                          K.layers.SimpleRNN(2)])
+    model.build((None, 9))
+    model.set_weights([RNG.standard_normal(w.shape).astype(np.float32) * 0.4
+                       for w in model.get_weights()])
+    model.save(tmp_path / "k2.h5")
+    ours = pykern.models.load_model(tmp_path / "k2.h5", compile=False)
+    ids = _ids()
+    np.testing.assert_allclose(ours.predict(ids, verbose=0), model.predict(ids, verbose=0),
+                               **TOL)
+    assert [w.shape for w in ours.weights] == [tuple(w.shape) for w in model.weights]

@@ -469,6 +469,9 @@ class RNN(Layer):
         if not isinstance(state_size, (list, tuple, int, np.integer)):
             raise ValueError(f"state_size must be an int or a list/tuple of ints, got "
                              f"{state_size!r}")
+        if kwargs.pop("time_major", False):  # Keras 2 configs say time_major: false
+            raise ValueError("RNN: time_major=True (inputs (timesteps, batch, ...)) is not "
+                             "supported; transpose the inputs to (batch, timesteps, ...)")
         super().__init__(**kwargs)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.cell = cell
