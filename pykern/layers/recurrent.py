@@ -97,6 +97,18 @@ class _ForgetBiasOne:
                                self.init((2 * u,), dtype)])
 
 
+_BASE_CELL_ARGS = ("units", "activation", "use_bias", "kernel_initializer",
+                   "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+                   "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+                   "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
+                   "seed")
+
+
+def _base_cell_args(values):
+    """_Cell's arguments among a gated cell constructor's locals()."""
+    return {k: values[k] for k in _BASE_CELL_ARGS}
+
+
 class _Cell(Layer, DropoutRNNCell):
     """What the three built-in cells share: weights kernel (F, G*U),
     recurrent_kernel (U, G*U), bias; Keras' arguments and config keys."""
@@ -269,11 +281,7 @@ class LSTMCell(_Cell):
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
                  **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer,
-                         recurrent_initializer, bias_initializer, kernel_regularizer,
-                         recurrent_regularizer, bias_regularizer, kernel_constraint,
-                         recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
-                         seed, **kwargs)
+        super().__init__(**_base_cell_args(locals()), **kwargs)
         self.recurrent_activation = kactivations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
         self.state_size = [self.units, self.units]
@@ -312,11 +320,7 @@ class GRUCell(_Cell):
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  dropout=0.0, recurrent_dropout=0.0, reset_after=True, seed=None, **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer,
-                         recurrent_initializer, bias_initializer, kernel_regularizer,
-                         recurrent_regularizer, bias_regularizer, kernel_constraint,
-                         recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
-                         seed, **kwargs)
+        super().__init__(**_base_cell_args(locals()), **kwargs)
         self.recurrent_activation = kactivations.get(recurrent_activation)
         self.reset_after = bool(reset_after)
 
@@ -717,6 +721,11 @@ _CELL_ARGS = ("units", "activation", "recurrent_activation", "use_bias", "kernel
               "recurrent_dropout", "reset_after", "seed")
 
 
+def _cell_args(values):
+    """The cell's arguments among a layer constructor's locals()."""
+    return {k: values[k] for k in _CELL_ARGS if k in values}
+
+
 class _RecurrentLayer(RNN):
     """An RNN around its own built-in cell, with the cell's arguments flattened
     into the layer's (Keras' SimpleRNN, LSTM, GRU)."""
@@ -780,18 +789,7 @@ class SimpleRNN(_RecurrentLayer):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
-        cell_kwargs = dict(units=units, activation=activation, use_bias=use_bias,
-                           kernel_initializer=kernel_initializer,
-                           recurrent_initializer=recurrent_initializer,
-                           bias_initializer=bias_initializer,
-                           kernel_regularizer=kernel_regularizer,
-                           recurrent_regularizer=recurrent_regularizer,
-                           bias_regularizer=bias_regularizer,
-                           kernel_constraint=kernel_constraint,
-                           recurrent_constraint=recurrent_constraint,
-                           bias_constraint=bias_constraint, dropout=dropout,
-                           recurrent_dropout=recurrent_dropout, seed=seed)
-        super().__init__(cell_kwargs, activity_regularizer, return_sequences, return_state,
+        super().__init__(_cell_args(locals()), activity_regularizer, return_sequences, return_state,
                          go_backwards, stateful, unroll, "auto", kwargs)
 
 
@@ -814,19 +812,7 @@ class LSTM(_RecurrentLayer):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, use_cudnn="auto",
                  **kwargs):
-        cell_kwargs = dict(units=units, activation=activation,
-                           recurrent_activation=recurrent_activation, use_bias=use_bias,
-                           kernel_initializer=kernel_initializer,
-                           recurrent_initializer=recurrent_initializer,
-                           bias_initializer=bias_initializer, unit_forget_bias=unit_forget_bias,
-                           kernel_regularizer=kernel_regularizer,
-                           recurrent_regularizer=recurrent_regularizer,
-                           bias_regularizer=bias_regularizer,
-                           kernel_constraint=kernel_constraint,
-                           recurrent_constraint=recurrent_constraint,
-                           bias_constraint=bias_constraint, dropout=dropout,
-                           recurrent_dropout=recurrent_dropout, seed=seed)
-        super().__init__(cell_kwargs, activity_regularizer, return_sequences, return_state,
+        super().__init__(_cell_args(locals()), activity_regularizer, return_sequences, return_state,
                          go_backwards, stateful, unroll, use_cudnn, kwargs)
 
 
@@ -848,18 +834,5 @@ class GRU(_RecurrentLayer):
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
                  return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, reset_after=True, use_cudnn="auto", **kwargs):
-        cell_kwargs = dict(units=units, activation=activation,
-                           recurrent_activation=recurrent_activation, use_bias=use_bias,
-                           kernel_initializer=kernel_initializer,
-                           recurrent_initializer=recurrent_initializer,
-                           bias_initializer=bias_initializer,
-                           kernel_regularizer=kernel_regularizer,
-                           recurrent_regularizer=recurrent_regularizer,
-                           bias_regularizer=bias_regularizer,
-                           kernel_constraint=kernel_constraint,
-                           recurrent_constraint=recurrent_constraint,
-                           bias_constraint=bias_constraint, dropout=dropout,
-                           recurrent_dropout=recurrent_dropout, reset_after=reset_after,
-                           seed=seed)
-        super().__init__(cell_kwargs, activity_regularizer, return_sequences, return_state,
+        super().__init__(_cell_args(locals()), activity_regularizer, return_sequences, return_state,
                          go_backwards, stateful, unroll, use_cudnn, kwargs)

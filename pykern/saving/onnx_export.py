@@ -3,8 +3,8 @@ each op applied to symbolic tensors: arithmetic, element-wise functions,
 reductions, softmax, transpose) maps to a few standard ONNX operators, weights
 become initializers, and the batch dimension stays symbolic. LSTM, GRU and
 SimpleRNN (and RNN of their cells) map to ONNX's LSTM, GRU and RNN operators
-(gates reordered, GRU's reset_after as linear_before_reset). A layer without a mapping raises NotImplementedError
-naming it; nothing is silently approximated.
+(gates reordered, GRU's reset_after as linear_before_reset). A layer without a
+mapping raises NotImplementedError naming it; nothing is silently approximated.
 
 Inputs are named after the model's InputLayers, outputs `output_0`, ... (as
 Keras' own ONNX export names them).
