@@ -83,6 +83,9 @@ def test_symbolic_shape_and_gradient_flow(keras):
     assert layers.Embedding(10, 4)(layers.Input((7,))).shape == (None, 7, 4)
     assert layers.Embedding(10, 4)(layers.Input((None, 3))).shape == \
         tuple(keras.layers.Embedding(10, 4)(keras.Input((None, 3))).shape)
+    with pykern.backend.devices.trace():  # the meta device: shapes only
+        meta = layers.Embedding(10, 4)(ops.convert_to_tensor(np.zeros((2, 7), np.int32)))
+    assert meta.shape == (2, 7, 4) and meta.device is pykern.backend.devices.META
     emb = layers.Embedding(4, 2)
     ids = np.array([[1, 1, 3]])
     emb(ids)

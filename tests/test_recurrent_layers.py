@@ -100,12 +100,11 @@ def test_rnn_of_cells_matches_keras(make, keras):
 
 def test_rnn_of_a_builtin_cell_runs_the_fused_op(monkeypatch):
     """RNN(LSTMCell) is Keras' LSTM: one native call forward, one backward."""
-    from pykern.backend.devices import cpu
     calls = []
-    real_f, real_b = cpu.CpuKernels.rnn, cpu.CpuKernels.rnn_backward
-    monkeypatch.setattr(cpu.CpuKernels, "rnn", lambda *a: calls.append("f") or real_f(*a))
-    monkeypatch.setattr(cpu.CpuKernels, "rnn_backward",
-                        lambda *a: calls.append("b") or real_b(*a))
+    k = devices.CPU.k
+    real_f, real_b = k.rnn, k.rnn_backward
+    monkeypatch.setattr(k, "rnn", lambda *a: calls.append("f") or real_f(*a))
+    monkeypatch.setattr(k, "rnn_backward", lambda *a: calls.append("b") or real_b(*a))
     layer = layers.RNN(layers.LSTMCell(3), return_state=True)
     x = pykern.backend.Variable(_x(2, 7, 4))
     with pykern.GradientTape() as tape:
@@ -722,7 +721,8 @@ def _text_model(L, M):
     s = L.SimpleRNN(2, go_backwards=True, name="srnn")(
         L.TimeDistributed(L.Dense(3), name="td")(seq))
     r = L.RNN(L.GRUCell(2, reset_after=False), name="rnn")(seq)
-    return M.Model(ids, L.Dense(1, name="out")(L.Concatenate(name="cat")([g, s, r])),
+    st = L.RNN([L.LSTMCell(2), L.SimpleRNNCell(2)], name="stacked")(seq)
+    return M.Model(ids, L.Dense(1, name="out")(L.Concatenate(name="cat")([g, s, r, st])),
                    name="text")
 
 

@@ -86,8 +86,7 @@ def rnn(cell, inputs, kernel, recurrent_kernel, bias=None, initial_state=None, m
     side = {}  # gradients of the state outputs, left by their nodes for the one backward
 
     def backward(g, needs):
-        dy = None if g.ndim == 0 else g  # a 0-d zero: only the states have gradients
-        grads = k.rnn_backward(cell, dy, side.pop("h", None), side.pop("c", None), xv, wv, rv,
+        grads = k.rnn_backward(cell, g, side.pop("h", None), side.pop("c", None), xv, wv, rv,
                                bv, h0, c0, m, ws, *options)
         dx, dw, dr, db, dh0, dc0 = grads
         out = [dx if needs[0] else None, dw, dr]
@@ -101,13 +100,13 @@ def rnn(cell, inputs, kernel, recurrent_kernel, bias=None, initial_state=None, m
 
 def _state(outputs, data, key, side, d):
     """A final state as a node whose parent is the sequence node: its gradient is
-    handed to the sequence's backward, and the sequence node gets a 0-d zero so
-    that its backward runs even when only the states are used."""
+    handed to the sequence's backward, and the sequence node gets zeros so that
+    its backward (the one kernel call) runs even when only the states are used."""
     k = d.k
 
     def backward(g, needs):
         side[key] = g
-        return (k.full((), 0.0),)
+        return (k.full(outputs.shape, 0.0),)
     if outputs._parents or outputs._backward:
         return _out(data, (outputs,), backward, d)
     return _wrap(data, d)
