@@ -653,6 +653,23 @@ def test_summary_equals_keras(keras):
                                                                              keras))
 
 
+def test_regularizer_penalties_match_keras(keras):
+    def make(L):
+        return L.Bidirectional(L.LSTM(3, kernel_regularizer={"class_name": "L2",
+                                                             "config": {"l2": 0.05}},
+                                      recurrent_regularizer="l1", bias_regularizer="l2",
+                                      activity_regularizer="l2"))
+    x = _x(2, 5, 4)
+    ours, theirs = make(layers), make(keras.layers)
+    theirs(x), ours(x)
+    ours.set_weights(theirs.get_weights())
+    ours(x), theirs(x)
+    got = sum(float(ops.convert_to_numpy(v)) for v in ours.losses)
+    want = sum(float(v) for v in theirs.losses)
+    assert len(ours.losses) == len(theirs.losses)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
 # --- bad input ----------------------------------------------------------------------------------
 def test_recurrent_layers_need_3d_inputs():
     with pytest.raises(ValueError, match=r"LSTM 'enc' expects 3-D inputs \(batch, timesteps, "
