@@ -1,6 +1,6 @@
 """Training and predict throughput of the seed models: pykern vs TF-Keras and PyTorch, side by side.
 
-Models (`--model`, default all):
+Models (`--model`, default all; `--model dense mnist_cnn ...` picks some):
   dense      Input(20) -> Dense(64, relu) -> Dropout(0.5) -> Dense(64, relu) -> Dropout(0.5) ->
              Dense(1, sigmoid); RMSprop, binary crossentropy, batch 32, predict batch 256.
   mnist_cnn  Input(28,28,1) -> Conv2D(32,3,relu) -> Conv2D(64,3,relu) -> MaxPooling2D(2) ->
@@ -9,6 +9,11 @@ Models (`--model`, default all):
   cifar_cnn  Input(32,32,3) -> Conv2D(32,3,relu) -> MaxPooling2D(2) -> Conv2D(64,3,relu) ->
              MaxPooling2D(2) -> Conv2D(64,3,relu) -> Flatten -> Dense(64,relu) ->
              Dense(10,softmax); Adam, sparse categorical crossentropy, batch 64.
+  lstm_series Input(10,1) -> LSTM(50, activation='relu') -> Dense(1); Adam, MSE, batch 32
+             (PyTorch's nn.LSTM has no relu: it runs its tanh LSTM, the same work).
+  lstm       Input(50,32) -> LSTM(128) -> Dense(1); Adam, MSE, batch 64.
+  bigru_text Input(100,) int -> Embedding(20000,64) -> Bidirectional(GRU(64)) ->
+             Dense(1, sigmoid); Adam, binary crossentropy, batch 64.
 
 The Keras code is the same for pykern and TF-Keras (one builder, two `layers`
 modules); PyTorch is written as a PyTorch user writes it (NCHW, nn.Sequential,
@@ -70,10 +75,62 @@ def _cifar_torch(nn):
                          nn.Flatten(), nn.Linear(4 * 4 * 64, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
+def _series_layers(L):
+    return [L.Input((10, 1)), L.LSTM(50, activation="relu"), L.Dense(1)]
+
+
+def _lstm_layers(L):
+    return [L.Input((50, 32)), L.LSTM(128), L.Dense(1)]
+
+
+def _bigru_layers(L):
+    return [L.Input((100,), dtype="int32"), L.Embedding(VOCAB, 64), L.Bidirectional(L.GRU(64)),
+            L.Dense(1, activation="sigmoid")]
+
+
+def _last_step_torch(nn, features, units):
+    class LastStep(nn.Module):
+        """nn.LSTM (batch_first) -> the last step's output -> a Linear head."""
+
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(features, units, batch_first=True)
+            self.head = nn.Linear(units, 1)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
+    return LastStep()
+
+
+def _bigru_torch(nn):
+    import torch
+
+    class BiGRU(nn.Module):
+        """Embedding -> bidirectional nn.GRU -> both final states -> a logit."""
+
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(VOCAB, 64)
+            self.gru = nn.GRU(64, 64, batch_first=True, bidirectional=True)
+            self.head = nn.Linear(128, 1)
+
+        def forward(self, ids):
+            _, h = self.gru(self.embed(ids))
+            return self.head(torch.cat([h[0], h[1]], dim=1))
+    return BiGRU()
+
+
+def _rnn_flops(steps, inputs, units, gates):
+    """Input projection and recurrent GEMMs of one direction, per sample."""
+    return 2 * steps * (inputs + units) * gates * units
+
+
 def _conv_flops(h, w, k, cin, cout):
     return 2 * (h - k + 1) * (w - k + 1) * k * k * cin * cout
 
 
+VOCAB = 20000
 # spec: layers, torch model, input shape (channels last), labels, optimizer, loss,
 # batch, predict batch, samples, forward FLOPs per sample
 MODELS = {
@@ -93,13 +150,34 @@ MODELS = {
                       samples=2048,
                       flops=_conv_flops(32, 32, 3, 3, 32) + _conv_flops(15, 15, 3, 32, 64) +
                       _conv_flops(6, 6, 3, 64, 64) + 2 * (1024 * 64 + 64 * 10)),
+    "lstm_series": dict(layers=_series_layers, torch=lambda nn: _last_step_torch(nn, 1, 50),
+                        shape=(10, 1), labels="series", optimizer="adam", loss="mse",
+                        batch=32, predict_batch=32, samples=8192,
+                        flops=_rnn_flops(10, 1, 50, 4) + 2 * 50),
+    "lstm": dict(layers=_lstm_layers, torch=lambda nn: _last_step_torch(nn, 32, 128),
+                 shape=(50, 32), labels="regression", optimizer="adam", loss="mse", batch=64,
+                 predict_batch=64, samples=2048, flops=_rnn_flops(50, 32, 128, 4) + 2 * 128),
+    "bigru_text": dict(layers=_bigru_layers, torch=_bigru_torch, shape=(100,), labels="binary",
+                       ids=VOCAB, optimizer="adam", loss="binary_crossentropy", batch=64,
+                       predict_batch=64, samples=2048,
+                       flops=2 * _rnn_flops(100, 64, 64, 3) + 2 * 128),
 }
 
 
 def _data(spec, samples):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((samples,) + spec["shape"]).astype(np.float32)
-    if spec["labels"] == "binary":
+    if "ids" in spec:
+        x = rng.integers(0, spec["ids"], (samples,) + spec["shape"]).astype(np.int32)
+    else:
+        x = rng.standard_normal((samples,) + spec["shape"]).astype(np.float32)
+    if spec["labels"] == "series":  # windows of a noisy sine wave, the next value as target
+        t = np.arange(samples + 11, dtype=np.float32)
+        wave = np.sin(t * 0.1) + 0.1 * rng.standard_normal(len(t)).astype(np.float32)
+        x = np.stack([wave[i:i + 10] for i in range(samples)])[..., None].astype(np.float32)
+        y = wave[10:10 + samples, None].astype(np.float32)
+    elif spec["labels"] == "regression":
+        y = rng.standard_normal((samples, 1)).astype(np.float32)
+    elif spec["labels"] == "binary":
         y = (rng.random((samples, 1)) > 0.5).astype(np.float32)
     else:
         y = rng.integers(0, 10, samples)
@@ -164,10 +242,13 @@ def _torch(spec, x, y, repeats, threads=None):
         opt = torch.optim.Adam(m.parameters(), lr=1e-3, eps=1e-7)
     if spec["labels"] == "binary":
         loss_fn, yt = nn.BCEWithLogitsLoss(), torch.from_numpy(y)
+    elif spec["labels"] in ("series", "regression"):
+        loss_fn, yt = nn.MSELoss(), torch.from_numpy(y)
     else:
         loss_fn = nn.CrossEntropyLoss()
         yt = torch.from_numpy(np.argmax(y, -1) if y.ndim > 1 else y).long()
-    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)) if x.ndim == 4 else x)
+    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)) if x.ndim == 4 else
+                          x.astype(np.int64) if x.dtype.kind == "i" else x)
     n, batch, pbatch = len(x), spec["batch"], spec["predict_batch"]
 
     def epoch():

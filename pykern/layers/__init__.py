@@ -28,6 +28,10 @@ from pykern.layers.regularization import SpatialDropout1D, SpatialDropout2D, Spa
 from pykern.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D,
                                      UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
                                      ZeroPadding3D)
+from pykern.layers.recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN,
+                                     SimpleRNNCell, StackedRNNCells)
+from pykern.layers.embedding import Embedding
+from pykern.layers.wrappers import Bidirectional, TimeDistributed
 from pykern.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)
@@ -53,7 +57,9 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "UnitNormalization", "Rescaling", "Normalization", "Resizing", "CenterCrop",
            "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop",
            "RandomContrast", "RandomBrightness", "CategoryEncoding", "Discretization", "Hashing",
-           "IntegerLookup", "StringLookup", "TextVectorization"]
+           "IntegerLookup", "StringLookup", "TextVectorization", "RNN", "SimpleRNN", "LSTM", "GRU",
+           "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "Embedding",
+           "Bidirectional", "TimeDistributed"]
 
 # Keras' short aliases (the same classes; configs name the long ones)
 GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (

@@ -35,8 +35,8 @@ _SCOPE = contextvars.ContextVar("pykern_name_scope", default=())
 
 class Node:
     """One call of a layer on symbolic tensors: the positional arguments (each a
-    KerasTensor, a nested list/dict of them, or a constant), the non-tensor
-    keyword arguments, the outputs."""
+    KerasTensor, a nested list/dict of them, or a constant), the keyword
+    arguments (constants, or tensors such as an RNN's initial_state), the outputs."""
 
     __slots__ = ("layer", "args", "kwargs", "outputs", "flat_inputs", "flat_outputs")
 
@@ -45,7 +45,9 @@ class Node:
         self.args = args
         self.kwargs = kwargs
         self.outputs = outputs
-        self.flat_inputs = [t for t in _flatten(args) if isinstance(t, KerasTensor)]
+        # tensors passed by keyword (an RNN's initial_state=[h, c]) are inputs too
+        self.flat_inputs = [t for t in _flatten(args) + _flatten(list(kwargs.values()))
+                            if isinstance(t, KerasTensor)]
         self.flat_outputs = _flatten(outputs)
         node_index = len(layer._inbound_nodes)
         layer._inbound_nodes.append(self)
@@ -383,7 +385,10 @@ class Layer:
         previous_mask = kwargs.get("mask")
         if previous_mask is None and (self.supports_masking or self._call_takes_mask):
             previous_mask = _masks_of(inputs)
-            if previous_mask is not None and self._call_takes_mask:
+            # as Keras 3: the mask is filled in only when the inputs are the one tensor
+            # argument (an RNN given initial_state= tensors gets no automatic mask)
+            if previous_mask is not None and self._call_takes_mask and not _more_tensors(
+                    args, kwargs):
                 kwargs["mask"] = previous_mask
         if "mask" in kwargs and not self._call_takes_mask:
             kwargs.pop("mask")
@@ -520,6 +525,12 @@ def _locking_build(build):
             object.__setattr__(self, "_state_locked", True)
         return out
     return locked
+
+
+def _more_tensors(args, kwargs):
+    """True when tensors are passed besides the inputs (positionally or by keyword)."""
+    return any(isinstance(t, Tensor) for t in _flatten(list(args)) + _flatten(
+        [v for k, v in kwargs.items() if k not in ("mask", "training")]))
 
 
 def _masks_of(x):

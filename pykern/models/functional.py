@@ -209,7 +209,8 @@ class Functional(Model):
             if simple_in is not None:  # the common node: one tensor in, one out
                 out = node.layer(values[simple_in])
             else:
-                out = node.layer(*[_map(value, a) for a in node.args], **node.kwargs)
+                out = node.layer(*[_map(value, a) for a in node.args],
+                                 **{k: _map(value, v) for k, v in node.kwargs.items()})
             if simple_out is not None:
                 values[simple_out] = out
             else:
@@ -281,7 +282,8 @@ class Functional(Model):
             entry = serialize_keras_object(layer)
             entry["name"] = layer.name
             entry["inbound_nodes"] = [
-                {"args": [_map(tensor_config, a) for a in node.args], "kwargs": dict(node.kwargs)}
+                {"args": [_map(tensor_config, a) for a in node.args],
+                 "kwargs": {k: _map(tensor_config, v) for k, v in node.kwargs.items()}}
                 for node in layer._inbound_nodes if id(node) in relevant and not node.is_input]
             layer_configs.append(entry)
         return {"name": self.name, "trainable": self.trainable, "layers": layer_configs,
@@ -309,10 +311,11 @@ class Functional(Model):
                 entry, node_index, node = item
                 try:
                     args = [_resolve_tensors(a, tensors) for a in node["args"]]
+                    kwargs = _resolve_tensors(node.get("kwargs", {}), tensors)
                 except KeyError:
                     continue
                 layer = created[entry["name"]]
-                out = layer(*args, **node.get("kwargs", {}))
+                out = layer(*args, **kwargs)
                 for k, t in enumerate(_flatten(out)):
                     tensors[(layer.name, node_index, k)] = t
                 remaining.remove(item)

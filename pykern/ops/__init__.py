@@ -26,6 +26,7 @@ from pykern.ops.pooling import average_pool, max_pool
 from pykern.ops.nn import (dense, dropout, elu, erf, exponential, gelu, hard_sigmoid, hard_silu,
                            hard_swish, leaky_relu, linear, log_softmax, relu, relu6, selu,
                            sigmoid, silu, softmax, softplus, softsign, swish, tanh)
+from pykern.ops.rnn import embedding, rnn
 from pykern.ops.reductions import all, any, argmax, argmin, max, mean, min, prod, std, sum, var
 from pykern.ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pad,
                               repeat, reshape, slice, split, squeeze, stack, tile, transpose,
@@ -44,7 +45,7 @@ __all__ = [
     "unstack", "expand_dims", "squeeze", "broadcast_to", "repeat", "tile", "slice", "getitem",
     "flatten", "conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
     "average_pool", "batch_normalization", "layer_normalization", "moments", "pad", "sin",
-    "cos", "tan",
+    "cos", "tan", "rnn", "embedding",
 ]
 
 
@@ -83,7 +84,9 @@ from pykern.ops import image, random  # noqa: E402,F401  (keras.ops.image, keras
 # Keras' op class name for each op (CamelCase of the function name, except these)
 _CLASS_NAMES = {"getitem": "GetItem", "log_softmax": "LogSoftmax", "hard_silu": "HardSilu",
                 "hard_swish": "HardSilu", "swish": "Silu", "absolute": "Absolute"}
-_NOT_SYMBOLIC = {"convert_to_tensor", "convert_to_numpy", "shape", "erf", "full"}
+# not keras.ops names: rnn and embedding are the recurrent and embedding layers' ops
+_NOT_SYMBOLIC = {"convert_to_tensor", "convert_to_numpy", "shape", "erf", "full", "rnn",
+                 "embedding"}
 # Keras op class name -> the plain op, for symbolic nodes and their configs
 symbolic_ops = {}
 

@@ -2,7 +2,9 @@
 each op applied to symbolic tensors: arithmetic, element-wise functions,
 reductions, softmax, transpose, pad) maps to a few standard ONNX operators, weights
 become initializers, and the batch dimension stays symbolic. The convolution,
-pooling and normalization layers map in onnx_conv.py. A layer without a mapping
+pooling and normalization layers map in onnx_conv.py; LSTM, GRU and SimpleRNN
+(and RNN of their cells) map to ONNX's LSTM, GRU and RNN operators (gates
+reordered, GRU's reset_after as linear_before_reset). A layer without a mapping
 raises NotImplementedError naming it; nothing is silently approximated.
 
 Inputs are named after the model's InputLayers, outputs `output_0`, ... (as
@@ -231,6 +233,132 @@ def _upsampling(g, layer, x):
 
 _GLOBAL_POOLING = {f"Global{kind}Pooling{n}D": op for kind, op in
                    (("Average", "ReduceMean"), ("Max", "ReduceMax")) for n in (1, 2, 3)}
+
+
+# --- recurrent layers: ONNX's LSTM / GRU / RNN operators ---------------------------------------
+# Keras gate blocks along the G*U axis -> ONNX's: LSTM i,f,c,o -> i,o,f,c; GRU z,r,h as is
+_GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [0, 1, 2], "RNN": [0]}
+# Keras activation -> (ONNX recurrent activation name, alpha, beta)
+_RNN_ACTIVATIONS = {A.sigmoid: ("Sigmoid", None, None), A.tanh: ("Tanh", None, None),
+                    A.relu: ("Relu", None, None), A.hard_sigmoid: ("HardSigmoid", 1 / 6, 0.5),
+                    A.elu: ("Elu", 1.0, None), A.softsign: ("Softsign", None, None),
+                    A.softplus: ("Softplus", None, None), A.linear: ("Affine", 1.0, 0.0)}
+
+
+def _onnx_kind(layer):
+    from pykern.layers.recurrent import GRUCell, LSTMCell, SimpleRNNCell
+    for cell, kind in ((LSTMCell, "LSTM"), (GRUCell, "GRU"), (SimpleRNNCell, "RNN")):
+        if type(layer.cell) is cell:
+            return kind
+    return None
+
+
+def _gate_blocks(w, kind, units):
+    """(..., G*U) Keras weights with their gate blocks in ONNX's order."""
+    blocks = [w[..., i * units:(i + 1) * units] for i in _GATE_ORDER[kind]]
+    return np.concatenate(blocks, axis=-1)
+
+
+def _recurrent(g, layer, x):
+    """ONNX's recurrent operator for one Keras recurrent layer on x (B, T, F):
+    (outputs (B, T, U) in input time order, final h (B, U), final c or None)."""
+    kind, where = _onnx_kind(layer), f"{type(layer).__name__} {layer.name!r}"
+    cell = layer.cell
+    if kind is None:
+        raise NotImplementedError(f"export: {where} runs a cell ({type(cell).__name__}) "
+                                  f"that ONNX's LSTM/GRU/RNN operators do not describe")
+    if layer.stateful:
+        raise NotImplementedError(f"export: {where} is stateful (its carried states do not "
+                                  f"map to ONNX)")
+    acts = [cell.activation] if kind == "RNN" else [cell.recurrent_activation] + \
+        [cell.activation] * (2 if kind == "LSTM" else 1)
+    names, alphas, betas = [], [], []
+    for fn in acts:
+        if fn not in _RNN_ACTIVATIONS:
+            raise NotImplementedError(f"export: {where} uses activation {fn!r}, which ONNX's "
+                                      f"{kind} operator does not offer")
+        name, alpha, beta = _RNN_ACTIVATIONS[fn]
+        names.append(name)
+        # only the functions that take an alpha (beta) consume one, in order (onnxruntime)
+        alphas += [] if alpha is None else [alpha]
+        betas += [] if beta is None else [beta]
+    u = cell.units
+    w = _gate_blocks(cell.kernel.numpy(), kind, u).T[None]
+    r = _gate_blocks(cell.recurrent_kernel.numpy(), kind, u).T[None]
+    inputs = [g.op("Transpose", [x], perm=[1, 0, 2]), g.const(w, f"{layer.name}_W"),
+              g.const(r, f"{layer.name}_R")]
+    if cell.bias is not None:
+        b = cell.bias.numpy()
+        rows = b if b.ndim == 2 else np.stack([b, np.zeros_like(b)])  # input, recurrent bias
+        inputs.append(g.const(_gate_blocks(rows, kind, u).reshape(1, -1), f"{layer.name}_B"))
+    outs = [g.fresh(f"{layer.name}_{n}") for n in (("Y", "Y_h", "Y_c") if kind == "LSTM"
+                                                    else ("Y", "Y_h"))]
+    attrs = dict(hidden_size=u, direction="reverse" if layer.go_backwards else "forward",
+                 activations=names)
+    if alphas:
+        attrs["activation_alpha"] = alphas
+    if betas:
+        attrs["activation_beta"] = betas
+    if kind == "GRU":
+        attrs["linear_before_reset"] = int(cell.reset_after)
+    g.nodes.append(g.h.make_node(kind, inputs, outs, **attrs))
+    axis0 = g.const([0], "axes", np.int64)
+    # Y (T, 1, B, U) -> (B, T, U); Y_h, Y_c (1, B, U) -> (B, U)
+    seq = g.op("Transpose", [g.op("Squeeze", [outs[0], g.const([1], "axes", np.int64)])],
+               perm=[1, 0, 2])
+    return seq, g.op("Squeeze", [outs[1], axis0]), \
+        (g.op("Squeeze", [outs[2], axis0]) if kind == "LSTM" else None)
+
+
+def _flip_time(g, seq):
+    return g.op("Slice", [seq, g.const([-1], "starts", np.int64),
+                          g.const([-(2 ** 62)], "ends", np.int64), g.const([1], "axes", np.int64),
+                          g.const([-1], "steps", np.int64)])
+
+
+def _recurrent_layer(g, layer, x):
+    seq, h, c = _recurrent(g, layer, x)
+    if layer.return_sequences:
+        # Keras returns go_backwards outputs in processing order, ONNX in time order
+        out = _flip_time(g, seq) if layer.go_backwards else seq
+    else:
+        out = h
+    if layer.return_state:
+        return [out, h] + ([c] if c is not None else [])
+    return out
+
+
+def _bidirectional(g, layer, x):
+    where = f"Bidirectional {layer.name!r}"
+    if layer.return_state:
+        raise NotImplementedError(f"export: {where} returns states; export it without "
+                                  f"return_state")
+    outs = []
+    for sub in (layer.forward_layer, layer.backward_layer):
+        seq, h, _ = _recurrent(g, sub, x)
+        # with return_sequences Keras flips the backward outputs back to time order
+        outs.append(seq if layer.return_sequences else h)
+    y, y_rev = outs
+    mode = layer.merge_mode
+    if mode == "concat":
+        return g.op("Concat", [y, y_rev], axis=-1)
+    if mode == "sum":
+        return g.op("Add", [y, y_rev])
+    if mode == "mul":
+        return g.op("Mul", [y, y_rev])
+    if mode == "ave":
+        return g.op("Div", [g.op("Add", [y, y_rev]), g.const(2.0)])
+    return [y, y_rev]
+
+
+def _embedding(g, layer, x):
+    if layer.mask_zero:
+        raise NotImplementedError(f"export: Embedding {layer.name!r} has mask_zero=True; ONNX "
+                                  f"has no step masks for the layers after it")
+    ids = g.op("Cast", [x], to=7)  # INT64: Keras casts ids to integers
+    return g.op("Gather", [g.const(layer.embeddings.numpy(), f"{layer.name}_embeddings"), ids])
+
+
 _MERGES = {"Add": "Sum", "Maximum": "Max", "Minimum": "Min"}
 _IDENTITY = ("Dropout", "Identity", "ActivityRegularization", "InputLayer", "GaussianNoise",
              "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
@@ -242,6 +370,7 @@ _SYMBOLIC = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "TrueDivide": "
 def _layer(g, layer, args, shapes):
     """ONNX for one call of `layer`: args are tensor names (a list for merges),
     shapes the matching Keras shapes. Returns the output name."""
+    from pykern.layers.recurrent import RNN
     from pykern.models.model import Model
     kind = type(layer).__name__
     where = f"{kind} {layer.name!r}"
@@ -288,6 +417,14 @@ def _layer(g, layer, args, shapes):
         return g.op("Transpose", [x], perm=[0, *layer.dims])
     if kind == "RepeatVector":
         return _repeat_vector(g, layer, x)
+    if isinstance(layer, RNN):
+        return _recurrent_layer(g, layer, x)
+    if kind == "Bidirectional":
+        return _bidirectional(g, layer, x)
+    if kind == "Embedding":
+        return _embedding(g, layer, x)
+    if kind == "TimeDistributed" and type(layer.layer).__name__ in ("Dense", "Activation"):
+        return _layer(g, layer.layer, x, shapes)  # both act on the last axis of any rank
     if kind.startswith("ZeroPadding"):
         return _zero_padding(g, layer, x)
     if kind.startswith("Cropping"):
@@ -308,7 +445,9 @@ def _layer(g, layer, args, shapes):
                               f"are Dense, activations, Dropout, Flatten, Reshape, Permute, "
                               f"RepeatVector, merging layers, convolution, pooling and "
                               f"normalization layers, ZeroPadding, Cropping, UpSampling, "
-                              f"SpatialDropout, global pooling, UnitNormalization and nested "
+                              f"SpatialDropout, global pooling, UnitNormalization, Embedding, "
+                              f"LSTM, GRU, SimpleRNN, Bidirectional, TimeDistributed(Dense) "
+                              f"and nested "
                               f"models")
 
 

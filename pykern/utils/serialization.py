@@ -99,6 +99,8 @@ def deserialize_keras_object(config, custom_objects=None):
         cls = get_registered_object(name, custom_objects)
     if cls is None:
         cls = get_registered_object(config["class_name"], custom_objects)
+    if cls is None:  # a symbolic op (the NotEqual of a mask) in a legacy config without modules
+        cls = _builtin.get(("keras.src.ops.numpy", config["class_name"]))
     if cls is None:
         raise ValueError(f"Unknown class {config['class_name']!r} (registered name {name!r}): "
                          f"register it or pass it in custom_objects")

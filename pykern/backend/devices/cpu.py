@@ -588,6 +588,74 @@ class CpuKernels:
     def layer_norm_backward(self, dy, x, mean, inv_std, gamma):
         return _cpu.layer_norm_backward(_c(dy), _c(x), mean, inv_std, gamma)
 
+    # --- recurrent: x (B,T,I), kernel (I,G*U), recurrent (U,G*U), states (B,U), mask (B,T) --------
+    def rnn(self, cell, x, kernel, recurrent, bias, h0, c0, mask, reverse, activation,
+            recurrent_activation, reset_after, zero_output_for_mask, save_workspace):
+        """A whole sequence of cell 'lstm' | 'gru' | 'simple_rnn' (csrc/include/pykern/rnn.h):
+        (y (B,T,U) in processing order, hT, cT (LSTM, else None), the workspace
+        rnn_backward reads or None)."""
+        x, kernel, recurrent = _c(x), _c(kernel), _c(recurrent)
+        bias = None if bias is None else _c(bias)
+        h0 = None if h0 is None else _c(h0)
+        if cell == "lstm":
+            return _cpu.lstm_forward(x, kernel, recurrent, bias, h0,
+                                     None if c0 is None else _c(c0), mask, reverse=reverse,
+                                     activation=activation,
+                                     recurrent_activation=recurrent_activation,
+                                     zero_output_for_mask=zero_output_for_mask,
+                                     save_workspace=save_workspace)
+        if cell == "gru":
+            y, h, ws = _cpu.gru_forward(x, kernel, recurrent, bias, h0, mask,
+                                        reset_after=reset_after, reverse=reverse,
+                                        activation=activation,
+                                        recurrent_activation=recurrent_activation,
+                                        zero_output_for_mask=zero_output_for_mask,
+                                        save_workspace=save_workspace)
+        else:
+            y, h, ws = _cpu.simple_rnn_forward(x, kernel, recurrent, bias, h0, mask,
+                                               reverse=reverse, activation=activation,
+                                               zero_output_for_mask=zero_output_for_mask,
+                                               save_workspace=save_workspace)
+        return y, h, None, ws
+
+    def rnn_backward(self, cell, dy, dh, dc, x, kernel, recurrent, bias, h0, c0, mask,
+                     workspace, reverse, activation, recurrent_activation, reset_after,
+                     zero_output_for_mask):
+        """Gradients of rnn for output gradients dy (B,T,U), dh, dc (B,U) (None: zeros):
+        (dx, dkernel, drecurrent, dbias or None, dh0, dc0 (LSTM, else None)). With the
+        forward's workspace the forward is not recomputed."""
+        dy = None if dy is None else _c(dy)
+        dh = None if dh is None else _c(dh)
+        x, kernel, recurrent = _c(x), _c(kernel), _c(recurrent)
+        bias = None if bias is None else _c(bias)
+        h0 = None if h0 is None else _c(h0)
+        if cell == "lstm":
+            return _cpu.lstm_backward(dy, dh, None if dc is None else _c(dc), x, kernel,
+                                      recurrent, bias, h0, None if c0 is None else _c(c0),
+                                      mask, workspace, reverse=reverse, activation=activation,
+                                      recurrent_activation=recurrent_activation,
+                                      zero_output_for_mask=zero_output_for_mask)
+        if cell == "gru":
+            grads = _cpu.gru_backward(dy, dh, x, kernel, recurrent, bias, h0, mask, workspace,
+                                      reset_after=reset_after, reverse=reverse,
+                                      activation=activation,
+                                      recurrent_activation=recurrent_activation,
+                                      zero_output_for_mask=zero_output_for_mask)
+        else:
+            grads = _cpu.simple_rnn_backward(dy, dh, x, kernel, recurrent, bias, h0, mask,
+                                             workspace, reverse=reverse, activation=activation,
+                                             zero_output_for_mask=zero_output_for_mask)
+        return grads + (None,)
+
+    # --- embedding: table (V, D), ids int32/int64 of any shape -----------------------------------
+    def embedding(self, table, ids):
+        """table[ids]: ids.shape + (D,); an id outside [0, V) is a ValueError naming it."""
+        return _cpu.embedding_forward(_c(table), ids)
+
+    def embedding_backward(self, d_out, ids, input_dim):
+        """d_table (input_dim, D): d_out's rows summed per id (deterministic order)."""
+        return _cpu.embedding_backward(_c(d_out), ids, int(input_dim))
+
     # --- random numbers (Philox4x32-10, keyed by seed, counter offset) ---------------------------
     def random_uniform(self, shape, seed, offset):
         n = math.prod(shape)

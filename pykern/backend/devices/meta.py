@@ -344,6 +344,36 @@ class MetaKernels:
         f = MetaArray((x.shape[1],), _F32)
         return MetaArray(x.shape, _F32), f, f
 
+    # --- recurrent ------------------------------------------------------------------------------
+    def rnn(self, cell, x, kernel, recurrent, bias, h0, c0, mask, reverse, activation,
+            recurrent_activation, reset_after, zero_output_for_mask, save_workspace):
+        b, t = x.shape[0], x.shape[1]
+        u = recurrent.shape[0]
+        state = MetaArray((b, u), _F32)
+        ws = None
+        if save_workspace:  # (B,T) rows of the pre-activations, Hprev and Cprev/Aux
+            width = None if u is None else u * ({"lstm": 4, "gru": 3}.get(cell, 1) +
+                                                (2 if cell != "simple_rnn" else 1))
+            ws = MetaArray((_prod((b, t, width)),), _F32)
+        return (MetaArray((b, t, u), _F32), state,
+                MetaArray((b, u), _F32) if cell == "lstm" else None, ws)
+
+    def rnn_backward(self, cell, dy, dh, dc, x, kernel, recurrent, bias, h0, c0, mask,
+                     workspace, reverse, activation, recurrent_activation, reset_after,
+                     zero_output_for_mask):
+        state = MetaArray((x.shape[0], recurrent.shape[0]), _F32)
+        return (MetaArray(x.shape, _F32), MetaArray(kernel.shape, _F32),
+                MetaArray(recurrent.shape, _F32),
+                None if bias is None else MetaArray(bias.shape, _F32), state,
+                MetaArray(state.shape, _F32) if cell == "lstm" else None)
+
+    # --- embedding ------------------------------------------------------------------------------
+    def embedding(self, table, ids):
+        return MetaArray(_shape(ids) + (table.shape[1],), _F32)
+
+    def embedding_backward(self, d_out, ids, input_dim):
+        return MetaArray((input_dim, d_out.shape[-1]), _F32)
+
     # --- random numbers -----------------------------------------------------------------------
     def random_uniform(self, shape, seed, offset):
         return MetaArray(shape, _F32)
@@ -374,6 +404,13 @@ class MetaKernels:
 
     def broadcast_(self, x, root=0, what="broadcast"):
         self._no_values(what)
+
+
+def _prod(dims):
+    """The product of dims, None if any is unknown."""
+    if any(d is None for d in dims):
+        return None
+    return int(np.prod(dims, dtype=np.int64))
 
 
 def conv_output_shape(spatial, kernel, strides, dilations, pad_begin, pad_end):
