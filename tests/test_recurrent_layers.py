@@ -786,7 +786,7 @@ def test_recurrent_models_saved_by_pykern_load_in_keras(build, ext, keras, tmp_p
 
 @pytest.mark.parametrize("build", [_text_model, _text_sequential])
 def test_recurrent_weights_files_go_both_ways_in_keras_layout(build, keras, tmp_path):
-    from test_interop import _h5_layout
+    from interop import h5_layout as _h5_layout
     ours, theirs = _randomized(build(layers, pykern)), build(keras.layers, keras)
     ours.save_weights(tmp_path / "p.weights.h5")
     theirs.load_weights(tmp_path / "p.weights.h5")
