@@ -6,8 +6,8 @@ import statistics
 import time
 
 
-def time_samples_s(fn, min_time_s=0.05, repeats=7):
-    """`repeats` samples of the mean time of one call of `fn`, after a warm-up.
+def median_time_s(fn, min_time_s=0.05, repeats=7):
+    """Median over `repeats` of the mean time of one call of `fn`, after a warm-up.
 
     Each repeat runs enough calls to last about `min_time_s`, so that timer
     resolution and call overhead do not dominate tiny operations.
