@@ -252,12 +252,13 @@ class CpuKernels:
         np.copyto(dst, src, casting="unsafe")
 
     def owned(self, x):
-        """x as a writable, C-contiguous float32 array that nothing else holds
-        (a copy unless x already is one)."""
-        f = x.flags
-        if x.dtype is not _F32_DT or not f.writeable or not f.c_contiguous or not f.owndata:
-            return np.array(x, dtype=_F32, order="C")
-        return x
+        """x as a writable, C-contiguous float32 array (a copy unless x already is one;
+        a reshaped fresh result is handed out as it is)."""
+        if type(x) is np.ndarray and x.dtype is _F32_DT:
+            f = x.flags
+            if f.writeable and f.c_contiguous:
+                return x
+        return np.array(x, dtype=_F32, order="C")
 
     def cast(self, x, dtype):
         return x.astype(np.dtype(dtype))
