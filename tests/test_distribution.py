@@ -49,7 +49,11 @@ def _run(args, processes=None, timeout_s=HARD_TIMEOUT_S, env=None):
     if processes:
         _require_mpi()
         command = ["mpirun", "-n", str(processes), *command]
-    full_env = dict(os.environ, PYTHONPATH=ROOT, OMPI_ALLOW_RUN_AS_ROOT="1",
+    # the caller's PYTHONPATH (made absolute), never the repository root: in a fresh
+    # checkout its uncompiled pykern/ would shadow the installed package
+    path = os.pathsep.join(os.path.abspath(p) for p in
+                           os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    full_env = dict(os.environ, PYTHONPATH=path, OMPI_ALLOW_RUN_AS_ROOT="1",
                     OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1",
                     **(env or {}))
     start = time.monotonic()

@@ -175,8 +175,12 @@ def test_writing_events_does_not_import_tensorflow(tmp_path):
     code = ("import sys; from pykern.utils.summary_writer import SummaryWriter\n"
             f"w = SummaryWriter({os.fspath(tmp_path)!r}); w.scalar('a', 1.5, 3); w.close()\n"
             "assert 'tensorflow' not in sys.modules and 'torch' not in sys.modules")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    # from tmp_path with the caller's PYTHONPATH made absolute: `python -c` puts the cwd
+    # first on sys.path, and the repository root would shadow the installed package
+    path = os.pathsep.join(os.path.abspath(p) for p in
+                           os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path,
+                   env=dict(os.environ, PYTHONPATH=path))
     assert len(os.listdir(tmp_path)) == 1
 
 
