@@ -5,7 +5,7 @@ first kernel call); `OMP_NUM_THREADS` sets the initial thread count.
 """
 from pykern import _cpu
 
-__all__ = ["cpu_isa", "hardware_isa", "num_threads", "set_num_threads", "get_num_threads",
+__all__ = ["cpu_isa", "hardware_isa", "peak_gflops", "num_threads", "set_num_threads", "get_num_threads",
            "list_devices", "cuda_available", "set_device", "get_device"]
 
 
@@ -17,6 +17,12 @@ def cpu_isa():
 def hardware_isa():
     """The best instruction set this CPU and OS support, ignoring PYKERN_MAX_ISA."""
     return _cpu.hardware_isa()
+
+
+def peak_gflops(seconds=0.2, threads=None):
+    """The CPU's fp32 peak measured now: GFLOP/s of FMA loops on `threads` threads
+    (default: the kernels' thread count) for about `seconds`."""
+    return float(_cpu.fma_peak_gflops(seconds, threads or _cpu.num_threads()))
 
 
 def num_threads():

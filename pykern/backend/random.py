@@ -13,16 +13,16 @@ construction order every weight and every dropout mask is identical run to
 run. An int seed given to a draw gives the same numbers on every call, as
 Keras.
 
-The functions here return host ndarrays (initial values of variables); device
-kernels draw through `draw`, which hands out (seed, offset) for the device's
-own generator.
+The functions here return host ndarrays (initial values of variables, drawn by
+the CPU kernel table); device kernels draw through `draw`, which hands out
+(seed, offset) for the device's own generator.
 """
 import os
 import random as _pyrandom
 
 import numpy as np
 
-from pykern import _cpu
+from pykern.backend import devices
 
 __all__ = ["set_random_seed", "SeedGenerator", "uniform", "normal", "truncated_normal",
            "global_generator", "draw", "permutation", "make_default_seed"]
@@ -103,14 +103,10 @@ def draw(seed, shape):
     return int(seed) & _MASK64, 0
 
 
-def _count(shape):
-    return int(np.prod(tuple(shape), dtype=np.int64))
-
-
 def uniform(shape, minval=0.0, maxval=1.0, dtype="float32", seed=None):
     shape = tuple(shape)
     key, offset = draw(seed, shape)
-    u = _cpu.random_uniform(_count(shape), key, offset).reshape(shape)
+    u = devices.CPU.k.random_uniform(shape, key, offset)
     if minval != 0.0 or maxval != 1.0:
         u = u * np.float32(maxval - minval) + np.float32(minval)
     return u.astype(dtype, copy=False)
@@ -119,7 +115,7 @@ def uniform(shape, minval=0.0, maxval=1.0, dtype="float32", seed=None):
 def normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None):
     shape = tuple(shape)
     key, offset = draw(seed, shape)
-    z = _cpu.random_normal(_count(shape), key, offset).reshape(shape)
+    z = devices.CPU.k.random_normal(shape, key, offset)
     return (z * np.float32(stddev) + np.float32(mean)).astype(dtype, copy=False)
 
 

@@ -51,11 +51,10 @@ _PEAK_GFLOPS = {}  # threads -> measured fp32 FMA peak, once per process
 
 
 def _peak_gflops():
-    from pykern import _cpu
     from pykern.backend import config
     threads = config.num_threads()
     if threads not in _PEAK_GFLOPS:
-        _PEAK_GFLOPS[threads] = float(_cpu.fma_peak_gflops(0.2, threads))
+        _PEAK_GFLOPS[threads] = config.peak_gflops(0.2, threads)
     return _PEAK_GFLOPS[threads]
 
 
