@@ -108,3 +108,24 @@ def layer_parity(pk_layer, k_layer, inputs, training=False, rtol=1e-5, atol=1e-6
         assert pg is not None, f"{name}: pykern has no gradient"
         _assert_close(pg.numpy(), _dense(tg), grad_rtol or rtol, grad_atol or atol,
                       f"gradient wrt {name}")
+
+
+def fit_parity(build, keras, optimizer, x, y, loss="sparse_categorical_crossentropy",
+               epochs=3, batch_size=8, history_rtol=1e-4, weight_rtol=1e-4, weight_atol=1e-5):
+    """The same Sequential (`build(layers)` -> layers after an Input of x's sample shape),
+    started from Keras' weights, trained in both libraries with `optimizer` (a name of
+    both optimizer modules, lr 0.01): equal loss histories, then equal weights.
+    Returns the two models."""
+    shape = x.shape[1:]
+    k_model = keras.Sequential([keras.Input(shape)] + build(keras.layers))
+    p_model = pykern.Sequential([pykern.layers.Input(shape)] + build(pykern.layers))
+    p_model.set_weights(k_model.get_weights())
+    k_model.compile(getattr(keras.optimizers, optimizer)(0.01), loss)
+    p_model.compile(getattr(pykern.optimizers, optimizer)(0.01), loss)
+    fit = dict(batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
+    kh = k_model.fit(x, y, **fit).history["loss"]
+    ph = p_model.fit(x, y, **fit).history["loss"]
+    np.testing.assert_allclose(ph, kh, rtol=history_rtol)
+    for a, b in zip(p_model.get_weights(), k_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=weight_rtol, atol=weight_atol)
+    return p_model, k_model

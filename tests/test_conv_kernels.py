@@ -1,6 +1,5 @@
 """The native convolution kernels (pykern._cpu.conv_* and depthwise_*) against the NumPy
 oracles of tests/reference.py and their scalar twins (the _ref bindings), and their contract."""
-import os
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from pykern import _cpu, config
 from reference import (assert_within_sum_bound, conv_nd_backward_data_ref,
                        conv_nd_backward_filter_ref, conv_nd_ref, conv_out_size, depthwise_nd_ref,
                        same_padding)
-from test_gemm import ISAS, run_python
+from test_gemm import ISAS, not_in_a_capped_run, rerun_capped
 
 
 def pads(spatial, kernel, strides, dilations, padding):
@@ -393,12 +392,8 @@ class TestBadInputRaises:
             _cpu.conv_forward(self.X, self.W, None, *self.G, 1, "gelu")
 
 
-@pytest.mark.skipif(os.environ.get("PYKERN_ISA_SUBRUN") == "1", reason="already a capped sub-run")
+@not_in_a_capped_run
 @pytest.mark.parametrize("isa", ISAS)
 def test_every_capped_isa_path(isa):
-    # PYKERN_MAX_ISA is read once per process: each capped path reruns the value and
-    # thread tests in its own (the depthwise kernel and sgemm differ per ISA).
-    run = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                      "test_conv_kernels.py", "-k", "test_core_ or bitwise"],
-                     PYKERN_MAX_ISA=isa, PYKERN_ISA_SUBRUN="1")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    # the depthwise kernel and sgemm differ per ISA
+    rerun_capped(isa, "test_conv_kernels.py", "test_core_ or bitwise")

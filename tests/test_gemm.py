@@ -266,17 +266,27 @@ ISAS = [isa for isa in ("avx2", "scalar")
             config.hardware_isa())]
 
 
-@pytest.mark.skipif(os.environ.get("PYKERN_ISA_SUBRUN") == "1", reason="already a capped sub-run")
-@pytest.mark.parametrize("isa", ISAS)
-def test_every_capped_isa_path(isa):
-    # PYKERN_MAX_ISA is read once per process, so each capped path runs in its own
-    # and repeats the correctness tests (the test_core_* ones) there.
+# the capped re-runs are not themselves re-run
+not_in_a_capped_run = pytest.mark.skipif(os.environ.get("PYKERN_ISA_SUBRUN") == "1",
+                                         reason="already a capped sub-run")
+
+
+def rerun_capped(isa, test_file, selector):
+    """Re-runs the `selector` tests of `test_file` in a process whose kernels are capped
+    at `isa` (PYKERN_MAX_ISA is read once per process) and checks they pass there."""
     env = dict(PYKERN_MAX_ISA=isa, PYKERN_ISA_SUBRUN="1")
     check = run_python(["-c", "from pykern import config; print(config.cpu_isa())"], **env)
     assert check.stdout.strip() == isa, check.stderr
-    run = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "test_gemm.py",
-                      "-k", "test_core_ or bitwise or Activations"], **env)
+    run = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test_file,
+                      "-k", selector], **env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout, run.stdout[-3000:]
+
+
+@not_in_a_capped_run
+@pytest.mark.parametrize("isa", ISAS)
+def test_every_capped_isa_path(isa):
+    rerun_capped(isa, "test_gemm.py", "test_core_ or bitwise or Activations")
 
 
 def test_bad_isa_cap_is_reported():

@@ -4,13 +4,12 @@ Pooling has per-ISA cell kernels (cpu/kernels/<isa>/pool_*.cpp): the pooling tes
 under each lower PYKERN_MAX_ISA. Normalization is plain code for the baseline ISA.
 """
 import itertools
-import os
 
 import numpy as np
 import pytest
 
 from pykern import _cpu, config
-from test_gemm import ISAS, run_python
+from test_gemm import ISAS, not_in_a_capped_run, rerun_capped
 from reference import (avg_pool_backward_ref, avg_pool_ref, batch_norm_backward_ref,
                        batch_norm_ref, layer_norm_backward_ref, layer_norm_ref,
                        max_pool_backward_ref, max_pool_ref, numeric_gradients, same_pads)
@@ -211,15 +210,10 @@ def test_pooling_empty_batch_or_channels(shape):
     assert _cpu.avg_pool_backward(_cpu.avg_pool_forward(x, *args), shape, *args).shape == shape
 
 
-@pytest.mark.skipif(os.environ.get("PYKERN_ISA_SUBRUN") == "1", reason="already a capped sub-run")
+@not_in_a_capped_run
 @pytest.mark.parametrize("isa", ISAS)
 def test_every_capped_isa_path_of_the_pooling_kernels(isa):
-    # PYKERN_MAX_ISA is read once per process: each capped path reruns the pooling tests
-    env = dict(PYKERN_MAX_ISA=isa, PYKERN_ISA_SUBRUN="1")
-    run = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                      "test_pool_norm_kernels.py", "-k", "pool and not Bad and not Keras"], **env)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout
+    rerun_capped(isa, "test_pool_norm_kernels.py", "pool and not Bad and not Keras")
 
 
 # --- normalization -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 import pykern
 from pykern import layers, ops
-from parity import layer_parity, op_parity
+from parity import fit_parity, layer_parity, op_parity
 
 RNG = np.random.default_rng(11)
 
@@ -96,6 +96,8 @@ def test_batch_normalization_with_a_mask_matches_keras(keras):
     ours, theirs = layers.BatchNormalization(), keras.layers.BatchNormalization()
     got = ours(x, training=True, mask=pykern.ops.convert_to_tensor(mask)).numpy()
     want = theirs(x, training=True, mask=mask).numpy()
+    # 1e-4: the masked moments are composed ops, float32 sums over few cells divided
+    # by count + 1e-7 (Keras' epsilon), then normalised
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ours.moving_variance.numpy(),
                                theirs.moving_variance.numpy(), rtol=1e-5)
@@ -151,19 +153,13 @@ def test_a_cnn_with_batch_normalization_trains_like_keras(keras):
     def build(L):
         # no conv bias: BN cancels it, so its gradient is rounding noise that Adam amplifies
         return [L.Conv2D(4, 3, padding="same", use_bias=False), L.BatchNormalization(),
-                L.Activation("relu"),
-                L.MaxPooling2D(), L.Flatten(), L.Dense(3, activation="softmax")]
-    k_model = keras.Sequential([keras.Input((8, 8, 2))] + build(keras.layers))
-    p_model = pykern.Sequential([layers.Input((8, 8, 2))] + build(layers))
-    p_model.set_weights(k_model.get_weights())
-    k_model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    p_model.compile(pykern.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    kh = k_model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
-    ph = p_model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
-    np.testing.assert_allclose(ph, kh, rtol=1e-4)
-    for a, b in zip(p_model.get_weights(), k_model.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
-    np.testing.assert_allclose(p_model.predict(x, verbose=0), k_model.predict(x, verbose=0),
+                L.Activation("relu"), L.MaxPooling2D(), L.Flatten(),
+                L.Dense(3, activation="softmax")]
+    # weights at 1e-3: BN's batch statistics (ours two-pass in double, TF's in float32) differ
+    # in the last bits, and Adam's step g / sqrt(v) turns small-gradient rounding into
+    # weight differences of ~1e-4 relative after 12 steps; the loss history stays at 1e-4
+    ours, theirs = fit_parity(build, keras, "Adam", x, y, weight_rtol=1e-3, weight_atol=1e-4)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
                                rtol=1e-3, atol=1e-4)
 
 

@@ -1,7 +1,6 @@
 """The fused recurrent kernels (LSTM, GRU, SimpleRNN) and the embedding kernels of
 pykern._cpu against their scalar twins (_ref, double precision) and the float64 NumPy
 oracle of tests/reference.py, forward and backward through time."""
-import os
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from pykern import _cpu, config
 from reference import (ACTIVATIONS, RNN_GATES, embedding_grad_ref, embedding_ref,
                        rnn_sequence_ref)
-from test_gemm import ISAS, run_python
+from test_gemm import ISAS, not_in_a_capped_run, rerun_capped
 
 CELLS = ["lstm", "gru", "simple_rnn"]
 # GRU runs with both reset_after settings wherever a cell is a parameter.
@@ -297,14 +296,11 @@ def test_bitwise_identical_across_threads_and_runs(kind, reset_after, restore_th
     assert all(r == runs[0] for r in runs)
 
 
-@pytest.mark.skipif(os.environ.get("PYKERN_ISA_SUBRUN") == "1", reason="already a capped sub-run")
+@not_in_a_capped_run
 @pytest.mark.parametrize("isa", ISAS)
 def test_every_capped_isa_path(isa):
-    # sgemm and the activations dispatch on the ISA: rerun the value tests under each cap.
-    env = dict(PYKERN_MAX_ISA=isa, PYKERN_ISA_SUBRUN="1")
-    run = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                      "test_rnn_kernels.py", "-k", "test_core_ or bitwise or Activation"], **env)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    # sgemm and the activations dispatch on the ISA
+    rerun_capped(isa, "test_rnn_kernels.py", "test_core_ or bitwise or Activation")
 
 
 # ---- activations shared with the GEMM epilogue --------------------------------------------------
