@@ -186,6 +186,12 @@ def _data(spec, samples):
     return x, y
 
 
+def _peak_rss_mib():
+    """This process's peak resident set so far (Linux reports KiB)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _median_s(fn, repeats):
     fn()  # warm-up (graph tracing, first allocations)
     samples = []
@@ -203,9 +209,10 @@ def _keras_like(lib, spec, x, y, repeats):
     m.compile(optimizer=spec["optimizer"], loss=spec["loss"])
     train = _median_s(lambda: m.fit(x, y, batch_size=spec["batch"], epochs=1, verbose=0),
                       repeats)
+    rss = _peak_rss_mib()
     predict = _median_s(lambda: m.predict(x, batch_size=spec["predict_batch"], verbose=0),
                         repeats)
-    return train, predict
+    return train, predict, rss
 
 
 def _pykern(spec, x, y, repeats, threads=None):
@@ -213,17 +220,17 @@ def _pykern(spec, x, y, repeats, threads=None):
     if threads:
         pykern.config.set_num_threads(threads)
     peak = pykern._cpu.fma_peak_gflops(0.3, pykern.config.num_threads())
-    train, predict = _keras_like(pykern, spec, x, y, repeats)
+    train, predict, rss = _keras_like(pykern, spec, x, y, repeats)
     info = f"{pykern.config.num_threads()} threads, {pykern.config.cpu_isa()}"
-    return train, predict, info, peak
+    return train, predict, info, peak, rss
 
 
 def _keras(spec, x, y, repeats):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
-    train, predict = _keras_like(keras, spec, x, y, repeats)
-    return train, predict, f"tensorflow {tf.__version__}, keras {keras.__version__}", None
+    train, predict, rss = _keras_like(keras, spec, x, y, repeats)
+    return train, predict, f"tensorflow {tf.__version__}, keras {keras.__version__}", None, rss
 
 
 def _torch(spec, x, y, repeats, threads=None):
@@ -266,8 +273,10 @@ def _torch(spec, x, y, repeats, threads=None):
         with torch.no_grad():
             torch.cat([m(xt[i:i + pbatch]) for i in range(0, n, pbatch)]).numpy()
     train = _median_s(epoch, repeats)
+    rss = _peak_rss_mib()
     pred = _median_s(predict, repeats)
-    return train, pred, f"torch {torch.__version__}, {torch.get_num_threads()} threads", None
+    return (train, pred, f"torch {torch.__version__}, {torch.get_num_threads()} threads", None,
+            rss)
 
 
 def _torch_one_thread(spec, x, y, repeats):
@@ -285,7 +294,9 @@ _RUNNERS = {"pykern": _pykern, "pykern-1-thread": _pykern_one_thread, "tf-keras"
 
 
 def _run_isolated(name, model, samples, repeats):
-    """One framework's (train_s, predict_s, info, peak) measured in a child process."""
+    """One framework's (train_s, predict_s, info, peak, rss) measured in a child process of
+    its own, so rss (MiB) is the peak resident set of importing the framework, building the
+    model and the training epochs, before predict."""
     spec = MODELS[model]
     x, y = _data(spec, samples)
     return _RUNNERS[name](spec, x, y, repeats)
@@ -304,21 +315,22 @@ def _bench_model(model, args, ctx):
         if r is not None:
             results[name] = r
     rows, payload = [], []
-    for name, (train_s, pred_s, info, peak) in results.items():
+    for name, (train_s, pred_s, info, peak, rss) in results.items():
         tr, pr = n / train_s, n / pred_s
         gflops = [tr * 3 * spec["flops"] * 1e-9, pr * spec["flops"] * 1e-9]
         pct = "" if peak is None else \
             f"{100 * gflops[0] / peak:.0f}% / {100 * gflops[1] / peak:.0f}% of {peak:.0f}"
         rows.append([name, f"{tr:,.0f}", f"{pr:,.0f}", f"{gflops[0]:.1f} / {gflops[1]:.1f}",
-                     pct, info])
+                     pct, f"{rss:,.0f}", info])
         payload.append({"framework": name, "train_samples_per_s": tr,
                         "predict_samples_per_s": pr, "train_gflops": gflops[0],
-                        "predict_gflops": gflops[1], "peak_gflops": peak, "info": info})
+                        "predict_gflops": gflops[1], "peak_gflops": peak,
+                        "train_peak_rss_mib": rss, "info": info})
     print(f"\n{model}: {n} samples, train batch {spec['batch']}, predict batch "
           f"{spec['predict_batch']}, median of {args.repeats}; "
           f"{spec['flops'] / 1e6:.2f} MFLOP per sample forward")
     print_table(["framework", "train samples/s", "predict samples/s", "GFLOP/s train / predict",
-                 "% of fp32 peak (GFLOP/s)", "configuration"], rows)
+                 "% of fp32 peak (GFLOP/s)", "peak RSS training (MiB)", "configuration"], rows)
     ours = results["pykern"]
     for other in ("tf-keras", "pytorch", "pytorch-1-thread"):
         if other in results:
