@@ -296,6 +296,27 @@ def test_bitwise_identical_across_threads_and_runs(kind, reset_after, restore_th
     assert all(r == runs[0] for r in runs)
 
 
+@pytest.mark.parametrize("zero_output", [False, True])
+@pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
+def test_team_forward_with_masks_reverse_and_a_ragged_unit_split(kind, reset_after, zero_output,
+                                                                 restore_threads):
+    # Enough work per step (> 2 MFLOP) for the forward's whole-sequence team of two threads,
+    # owning units [0, 32) and [32, 50) (or [0, 96) and [96, 178)): a ragged split with a
+    # short tail. The same values as the oracle and the same bits as one thread, with a mask
+    # and go_backwards.
+    B, U = (40, 178) if kind == "simple_rnn" else (64, 50)
+    mask = np.random.default_rng(9).random((B, 4)) < 0.7
+    case, grads = make_case(kind, B, 4, 6, U, seed=11, reset_after=reset_after, mask=mask)
+    opts = cell_options(kind, reset_after, reverse=True, zero_output_for_mask=zero_output)
+    config.set_num_threads(2)
+    two = check_all(kind, case, grads, rtol=4e-5, **opts)
+    config.set_num_threads(1)
+    one = run_native(kind, case, grads, **opts)
+    for name, value in one.items():
+        if value is not None:
+            assert value.tobytes() == two[name].tobytes(), name
+
+
 @not_in_a_capped_run
 @pytest.mark.parametrize("isa", ISAS)
 def test_every_capped_isa_path(isa):

@@ -12,7 +12,9 @@ namespace pykern::cpu {
 // Pointers into one row's data at one step (U or G*U floats each); null where
 // a pass does not use them. G*U vectors hold the gates side by side.
 struct RnnRow {
-  int64_t U = 0;
+  int64_t U = 0;   // units this call covers
+  int64_t gs = 0;  // gate stride of the G*U vectors (unit j of gate k at k*gs + j); 0: U.
+                   // A pass over a slice of the units points into full rows with gs = U.
   Act act = Act::tanh, rec_act = Act::sigmoid;
   // forward
   float* z = nullptr;         // (GU) in: x W + b; out: the pre-activations (saved)

@@ -2,7 +2,8 @@
 // written once with the vector type of activation_body.h and compiled per ISA:
 // each kernels/<isa>/rnn_rows_<isa>.cpp includes activation_body.h, then this.
 // Every pass walks the U units in vectors of PK_VEC_FLOATS, gates side by side
-// (unit j of gate k at k*U + j), so one pass reads and writes each value once.
+// (unit j of gate k at k*S + j, S = r.gs or U), so one pass reads and writes each value
+// once.
 #ifndef PK_VEC_FLOATS
 #error "include activation_body.h (with PK_VEC_FLOATS) before rnn_rows_body.h"
 #endif
@@ -97,13 +98,13 @@ static void simple_fwd(const pykern::cpu::RnnRow& r) {
 }
 
 static void lstm_fwd(const pykern::cpu::RnnRow& r) {
-  const int64_t U = r.U;
+  const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
     save_states(r, j, n);
     vf zg[4];
     for (int k = 0; k < 4; ++k) {
-      zg[k] = ld(r.z + k * U + j, n) + ld(r.gh + k * U + j, n);
-      st(r.z + k * U + j, zg[k], n);
+      zg[k] = ld(r.z + k * S + j, n) + ld(r.gh + k * S + j, n);
+      st(r.z + k * S + j, zg[k], n);
     }
     const vf i = vact(zg[0], r.rec_act), f = vact(zg[1], r.rec_act);
     const vf g = vact(zg[2], r.act), o = vact(zg[3], r.rec_act);
@@ -116,14 +117,14 @@ static void lstm_fwd(const pykern::cpu::RnnRow& r) {
 // GRU: z and r; then with reset_after the candidate and state at once, without it
 // r*h for the second GEMM (and z kept for gru_fwd_state).
 static void gru_fwd(const pykern::cpu::RnnRow& r) {
-  const int64_t U = r.U;
+  const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   const bool after = r.rh == nullptr;
   over_units(U, [&](int64_t j, int64_t n) {
     save_states(r, j, n);
     const vf pz = ld(r.z + j, n) + ld(r.gh + j, n);
-    const vf pr = ld(r.z + U + j, n) + ld(r.gh + U + j, n);
+    const vf pr = ld(r.z + S + j, n) + ld(r.gh + S + j, n);
     st(r.z + j, pz, n);
-    st(r.z + U + j, pr, n);
+    st(r.z + S + j, pr, n);
     const vf zg = vact(pz, r.rec_act), rg = vact(pr, r.rec_act);
     const vf h = ld(r.h + j, n);
     if (!after) {
@@ -132,20 +133,20 @@ static void gru_fwd(const pykern::cpu::RnnRow& r) {
       st(r.keep + j, zg, n);
       return;
     }
-    const vf hr = ld(r.gh + 2 * U + j, n);
+    const vf hr = ld(r.gh + 2 * S + j, n);
     if (r.aux) st(r.aux + j, hr, n);
-    const vf ph = ld(r.z + 2 * U + j, n) + rg * hr;
-    st(r.z + 2 * U + j, ph, n);
+    const vf ph = ld(r.z + 2 * S + j, n) + rg * hr;
+    st(r.z + 2 * S + j, ph, n);
     const vf hh = vact(ph, r.act);
     put_h(r, j, n, zg * h + (1.0f - zg) * hh);
   });
 }
 
 static void gru_fwd_state(const pykern::cpu::RnnRow& r) {
-  const int64_t U = r.U;
+  const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
-    const vf ph = ld(r.z + 2 * U + j, n) + ld(r.gh + 2 * U + j, n);
-    st(r.z + 2 * U + j, ph, n);
+    const vf ph = ld(r.z + 2 * S + j, n) + ld(r.gh + 2 * S + j, n);
+    st(r.z + 2 * S + j, ph, n);
     const vf zg = ld(r.keep + j, n), hh = vact(ph, r.act);
     put_h(r, j, n, zg * ld(r.h + j, n) + (1.0f - zg) * hh);
   });
@@ -160,10 +161,10 @@ static void simple_bwd(const pykern::cpu::RnnRow& r) {
 }
 
 static void lstm_bwd(const pykern::cpu::RnnRow& r) {
-  const int64_t U = r.U;
+  const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
     vf zg[4];
-    for (int k = 0; k < 4; ++k) zg[k] = ld(r.z + k * U + j, n);
+    for (int k = 0; k < 4; ++k) zg[k] = ld(r.z + k * S + j, n);
     const vf i = vact(zg[0], r.rec_act), f = vact(zg[1], r.rec_act);
     const vf g = vact(zg[2], r.act), o = vact(zg[3], r.rec_act);
     const vf cp = ld(r.cp + j, n);
@@ -171,9 +172,9 @@ static void lstm_bwd(const pykern::cpu::RnnRow& r) {
     const vf dh = total_dh(r, j, n);
     const vf dc = ld(r.dc + j, n) + dh * o * vdact(c, ac, r.act);
     st(r.dg + j, dc * g * vdact(zg[0], i, r.rec_act), n);
-    st(r.dg + U + j, dc * cp * vdact(zg[1], f, r.rec_act), n);
-    st(r.dg + 2 * U + j, dc * i * vdact(zg[2], g, r.act), n);
-    st(r.dg + 3 * U + j, dh * ac * vdact(zg[3], o, r.rec_act), n);
+    st(r.dg + S + j, dc * cp * vdact(zg[1], f, r.rec_act), n);
+    st(r.dg + 2 * S + j, dc * i * vdact(zg[2], g, r.act), n);
+    st(r.dg + 3 * S + j, dh * ac * vdact(zg[3], o, r.rec_act), n);
     st(r.dc + j, dc * f, n);
     st(r.dhn + j, vsplat(0.0f), n);
   });
@@ -182,33 +183,33 @@ static void lstm_bwd(const pykern::cpu::RnnRow& r) {
 // GRU: with reset_after (dgh != null) everything; without it all but the reset
 // gate's gradient, which needs d(r*h) from a GEMM first (r is kept for that).
 static void gru_bwd(const pykern::cpu::RnnRow& r) {
-  const int64_t U = r.U;
+  const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
-    const vf pz = ld(r.z + j, n), pr = ld(r.z + U + j, n), ph = ld(r.z + 2 * U + j, n);
+    const vf pz = ld(r.z + j, n), pr = ld(r.z + S + j, n), ph = ld(r.z + 2 * S + j, n);
     const vf zg = vact(pz, r.rec_act), rg = vact(pr, r.rec_act), hh = vact(ph, r.act);
     const vf dh = total_dh(r, j, n);
     const vf dph = dh * (1.0f - zg) * vdact(ph, hh, r.act);
     const vf dpz = dh * (ld(r.hp + j, n) - hh) * vdact(pz, zg, r.rec_act);
     st(r.dg + j, dpz, n);
-    st(r.dg + 2 * U + j, dph, n);
+    st(r.dg + 2 * S + j, dph, n);
     st(r.dhn + j, dh * zg, n);
     if (!r.dgh) {
       st(r.keep + j, rg, n);
       return;
     }
     const vf dpr = dph * ld(r.aux + j, n) * vdact(pr, rg, r.rec_act);
-    st(r.dg + U + j, dpr, n);
+    st(r.dg + S + j, dpr, n);
     st(r.dgh + j, dpz, n);
-    st(r.dgh + U + j, dpr, n);
-    st(r.dgh + 2 * U + j, dph * rg, n);
+    st(r.dgh + S + j, dpr, n);
+    st(r.dgh + 2 * S + j, dph * rg, n);
   });
 }
 
 static void gru_bwd_reset(const pykern::cpu::RnnRow& r) {
-  const int64_t U = r.U;
+  const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
     const vf rg = ld(r.keep + j, n), drh = ld(r.drh + j, n);
-    st(r.dg + U + j, drh * ld(r.hp + j, n) * vdact(ld(r.z + U + j, n), rg, r.rec_act), n);
+    st(r.dg + S + j, drh * ld(r.hp + j, n) * vdact(ld(r.z + S + j, n), rg, r.rec_act), n);
     st(r.dhn + j, ld(r.dhn + j, n) + drh * rg, n);
   });
 }
