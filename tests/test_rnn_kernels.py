@@ -298,9 +298,10 @@ def test_bitwise_identical_across_threads_and_runs(kind, reset_after, restore_th
 
 @pytest.mark.parametrize("zero_output", [False, True])
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_team_forward_with_masks_reverse_and_a_ragged_unit_split(kind, reset_after, zero_output,
+def test_team_recurrence_with_masks_reverse_and_a_ragged_unit_split(kind, reset_after, zero_output,
                                                                  restore_threads):
-    # Enough work per step (> 2 MFLOP) for the forward's whole-sequence team of two threads,
+    # Enough work per step (> 2 MFLOP) for the whole-sequence teams (forward and backward)
+    # of two threads,
     # owning units [0, 32) and [32, 50) (or [0, 96) and [96, 178)): a ragged split with a
     # short tail. The same values as the oracle and the same bits as one thread, with a mask
     # and go_backwards.

@@ -257,4 +257,8 @@ void sgemm(const GemmArgs& g) { run_sgemm(g, false); }
 
 void sgemm_serial(const GemmArgs& g) { run_sgemm(g, true); }
 
+bool sgemm_single_k_chain(const GemmArgs& g) {
+  return use_direct(g) || g.K <= block_sizes(cpu_isa()).kc;
+}
+
 }  // namespace pykern

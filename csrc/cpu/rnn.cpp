@@ -86,8 +86,8 @@ void mm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans
 
 // The same on the calling thread only, for use inside a parallel region.
 void mm_serial(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-               int64_t ldb, float* C, int64_t ldc, const float* bias) {
-  sgemm_serial(gemm_args(M, N, K, A, lda, false, B, ldb, C, ldc, 0.0f, bias, false));
+               int64_t ldb, float* C, int64_t ldc, float beta, const float* bias) {
+  sgemm_serial(gemm_args(M, N, K, A, lda, false, B, ldb, C, ldc, beta, bias, false));
 }
 
 // f(b) for every batch row; rows are independent, so any split gives the same
@@ -178,18 +178,17 @@ void skip_step(const RnnArgs& a, const cpu::RnnRow& r, int64_t s, int64_t U) {
 // next step's GEMM reads all of h) instead of two team wake-ups (the GEMM's and
 // the rows'). h is double-buffered: a step reads one buffer and writes the other.
 //
-// Bitwise equal to forward_steps: every value of h R is one micro-kernel chain
-// over all K = U in order either way (U <= kTeamMaxUnits keeps K unblocked on
-// every path), and the gate passes are element-wise. So the result does not
-// depend on the split, nor on the thread count.
-//
-// Measured on the 2-core AVX-512 VM, LSTM(128) B=64 T=50 inference:
-// see the figures under bench rnn in the closing note of issue #10.
-constexpr int64_t kTeamMaxUnits = 256;  // the smallest KC of the GEMM's block-size table
+// Bitwise equal to forward_steps when the step's whole GEMM is one chain over
+// K per value (sgemm_single_k_chain): then so is each slice's, and the gate
+// passes are element-wise. So the result depends neither on the split nor on
+// the thread count. The backward's team (backward_steps_team) is built the same
+// way around dh_prev += dG R^T.
 constexpr int64_t kTeamUnitAlign = 16;  // one AVX-512 vector of units
 
-int team_threads(const RnnArgs& a, const Dims& d, double step_flops) {
-  if (gru_two_gemms(a) || d.U > kTeamMaxUnits) return 1;
+// The team size for a step of `step_flops` whose GEMM is `step` (M=B, N=all
+// columns): 1 means the per-step path.
+int team_threads(const RnnArgs& a, const Dims& d, double step_flops, const GemmArgs& step) {
+  if (gru_two_gemms(a) || !sgemm_single_k_chain(step)) return 1;
   const int64_t by_units = std::max<int64_t>(1, d.U / kTeamUnitAlign);
   return static_cast<int>(std::min<int64_t>(threads_for(step_flops), by_units));
 }
@@ -218,7 +217,7 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
       const float* hin = hb[s & 1];
       float* hout = hb[(s + 1) & 1];
       for (int64_t g = 0; n > 0 && g < G; ++g)
-        mm_serial(B, n, U, hin, U, a.recurrent + g * U + j0, GU, gh + g * U + j0, GU,
+        mm_serial(B, n, U, hin, U, a.recurrent + g * U + j0, GU, gh + g * U + j0, GU, 0.0f,
                   rec_bias ? rec_bias + g * U + j0 : nullptr);
       for (int64_t b = 0; n > 0 && b < B; ++b) {
         const int64_t row = b * T + t;
@@ -250,7 +249,9 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
 void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForward& out,
                    float* buf) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU;
-  const int team = team_threads(a, d, B * (2.0 * U + kFlopsPerGate) * GU);
+  const int team =
+      team_threads(a, d, B * (2.0 * U + kFlopsPerGate) * GU,
+                   gemm_args(B, GU, U, buf, U, false, a.recurrent, GU, buf, GU, 0.0f, nullptr, false));
   if (team > 1) return forward_steps_team(a, d, w, out, buf, team);
   float* h = buf;            // (B,U)
   float* c = h + B * U;      // (B,U)
@@ -314,10 +315,89 @@ void forward(const RnnArgs& a, const RnnForward& out) {
   forward_steps(a, d, w, out, buf);
 }
 
+cpu::RnnRowPass backward_pass(const RnnArgs& a) {
+  const cpu::RnnRowKernels& k = row_kernels();
+  return a.cell == Cell::lstm ? k.lstm_bwd : a.cell == Cell::gru ? k.gru_bwd : k.simple_bwd;
+}
+
+// A step the mask skipped, backwards, for one row (r.U units, gates r.gs apart,
+// G gates): dh (and dc) pass through; its output gradient goes to the output it
+// repeated.
+void skip_step_backward(const RnnArgs& a, const cpu::RnnRow& r, int64_t G) {
+  const int64_t S = r.gs ? r.gs : r.U;
+  const size_t bytes = r.U * sizeof(float);
+  for (int64_t k = 0; k < G; ++k) {
+    std::memset(r.dg + k * S, 0, bytes);
+    if (r.dgh) std::memset(r.dgh + k * S, 0, bytes);
+  }
+  std::memcpy(r.dhn, r.dh, bytes);
+  if (r.dy && !a.zero_output_for_mask)
+    for (int64_t j = 0; j < r.U; ++j) r.dpo[j] += r.dy[j];
+}
+
+// The backward recurrence on a whole-sequence team (see forward_steps_team):
+// thread i owns units [j_i, j_(i+1)): their row passes (dG's columns of every
+// gate, dc, dh's element-wise part) and their columns of dh_prev += dG R^T. The
+// GEMM reads every thread's dG for the step, hence one barrier per step; dh, dc
+// and the masks' dpo are read and written per slice only.
+void backward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackward& g,
+                         const float* rt, float* dG, float* dGh, float* buf, int nt) {
+  const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU, G = GU / U;
+  float* dh0 = buf;
+  float* dhn0 = dh0 + B * U;
+  float* dc = dhn0 + B * U;
+  float* dpo = dc + B * U;
+  copy_rows(dh0, g.dhT, B * U);
+  copy_rows(dc, g.dcT, B * U);
+  std::memset(dpo, 0, B * U * sizeof(float));
+  const cpu::RnnRowPass pass = backward_pass(a);
+  const float* dsrc = dGh ? dGh : dG;
+#pragma omp parallel num_threads(nt)
+  {
+    const int i = omp_get_thread_num();
+    const int64_t j0 = unit_split(U, nt, i), j1 = unit_split(U, nt, i + 1), n = j1 - j0;
+    float* dh = dh0;
+    float* dhn = dhn0;
+    for (int64_t s = T - 1; s >= 0; --s) {
+      const int64_t t = a.reverse ? T - 1 - s : s;
+      for (int64_t b = 0; n > 0 && b < B; ++b) {
+        const int64_t row = b * T + t;
+        cpu::RnnRow r = row_at(a, d, w, b, t);
+        r.U = n;
+        r.gs = U;
+        r.z += j0;
+        r.hp = w.hprev + row * U + j0;
+        if (a.cell == Cell::lstm) r.cp = w.aux + row * U + j0;
+        if (a.cell == Cell::gru) r.aux = w.aux + row * U + j0;
+        r.dh = dh + b * U + j0;
+        r.dy = g.dy ? g.dy + (b * T + s) * U + j0 : nullptr;
+        r.dpo = a.mask ? dpo + b * U + j0 : nullptr;
+        r.dc = dc + b * U + j0;
+        r.dg = dG + row * GU + j0;
+        r.dgh = dGh ? dGh + row * GU + j0 : nullptr;
+        r.dhn = dhn + b * U + j0;
+        if (!a.mask || a.mask[row])
+          pass(r);
+        else
+          skip_step_backward(a, r, G);
+      }
+#pragma omp barrier
+      if (n > 0) mm_serial(B, n, GU, dsrc + t * GU, T * GU, rt + j0, U, dhn + j0, U, 1.0f, nullptr);
+      std::swap(dh, dhn);
+    }
+  }
+  std::memcpy(g.dh0, T % 2 ? dhn0 : dh0, B * U * sizeof(float));
+  if (a.cell == Cell::lstm) std::memcpy(g.dc0, dc, B * U * sizeof(float));
+}
+
 // The recurrence backwards: fills dG (and dGh for GRU with reset_after), dh0, dc0.
 void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackward& g,
                     const float* rt, float* dG, float* dGh, float* buf) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU;
+  const int team = team_threads(
+      a, d, B * (2.0 * U + 1.5 * kFlopsPerGate) * GU,
+      gemm_args(B, U, GU, dG, T * GU, false, rt, U, buf, U, 1.0f, nullptr, false));
+  if (team > 1) return backward_steps_team(a, d, w, g, rt, dG, dGh, buf, team);
   float* dh = buf;           // (B,U) w.r.t. the state after the step
   float* dhn = dh + B * U;   // (B,U) w.r.t. the state before it
   float* dc = dhn + B * U;   // (B,U)
@@ -328,8 +408,7 @@ void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackw
   copy_rows(dc, g.dcT, B * U);
   std::memset(dpo, 0, B * U * sizeof(float));
   const cpu::RnnRowKernels& k = row_kernels();
-  const cpu::RnnRowPass pass =
-      a.cell == Cell::lstm ? k.lstm_bwd : a.cell == Cell::gru ? k.gru_bwd : k.simple_bwd;
+  const cpu::RnnRowPass pass = backward_pass(a);
   const bool two = gru_two_gemms(a);
   const double flops = kFlopsPerGate * 1.5 * GU;
   for (int64_t s = T - 1; s >= 0; --s) {
@@ -355,13 +434,7 @@ void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackw
     for_rows(B, flops, [&](int64_t b) {
       const cpu::RnnRow r = row(b);
       if (used(b)) return pass(r);
-      // A skipped step passes dh (and dc) through; its output gradient goes to the
-      // output it repeated.
-      std::memset(r.dg, 0, GU * sizeof(float));
-      if (r.dgh) std::memset(r.dgh, 0, GU * sizeof(float));
-      std::memcpy(r.dhn, r.dh, U * sizeof(float));
-      if (r.dy && !a.zero_output_for_mask)
-        for (int64_t j = 0; j < U; ++j) r.dpo[j] += r.dy[j];
+      skip_step_backward(a, r, GU / U);
     });
     if (two) {
       mm(B, U, U, dG + t * GU + 2 * U, T * GU, false, rt + 2 * U * U, U, drh, U);

@@ -41,6 +41,12 @@ void sgemm(const GemmArgs& g);
 // their parallel region (sgemm itself must never be called there).
 void sgemm_serial(const GemmArgs& g);
 
+// Whether sgemm computes each value of g's C as one chain over all of K (no K
+// blocking, so the partial sums never leave the registers). When it does, any
+// split of C's columns into separate sgemm_serial calls gives the same bits:
+// kernels that split a product over their own threads check it first.
+bool sgemm_single_k_chain(const GemmArgs& g);
+
 // The plain, obviously-correct oracle (double accumulation, one thread).
 void sgemm_ref(const GemmArgs& g);
 
