@@ -301,9 +301,8 @@ def test_bitwise_identical_across_threads_and_runs(kind, reset_after, restore_th
 def test_team_recurrence_with_masks_reverse_and_a_ragged_unit_split(kind, reset_after, zero_output,
                                                                  restore_threads):
     # Enough work per step (> 2 MFLOP) for the whole-sequence teams (forward and backward)
-    # of two threads,
-    # owning units [0, 32) and [32, 50) (or [0, 96) and [96, 178)): a ragged split with a
-    # short tail. The same values as the oracle and the same bits as one thread, with a mask
+    # of two threads, owning units [0, 32) and [32, 50) (or [0, 96) and [96, 178)): a ragged
+    # split with a short tail. The same values as the oracle and the same bits as one thread, with a mask
     # and go_backwards.
     B, U = (40, 178) if kind == "simple_rnn" else (64, 50)
     mask = np.random.default_rng(9).random((B, 4)) < 0.7
