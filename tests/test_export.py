@@ -196,8 +196,8 @@ def test_layers_without_an_onnx_mapping_are_refused_by_name(tmp_path):
 
 def test_export_rejects_other_formats_and_unbuilt_models(tmp_path):
     model = pykern.Sequential([pykern.Input((3,)), layers.Dense(2)])
-    with pytest.raises(ValueError, match="onnx"):
-        model.export(tmp_path / "m", format="tf_saved_model")
+    with pytest.raises(ValueError, match="tf_saved_model"):
+        model.export(tmp_path / "m", format="litert")
     with pytest.raises(ValueError, match="not built"):
         pykern.Sequential([layers.Dense(2)]).export(tmp_path / "m.onnx")
 

@@ -8,12 +8,13 @@ reordered, GRU's reset_after as linear_before_reset). A layer without a mapping
 raises NotImplementedError naming it; nothing is silently approximated.
 
 Inputs are named after the model's InputLayers, outputs `output_0`, ... (as
-Keras' own ONNX export names them).
+Keras' own ONNX export names them: pykern.saving.signature).
 """
 import numpy as np
 
 from pykern import activations as A
 from pykern.saving.atomic import write_bytes_atomic
+from pykern.saving.signature import input_specs, output_specs
 
 __all__ = ["export_onnx", "OPSET"]
 
@@ -590,27 +591,19 @@ def build_onnx(model):
         raise ValueError(f"export: model {model.name!r} is not built; call it on data or "
                          f"build it with an input shape first")
     g = _Graph(helper, numpy_helper)
-    if isinstance(model, Sequential):
-        in_names, in_shapes = [model._input_layer.name], [model.input_shape]
-    else:
-        inputs = getattr(model, "inputs", None)
-        if not inputs:
-            _model(g, model, [])  # raises the subclassed-model message
-        in_names = [t._keras_history[0].name for t in inputs]
-        in_shapes = [t.shape for t in inputs]
-    outs = _model(g, model, list(in_names))
+    if not isinstance(model, Sequential) and not getattr(model, "inputs", None):
+        _model(g, model, [])  # raises the subclassed-model message
+    inputs = input_specs(model)
+    outs = _model(g, model, [spec.name for spec in inputs])
     outs = outs if isinstance(outs, list) else [outs]
-    out_shapes = model.output_shape
-    if len(outs) == 1:
-        out_shapes = [out_shapes]
     graph_outputs = []
-    for i, (name, shape) in enumerate(zip(outs, out_shapes)):
-        g.nodes.append(helper.make_node("Identity", [name], [f"output_{i}"]))
-        graph_outputs.append(_value_info(helper, TensorProto, f"output_{i}", shape))
+    for name, spec in zip(outs, output_specs(model)):
+        g.nodes.append(helper.make_node("Identity", [name], [spec.name]))
+        graph_outputs.append(_value_info(helper, TensorProto, spec.name, spec.shape))
     g.prune([o.name for o in graph_outputs])
     graph = helper.make_graph(
-        g.nodes, model.name, [_value_info(helper, TensorProto, n, s)
-                              for n, s in zip(in_names, in_shapes)],
+        g.nodes, model.name, [_value_info(helper, TensorProto, spec.name, spec.shape)
+                              for spec in inputs],
         graph_outputs, initializer=g.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="pykern")
