@@ -1,8 +1,8 @@
 """A model's serving signature: its inputs, named after its InputLayers, and its
 outputs, named output_0, output_1, ... (as Keras' own ONNX and SavedModel
-exports name them), each with its shape (None for the batch and other unknown
-dims; the batch dim always None) and dtype. The ONNX and SavedModel exports and pykern.serve all use it,
-so a client sees the same names whichever of them serves the model."""
+exports name them), each with its shape (the batch dim always None, other
+unknown dims None) and dtype. The ONNX and SavedModel exports and pykern.serve
+all use it, so a client sees the same names whichever of them serves the model."""
 import collections
 
 __all__ = ["TensorSpec", "input_specs", "output_specs"]
