@@ -319,9 +319,9 @@ class Batcher:
 
     async def _run(self, batch):
         loop = asyncio.get_running_loop()
-        inputs = batch[0].inputs if len(batch) == 1 else [
-            np.concatenate(parts) for parts in zip(*(p.inputs for p in batch))]
         try:
+            inputs = batch[0].inputs if len(batch) == 1 else [
+                np.concatenate(parts) for parts in zip(*(p.inputs for p in batch))]
             outputs = await loop.run_in_executor(self._executor, self._predict, inputs)
         except Exception as e:  # noqa: BLE001 - answered to the requests, the worker goes on
             if len(batch) > 1:  # one bad request must not fail the others: run each alone

@@ -52,7 +52,9 @@ def _check(model, path, batch_sizes=(1, 5), rtol=1e-5, atol=1e-5):
 
 ACTIVATIONS = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
                "hard_sigmoid", "hard_silu", "tanh", "softmax", "log_softmax", "softplus",
-               "softsign", "silu", "exponential", "mish"]
+               "softsign", "silu", "exponential", "mish", "swish", "hard_swish", "celu",
+               "hard_shrink", "soft_shrink", "hard_tanh", "log_sigmoid", "sparse_plus",
+               "sparse_sigmoid", "squareplus", "tanh_shrink"]
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -480,3 +482,18 @@ def test_preprocessing_layers_in_the_model_export(tmp_path):
     norm.adapt(_x(32, 5, 5, 3) * 4 + 2)
     _randomize(model.layers[-1])
     _check(model, tmp_path / "m.onnx")
+
+
+def test_a_keras_application_loads_and_exports(keras, tmp_path):
+    """Keras' EfficientNetB0 (Rescaling and Normalization, swish, DepthwiseConv2D after
+    ZeroPadding2D, squeeze-and-excitation Multiply), built with weights=None (Keras'
+    initializers) and saved by Keras, exports and computes what Keras does. The
+    other architectures were checked the same way once (the note of issue 13)."""
+    k_model = keras.applications.EfficientNetB0(input_shape=(32, 32, 3), weights=None)
+    k_model.save(tmp_path / "k.keras")
+    model = pykern.models.load_model(tmp_path / "k.keras")
+    model.export(tmp_path / "k.onnx")
+    feed = RNG.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    got = _run_onnx(tmp_path / "k.onnx", [feed])[0]
+    np.testing.assert_allclose(got, model.predict_on_batch(feed), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got, k_model(feed).numpy(), rtol=1e-4, atol=1e-6)

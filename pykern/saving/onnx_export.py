@@ -96,6 +96,14 @@ def _gelu(g, x, approximate=False):
     return g.op("Mul", [g.op("Mul", [x, half]), g.op("Add", [t, g.const(1.0)])])
 
 
+def _sparse_plus(g, x):  # 0 for x <= -1, (x + 1)^2 / 4 below 1, x from 1
+    one = g.const(1.0)
+    shifted = g.op("Add", [x, one])
+    inner = g.op("Where", [g.op("Less", [x, one]),
+                           g.op("Mul", [g.op("Mul", [shifted, shifted]), g.const(0.25)]), x])
+    return g.op("Where", [g.op("LessOrEqual", [x, g.const(-1.0)]), g.const(0.0), inner])
+
+
 def _hard_sigmoid(g, x):  # Keras 3: relu6(x + 3) / 6
     return g.op("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
 
@@ -120,6 +128,19 @@ _ACTIVATIONS = {
     A.silu: lambda g, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
     A.exponential: lambda g, x: g.op("Exp", [x]),
     A.mish: lambda g, x: g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x])])]),
+    A.celu: lambda g, x: g.op("Celu", [x], alpha=1.0),
+    A.hard_shrink: lambda g, x: g.op("Shrink", [x], bias=0.0, lambd=0.5),
+    A.soft_shrink: lambda g, x: g.op("Shrink", [x], bias=0.5, lambd=0.5),
+    A.hard_tanh: lambda g, x: g.op("Clip", [x, g.const(-1.0), g.const(1.0)]),
+    A.log_sigmoid: lambda g, x: g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])]),
+    A.sparse_plus: _sparse_plus,
+    # 0.5 (x + 1) clipped to [0, 1]: the same three pieces
+    A.sparse_sigmoid: lambda g, x: g.op("Clip", [g.op("Mul", [g.op("Add", [x, g.const(1.0)]),
+                                                              g.const(0.5)]),
+                                                 g.const(0.0), g.const(1.0)]),
+    A.squareplus: lambda g, x: g.op("Mul", [g.op("Add", [x, g.op("Sqrt", [g.op(
+        "Add", [g.op("Mul", [x, x]), g.const(4.0)])])]), g.const(0.5)]),
+    A.tanh_shrink: lambda g, x: g.op("Sub", [x, g.op("Tanh", [x])]),
 }
 
 
