@@ -484,6 +484,15 @@ def test_preprocessing_layers_in_the_model_export(tmp_path):
     _check(model, tmp_path / "m.onnx")
 
 
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_resizing_and_center_crop_export(tmp_path, data_format):
+    kw = {"data_format": data_format}
+    x = pykern.Input((7, 9, 2) if data_format == "channels_last" else (2, 7, 9), name="image")
+    outs = [layers.Resizing(5, 13, **kw)(x), layers.Resizing(11, 4, "nearest", **kw)(x),
+            layers.CenterCrop(4, 6, **kw)(layers.Resizing(10, 10, **kw)(x))]
+    _check(pykern.Model(x, outs), tmp_path / "m.onnx")
+
+
 def test_a_keras_application_loads_and_exports(keras, tmp_path):
     """Keras' EfficientNetB0 (Rescaling and Normalization, swish, DepthwiseConv2D after
     ZeroPadding2D, squeeze-and-excitation Multiply), built with weights=None (Keras'

@@ -346,6 +346,48 @@ def _normalization(g, layer, x):
     return g.op("Div", [g.op("Sub", [x, mean]), std])
 
 
+def _resizing(g, layer, x, shape, where):
+    """tf.image.resize without antialiasing: bilinear is ONNX's half-pixel linear
+    Resize (sources clamped to the edges), nearest takes floor((o + 0.5) n / out)
+    (tf_half_pixel_for_nn); the sizes are set, the batch and channels kept."""
+    if layer.crop_to_aspect_ratio or layer.pad_to_aspect_ratio:
+        raise NotImplementedError(f"export: {where} crops or pads to the aspect ratio; "
+                                  f"only plain resizing exports")
+    h_axis, w_axis = layer._hw_axes(len(shape))
+    pieces = []
+    for axis in range(len(shape)):
+        if axis in (h_axis, w_axis):
+            pieces.append(g.const([layer.height if axis == h_axis else layer.width], "size",
+                                  np.int64))
+        else:
+            pieces.append(g.op("Slice", [g.op("Shape", [x]), g.const([axis], "starts", np.int64),
+                                         g.const([axis + 1], "ends", np.int64)]))
+    sizes = g.op("Concat", pieces, axis=0)
+    x = g.op("Cast", [x], to=1)
+    if layer.interpolation == "nearest":
+        return g.op("Resize", [x, "", "", sizes], mode="nearest", nearest_mode="floor",
+                    coordinate_transformation_mode="tf_half_pixel_for_nn")
+    if layer.interpolation != "bilinear":
+        raise NotImplementedError(f"export: {where} uses interpolation="
+                                  f"{layer.interpolation!r}; bilinear and nearest export")
+    return g.op("Resize", [x, "", "", sizes], mode="linear",
+                coordinate_transformation_mode="half_pixel")
+
+
+def _center_crop(g, layer, x, shape, where):
+    """The central window, for inputs at least that large (smaller ones resize)."""
+    h_axis, w_axis = layer._hw_axes(len(shape))
+    h, w = shape[h_axis], shape[w_axis]
+    if h is None or w is None or h < layer.height or w < layer.width:
+        raise NotImplementedError(f"export: {where} needs inputs of a known size at least "
+                                  f"({layer.height}, {layer.width}), got shape {shape}")
+    starts = [(h - layer.height) // 2, (w - layer.width) // 2]
+    return g.op("Slice", [g.op("Cast", [x], to=1), g.const(starts, "starts", np.int64),
+                          g.const([starts[0] + layer.height, starts[1] + layer.width], "ends",
+                                  np.int64),
+                          g.const([h_axis, w_axis], "axes", np.int64)])
+
+
 _MERGES = {"Add": "Sum", "Maximum": "Max", "Minimum": "Min"}
 # inference leaves these unchanged (noise, dropout and augmentation act while training only)
 _IDENTITY = ("Dropout", "Identity", "ActivityRegularization", "InputLayer", "GaussianNoise",
@@ -513,6 +555,10 @@ def _emit(g, layer, args, shapes, mask):
         return _rescaling(g, layer, x)
     if kind == "Normalization":
         return _normalization(g, layer, x)
+    if kind == "Resizing":
+        return _resizing(g, layer, x, tuple(shapes), where)
+    if kind == "CenterCrop":
+        return _center_crop(g, layer, x, tuple(shapes), where)
     if kind.startswith("ZeroPadding"):
         return _zero_padding(g, layer, x)
     if kind.startswith("Cropping"):
@@ -534,7 +580,7 @@ def _emit(g, layer, args, shapes, mask):
                               f"RepeatVector, merging layers, convolution, pooling and "
                               f"normalization layers, ZeroPadding, Cropping, UpSampling, "
                               f"SpatialDropout, global pooling, UnitNormalization, Rescaling, "
-                              f"Normalization, the random augmentation layers (inactive in "
+                              f"Normalization, Resizing, CenterCrop, the random augmentation layers (inactive in "
                               f"inference), Embedding, Masking, LSTM, GRU, SimpleRNN, "
                               f"Bidirectional, TimeDistributed and nested models")
 
