@@ -580,9 +580,9 @@ def _emit(g, layer, args, shapes, mask):
                               f"RepeatVector, merging layers, convolution, pooling and "
                               f"normalization layers, ZeroPadding, Cropping, UpSampling, "
                               f"SpatialDropout, global pooling, UnitNormalization, Rescaling, "
-                              f"Normalization, Resizing, CenterCrop, the random augmentation layers (inactive in "
-                              f"inference), Embedding, Masking, LSTM, GRU, SimpleRNN, "
-                              f"Bidirectional, TimeDistributed and nested models")
+                              f"Normalization, Resizing, CenterCrop, the random augmentation "
+                              f"layers (inactive in inference), Embedding, Masking, LSTM, GRU, "
+                              f"SimpleRNN, Bidirectional, TimeDistributed and nested models")
 
 
 _UNARY = {"Negative": "Neg", "Abs": "Abs", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt",
