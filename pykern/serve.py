@@ -29,23 +29,34 @@ Batching. Each request is validated and queued; one asyncio worker takes
 requests off the queue into one batch — up to --max-batch-size rows, waiting at
 most --batch-timeout-ms after the first one for more — and runs the model once
 on the concatenated batch in a single worker thread (pykern's kernels already use
-every core per call), then hands each request its own rows. While a batch
-runs, new requests queue up, so under load the next batch forms by itself: the
-batch size follows the load with no waiting. The defaults, from `python -m bench
-serve`-style runs on the 2-core development machine (seed MLP 784-512-10,
-requests/s at 1 / 8 / 32 concurrent clients, one instance per request):
+every core per call), then hands each request its own rows. While a batch runs,
+new requests queue up, so under load the next batch forms by itself: the batch
+size follows the load without any waiting.
 
-    --batch-timeout-ms 0 (default)   ~560 / ~800 / ~790; p50 at 1 client 1.7 ms
-    --batch-timeout-ms 2             ~330 / ~790 / ~800; p50 at 1 client 3.0 ms
+The defaults, --batch-timeout-ms 0 and --max-batch-size 32, from `python -m bench
+serve` (one instance per request, clients on the same machine) on the 2-core
+development VM while other jobs ran (load average 6-10, so figures moved up to
+2x between runs; one run of both settings):
 
-A timeout only adds latency here: the server is bound by HTTP and JSON work in
-the event loop (about 1 ms per request), not by the model (0.2 ms for one row,
-1 ms for 32 rows of the MLP), so requests already queue while a batch runs and a
-wait gains no larger batches. It pays when one model call costs much more than a
-request's handling (a large CNN) and clients are many: then set a few ms. The
-batch-size cap, 32, bounds the latency a large batch adds to every request in it
-(the MNIST CNN: about 3 ms for 1 row, 25 ms for 32) and is as many rows as 32
-clients send at once.
+    seed MLP, clients             1          8          32
+    timeout 0 ms   req/s          353        585        785
+                   p50 / p99 ms   1.9 / 10   8.5 / 68   32 / 162
+                   rows per call  1.0        3.4        11.9
+    timeout 2 ms   req/s          130        321        662
+                   p50 / p99 ms   7.1 / 20   24 / 64    45 / 113
+                   rows per call  1.0        7.9        29.1
+
+A wait adds its latency at low load (one client: 1.9 ms -> 7.1 ms at the median,
+353 -> 130 requests/s; another run: 212 -> 79) and bought no clear throughput at
+8 or 32 clients (32 clients in another run: 304 vs 340 requests/s, within the
+noise), although it doubled the rows per call (also for the MNIST CNN with a 5 ms
+wait: 12-15 -> 27-29 rows per call, no faster either): the requests' HTTP
+and JSON work in the event loop, about 1 ms each, bounds the server here, not
+the model (the MLP takes 0.25 ms for 1 row, 1.9 ms for 32). A wait pays where
+one model call costs much more than handling a request and clients are many; set
+a few ms there. The cap, 32 rows, is as many as 32 clients send at once, and
+bounds what a large batch adds to the latency of every request in it (the MNIST
+CNN: 8 ms for 1 row, 31 ms for 32 rows in the same run).
 """
 import argparse
 import asyncio
