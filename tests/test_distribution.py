@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import pykern
+from child_process import child_env
 from pykern import distribution as dist
 from pykern import layers
 from pykern.backend import devices
@@ -51,11 +52,8 @@ def _run(args, processes=None, timeout_s=HARD_TIMEOUT_S, env=None):
         command = ["mpirun", "-n", str(processes), *command]
     # the caller's PYTHONPATH (made absolute), never the repository root: in a fresh
     # checkout its uncompiled pykern/ would shadow the installed package
-    path = os.pathsep.join(os.path.abspath(p) for p in
-                           os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
-    full_env = dict(os.environ, PYTHONPATH=path, OMPI_ALLOW_RUN_AS_ROOT="1",
-                    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1",
-                    **(env or {}))
+    full_env = child_env(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                         OMPI_MCA_rmaps_base_oversubscribe="1", **(env or {}))
     start = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=full_env, start_new_session=True)

@@ -52,7 +52,9 @@ def _check(model, path, batch_sizes=(1, 5), rtol=1e-5, atol=1e-5):
 
 ACTIVATIONS = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
                "hard_sigmoid", "hard_silu", "tanh", "softmax", "log_softmax", "softplus",
-               "softsign", "silu", "exponential", "mish"]
+               "softsign", "silu", "exponential", "mish", "swish", "hard_swish", "celu",
+               "hard_shrink", "soft_shrink", "hard_tanh", "log_sigmoid", "sparse_plus",
+               "sparse_sigmoid", "squareplus", "tanh_shrink"]
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -196,8 +198,8 @@ def test_layers_without_an_onnx_mapping_are_refused_by_name(tmp_path):
 
 def test_export_rejects_other_formats_and_unbuilt_models(tmp_path):
     model = pykern.Sequential([pykern.Input((3,)), layers.Dense(2)])
-    with pytest.raises(ValueError, match="onnx"):
-        model.export(tmp_path / "m", format="tf_saved_model")
+    with pytest.raises(ValueError, match="tf_saved_model"):
+        model.export(tmp_path / "m", format="litert")
     with pytest.raises(ValueError, match="not built"):
         pykern.Sequential([layers.Dense(2)]).export(tmp_path / "m.onnx")
 
@@ -349,3 +351,158 @@ def test_a_residual_cnn_saved_by_keras_exports_and_matches_keras(keras, tmp_path
     feed = _x(2, 8, 8, 3)
     np.testing.assert_allclose(_run_onnx(tmp_path / "k.onnx", [feed])[0],
                                k_model(feed).numpy(), rtol=1e-5, atol=1e-5)
+
+
+# --- recurrent layers: every return variant, and Keras' masks ---------------------------------
+RECURRENT = {
+    "lstm_sequences_and_states": lambda L: L.LSTM(4, return_sequences=True, return_state=True),
+    "lstm_states_backwards": lambda L: L.LSTM(3, return_state=True, go_backwards=True),
+    "lstm_gelu_runs_as_a_scan": lambda L: L.LSTM(3, activation="gelu", return_sequences=True),
+    "gru_reset_after_states": lambda L: L.GRU(4, return_state=True),
+    "gru_reset_before_sequences": lambda L: L.GRU(4, reset_after=False, return_sequences=True,
+                                                  return_state=True),
+    "gru_mish_reset_before": lambda L: L.GRU(3, reset_after=False, activation="mish"),
+    "simple_rnn_states_backwards": lambda L: L.SimpleRNN(3, return_sequences=True,
+                                                         return_state=True, go_backwards=True),
+    "bidirectional_lstm_states": lambda L: L.Bidirectional(L.LSTM(3, return_state=True)),
+    "bidirectional_gru_unmerged": lambda L: L.Bidirectional(
+        L.GRU(2, return_sequences=True, return_state=True), merge_mode=None),
+    "bidirectional_selu_rnn_mul": lambda L: L.Bidirectional(
+        L.SimpleRNN(3, activation="selu", return_sequences=True), merge_mode="mul"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECURRENT))
+def test_recurrent_outputs_and_states_match_under_onnxruntime(tmp_path, case):
+    x = pykern.Input((None, 5), name="steps")
+    out = RECURRENT[case](layers)(x)
+    model = _randomize(pykern.Model(x, out))
+    model.export(tmp_path / "m.onnx")
+    for steps in (1, 6):
+        feed = _x(3, steps, 5)
+        want = model.predict_on_batch(feed)
+        want = want if isinstance(want, list) else [want]
+        got = _run_onnx(tmp_path / "m.onnx", [feed])
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def _ids(*shape, zeros=0.3, seed=0):
+    """Token ids in [1, 20) with about `zeros` of them 0 (masked) anywhere: before,
+    inside and after the tokens; the last row is all zeros."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, 20, shape)
+    ids[rng.random(shape) < zeros] = 0
+    ids[-1] = 0
+    return ids.astype(np.float32)
+
+
+MASKED = {
+    "lstm": lambda L, e: L.LSTM(4)(e),
+    "lstm_sequences_backwards": lambda L, e: L.LSTM(3, return_sequences=True,
+                                                    go_backwards=True)(e),
+    "gru_reset_after_states": lambda L, e: L.GRU(3, return_state=True)(e),
+    "gru_reset_before_sequences": lambda L, e: L.GRU(3, reset_after=False,
+                                                     return_sequences=True)(e),
+    "simple_rnn_zero_output": lambda L, e: L.SimpleRNN(3, return_sequences=True,
+                                                       zero_output_for_mask=True)(e),
+    "bidirectional_stack": lambda L, e: L.Bidirectional(L.GRU(2))(
+        L.Bidirectional(L.LSTM(3, return_sequences=True), merge_mode="sum")(e)),
+    "sequence_through_dense_to_masked_average": lambda L, e: L.GlobalAveragePooling1D()(
+        L.TimeDistributed(L.Dense(3))(L.Dense(4, activation="relu")(
+            L.LSTM(4, return_sequences=True)(e)))),
+    "concatenated_masks": lambda L, e: L.LSTM(3)(L.Concatenate()(
+        [e, L.Dense(2)(e)])),
+    "added_masks": lambda L, e: L.SimpleRNN(2)(L.Add()([e, L.Dropout(0.5)(e)])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MASKED))
+def test_masked_recurrent_models_match_under_onnxruntime(tmp_path, case):
+    ids = pykern.Input((7,), name="ids")
+    model = _randomize(pykern.Model(ids, MASKED[case](layers, layers.Embedding(
+        20, 5, mask_zero=True)(ids))))
+    model.export(tmp_path / "m.onnx")
+    for feed in (_ids(6, 7), _ids(1, 7, zeros=0.0)):
+        want = model.predict_on_batch(feed)
+        want = want if isinstance(want, list) else [want]
+        got = _run_onnx(tmp_path / "m.onnx", [feed])
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_masking_layer_masks_steps_of_mask_value(tmp_path):
+    model = _randomize(pykern.Sequential([pykern.Input((6, 3)), layers.Masking(-1.0),
+                                          layers.LSTM(4, return_sequences=True),
+                                          layers.GRU(2)]))
+    x = _x(4, 6, 3)
+    x[0, :2] = x[1, 3:] = x[2, 2] = x[3] = -1.0
+    model.export(tmp_path / "m.onnx")
+    np.testing.assert_allclose(_run_onnx(tmp_path / "m.onnx", [x])[0],
+                               model.predict_on_batch(x), rtol=1e-5, atol=1e-5)
+
+
+def test_masked_lstm_matches_keras(keras, tmp_path):
+    K = keras.layers
+    ids = keras.Input((7,), name="ids")
+    h = K.Bidirectional(K.LSTM(3, return_sequences=True))(K.Embedding(20, 4, mask_zero=True)(ids))
+    k_model = keras.Model(ids, K.GRU(2)(h))
+    k_model.set_weights([RNG.standard_normal(w.shape).astype(np.float32) * 0.5
+                         for w in k_model.get_weights()])
+    k_model.save(tmp_path / "k.keras")
+    pykern.models.load_model(tmp_path / "k.keras").export(tmp_path / "k.onnx")
+    feed = _ids(5, 7)
+    np.testing.assert_allclose(_run_onnx(tmp_path / "k.onnx", [feed])[0],
+                               k_model(feed).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_a_mask_the_export_cannot_carry_is_refused(tmp_path):
+    ids = pykern.Input((5,))
+    e = layers.Embedding(9, 3, mask_zero=True)(ids)
+    model = pykern.Model(ids, layers.Softmax(axis=1, name="masked_softmax")(e))
+    with pytest.raises(NotImplementedError, match="'masked_softmax' receives a mask"):
+        model.export(tmp_path / "m.onnx")
+
+
+def test_time_distributed_of_any_layer_exports(tmp_path):
+    model = _randomize(_seq((4, 6, 6, 2), layers.TimeDistributed(layers.Conv2D(3, 3)),
+                            layers.TimeDistributed(layers.GlobalMaxPooling2D()),
+                            layers.LSTM(2)))
+    _check(model, tmp_path / "m.onnx")
+
+
+def test_preprocessing_layers_in_the_model_export(tmp_path):
+    norm = layers.Normalization()
+    model = _seq((5, 5, 3), layers.RandomFlip(), layers.RandomRotation(0.2),
+                 layers.RandomContrast(0.3), layers.Rescaling(1 / 255.0, 0.5), norm,
+                 layers.Rescaling([1.0, 2.0, 3.0]),
+                 layers.Normalization(axis=None, mean=1.0, variance=4.0, invert=True),
+                 layers.Conv2D(2, 3))
+    norm.adapt(_x(32, 5, 5, 3) * 4 + 2)
+    _randomize(model.layers[-1])
+    _check(model, tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_resizing_and_center_crop_export(tmp_path, data_format):
+    kw = {"data_format": data_format}
+    x = pykern.Input((7, 9, 2) if data_format == "channels_last" else (2, 7, 9), name="image")
+    outs = [layers.Resizing(5, 13, **kw)(x), layers.Resizing(11, 4, "nearest", **kw)(x),
+            layers.CenterCrop(4, 6, **kw)(layers.Resizing(10, 10, **kw)(x))]
+    _check(pykern.Model(x, outs), tmp_path / "m.onnx")
+
+
+def test_a_keras_application_loads_and_exports(keras, tmp_path):
+    """Keras' EfficientNetB0 (Rescaling and Normalization, swish, DepthwiseConv2D after
+    ZeroPadding2D, squeeze-and-excitation Multiply), built with weights=None (Keras'
+    initializers) and saved by Keras, exports and computes what Keras does. The
+    other architectures were checked the same way once (the note of issue 13)."""
+    k_model = keras.applications.EfficientNetB0(input_shape=(32, 32, 3), weights=None)
+    k_model.save(tmp_path / "k.keras")
+    model = pykern.models.load_model(tmp_path / "k.keras")
+    model.export(tmp_path / "k.onnx")
+    feed = RNG.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    got = _run_onnx(tmp_path / "k.onnx", [feed])[0]
+    np.testing.assert_allclose(got, model.predict_on_batch(feed), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got, k_model(feed).numpy(), rtol=1e-4, atol=1e-6)

@@ -869,7 +869,6 @@ def test_a_text_model_exports_to_onnx(tmp_path):
 
 
 @pytest.mark.parametrize("make,what", [
-    (lambda L: L.LSTM(3, activation="gelu"), "activation"),
     (lambda L: L.GRU(3, stateful=True), "stateful"),
     (lambda L: L.RNN([L.LSTMCell(2), L.GRUCell(2)]), "StackedRNNCells"),
 ])
@@ -878,7 +877,3 @@ def test_recurrent_layers_onnx_cannot_describe_are_refused(make, what, tmp_path)
     model = pykern.Sequential([layers.Input((4, 5), batch_size=2), make(layers)])
     with pytest.raises(NotImplementedError, match=what):
         model.export(tmp_path / "m.onnx", format="onnx")
-    masked = pykern.Sequential([layers.Input((4,)), layers.Embedding(9, 3, mask_zero=True),
-                                layers.LSTM(2)])
-    with pytest.raises(NotImplementedError, match="mask_zero"):
-        masked.export(tmp_path / "m.onnx", format="onnx")

@@ -15,6 +15,7 @@ pytest.importorskip("tensorboard")
 pytestmark = pytest.mark.usefixtures("forget_automatic_names")
 
 import pykern  # noqa: E402
+from child_process import child_env  # noqa: E402
 from pykern import callbacks, layers  # noqa: E402
 
 RNG = np.random.default_rng(3)
@@ -177,10 +178,7 @@ def test_writing_events_does_not_import_tensorflow(tmp_path):
             "assert 'tensorflow' not in sys.modules and 'torch' not in sys.modules")
     # from tmp_path with the caller's PYTHONPATH made absolute: `python -c` puts the cwd
     # first on sys.path, and the repository root would shadow the installed package
-    path = os.pathsep.join(os.path.abspath(p) for p in
-                           os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path,
-                   env=dict(os.environ, PYTHONPATH=path))
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, env=child_env())
     assert len(os.listdir(tmp_path)) == 1
 
 

@@ -109,7 +109,8 @@ class Model(Trainer, Layer):
         return to_json(self, **kwargs)
 
     def export(self, filepath, format="onnx", **kwargs):  # noqa: A002 - Keras' name
-        """Exports the model for inference; `format="onnx"` (opset 17) is supported."""
+        """Exports the model for inference: `format="onnx"` (opset 17) or
+        `format="tf_saved_model"` (a SavedModel directory; needs TensorFlow)."""
         from pykern.saving import export
         return export(self, filepath, format=format, **kwargs)
 

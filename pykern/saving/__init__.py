@@ -4,9 +4,10 @@
 - legacy `.h5` (Keras 2 / Keras 3 HDF5 whole-model files; tf-keras files load)
 - `.weights.h5` and legacy `.h5` weight files (`by_name`, `skip_mismatch`)
 - JSON configs (`model.to_json`, `model_from_json`)
-- ONNX (`model.export(path, format="onnx")`)
+- ONNX (`model.export(path, format="onnx")`) and TensorFlow SavedModel
+  (`model.export(path, format="tf_saved_model")`, through Keras 3 on TensorFlow)
 
-Every write goes to a temporary file that is fsynced and renamed; loading never
+Every write goes to a temporary file (directory) that is fsynced and renamed; loading never
 runs code from the file unless `safe_mode=False`.
 """
 from pykern.saving.api import load_model, load_weights, save_model, save_weights
@@ -23,8 +24,14 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_fr
 
 
 def export(model, filepath, format="onnx", **kwargs):  # noqa: A002 - Keras' name
-    """model.export: writes `model` to `filepath` in `format` (only "onnx")."""
-    if format != "onnx":
-        raise ValueError(f"export: pykern exports format='onnx' only, got format={format!r}")
-    from pykern.saving.onnx_export import export_onnx
-    return export_onnx(model, filepath, **kwargs)
+    """model.export: writes `model` to `filepath` for inference, as an ONNX file
+    (format="onnx") or a TensorFlow SavedModel directory (format="tf_saved_model",
+    needs TensorFlow: pip install "pykern[tf]")."""
+    if format == "onnx":
+        from pykern.saving.onnx_export import export_onnx
+        return export_onnx(model, filepath, **kwargs)
+    if format == "tf_saved_model":
+        from pykern.saving.saved_model import export_saved_model
+        return export_saved_model(model, filepath, **kwargs)
+    raise ValueError(f"export: pykern exports format='onnx' or format='tf_saved_model', got "
+                     f"format={format!r}")

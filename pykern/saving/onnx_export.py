@@ -2,18 +2,26 @@
 each op applied to symbolic tensors: arithmetic, element-wise functions,
 reductions, softmax, transpose, pad) maps to a few standard ONNX operators, weights
 become initializers, and the batch dimension stays symbolic. The convolution,
-pooling and normalization layers map in onnx_conv.py; LSTM, GRU and SimpleRNN
-(and RNN of their cells) map to ONNX's LSTM, GRU and RNN operators (gates
-reordered, GRU's reset_after as linear_before_reset). A layer without a mapping
-raises NotImplementedError naming it; nothing is silently approximated.
+pooling and normalization layers map in onnx_conv.py, the recurrent layers in
+onnx_recurrent.py (ONNX's LSTM, GRU and RNN operators, or a Scan over the cell's
+step where there are masks). Keras' masks travel with the tensors as pykern's
+layers hand them on: Embedding(mask_zero=True) and Masking make them, the
+recurrent layers and GlobalAveragePooling1D use them, merges combine them; a
+layer that would use a mask in a way the export does not write (Softmax with a
+mask, a mask into a custom layer) is refused.
+A layer without a mapping raises NotImplementedError naming it; nothing is
+silently approximated.
 
 Inputs are named after the model's InputLayers, outputs `output_0`, ... (as
-Keras' own ONNX export names them).
+Keras' own ONNX export names them: pykern.saving.signature).
 """
+import itertools
+
 import numpy as np
 
 from pykern import activations as A
 from pykern.saving.atomic import write_bytes_atomic
+from pykern.saving.signature import input_specs, output_specs
 
 __all__ = ["export_onnx", "OPSET"]
 
@@ -22,15 +30,24 @@ _IR_VERSION = 8  # the IR version that goes with opset 17; onnxruntime reads it
 
 
 class _Graph:
-    def __init__(self, helper, numpy_helper):
+    def __init__(self, helper, numpy_helper, counter=None):
         self.h, self.nh = helper, numpy_helper
         self.nodes, self.initializers = [], []
-        self._count = 0
+        self._counter = counter or itertools.count(1)  # names unique across subgraphs too
         self._transposes = {}  # output name -> (input name, perm) of each Transpose
+        self.masks = {}  # tensor name -> its Keras mask: a BOOL (B, T) tensor's name
 
     def fresh(self, hint):
-        self._count += 1
-        return f"{hint}_{self._count}"
+        return f"{hint}_{next(self._counter)}"
+
+    def subgraph(self):
+        """An empty graph for a Scan body; its names never collide with this one's."""
+        return _Graph(self.h, self.nh, self._counter)
+
+    def graph(self, name, inputs, outputs):
+        """This graph's nodes and constants as a GraphProto (a subgraph's body)."""
+        return self.h.make_graph(self.nodes, name, inputs, outputs,
+                                 initializer=self.initializers)
 
     def const(self, value, hint="const", dtype=np.float32):
         name = self.fresh(hint)
@@ -79,6 +96,14 @@ def _gelu(g, x, approximate=False):
     return g.op("Mul", [g.op("Mul", [x, half]), g.op("Add", [t, g.const(1.0)])])
 
 
+def _sparse_plus(g, x):  # 0 for x <= -1, (x + 1)^2 / 4 below 1, x from 1
+    one = g.const(1.0)
+    shifted = g.op("Add", [x, one])
+    inner = g.op("Where", [g.op("Less", [x, one]),
+                           g.op("Mul", [g.op("Mul", [shifted, shifted]), g.const(0.25)]), x])
+    return g.op("Where", [g.op("LessOrEqual", [x, g.const(-1.0)]), g.const(0.0), inner])
+
+
 def _hard_sigmoid(g, x):  # Keras 3: relu6(x + 3) / 6
     return g.op("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
 
@@ -103,6 +128,19 @@ _ACTIVATIONS = {
     A.silu: lambda g, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
     A.exponential: lambda g, x: g.op("Exp", [x]),
     A.mish: lambda g, x: g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x])])]),
+    A.celu: lambda g, x: g.op("Celu", [x], alpha=1.0),
+    A.hard_shrink: lambda g, x: g.op("Shrink", [x], bias=0.0, lambd=0.5),
+    A.soft_shrink: lambda g, x: g.op("Shrink", [x], bias=0.5, lambd=0.5),
+    A.hard_tanh: lambda g, x: g.op("Clip", [x, g.const(-1.0), g.const(1.0)]),
+    A.log_sigmoid: lambda g, x: g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])]),
+    A.sparse_plus: _sparse_plus,
+    # 0.5 (x + 1) clipped to [0, 1]: the same three pieces
+    A.sparse_sigmoid: lambda g, x: g.op("Clip", [g.op("Mul", [g.op("Add", [x, g.const(1.0)]),
+                                                              g.const(0.5)]),
+                                                 g.const(0.0), g.const(1.0)]),
+    A.squareplus: lambda g, x: g.op("Mul", [g.op("Add", [x, g.op("Sqrt", [g.op(
+        "Add", [g.op("Mul", [x, x]), g.const(4.0)])])]), g.const(0.5)]),
+    A.tanh_shrink: lambda g, x: g.op("Sub", [x, g.op("Tanh", [x])]),
 }
 
 
@@ -235,143 +273,217 @@ _GLOBAL_POOLING = {f"Global{kind}Pooling{n}D": op for kind, op in
                    (("Average", "ReduceMean"), ("Max", "ReduceMax")) for n in (1, 2, 3)}
 
 
-# --- recurrent layers: ONNX's LSTM / GRU / RNN operators ---------------------------------------
-# Keras gate blocks along the G*U axis -> ONNX's: LSTM i,f,c,o -> i,o,f,c; GRU z,r,h as is
-_GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [0, 1, 2], "RNN": [0]}
-# Keras activation -> (ONNX recurrent activation name, alpha, beta)
-_RNN_ACTIVATIONS = {A.sigmoid: ("Sigmoid", None, None), A.tanh: ("Tanh", None, None),
-                    A.relu: ("Relu", None, None), A.hard_sigmoid: ("HardSigmoid", 1 / 6, 0.5),
-                    A.elu: ("Elu", 1.0, None), A.softsign: ("Softsign", None, None),
-                    A.softplus: ("Softplus", None, None), A.linear: ("Affine", 1.0, 0.0)}
-
-
-def _onnx_kind(layer):
-    from pykern.layers.recurrent import GRUCell, LSTMCell, SimpleRNNCell
-    for cell, kind in ((LSTMCell, "LSTM"), (GRUCell, "GRU"), (SimpleRNNCell, "RNN")):
-        if type(layer.cell) is cell:
-            return kind
-    return None
-
-
-def _gate_blocks(w, kind, units):
-    """(..., G*U) Keras weights with their gate blocks in ONNX's order."""
-    blocks = [w[..., i * units:(i + 1) * units] for i in _GATE_ORDER[kind]]
-    return np.concatenate(blocks, axis=-1)
-
-
-def _recurrent(g, layer, x):
-    """ONNX's recurrent operator for one Keras recurrent layer on x (B, T, F):
-    (outputs (B, T, U) in input time order, final h (B, U), final c or None)."""
-    kind, where = _onnx_kind(layer), f"{type(layer).__name__} {layer.name!r}"
-    cell = layer.cell
-    if kind is None:
-        raise NotImplementedError(f"export: {where} runs a cell ({type(cell).__name__}) "
-                                  f"that ONNX's LSTM/GRU/RNN operators do not describe")
-    if layer.stateful:
-        raise NotImplementedError(f"export: {where} is stateful (its carried states do not "
-                                  f"map to ONNX)")
-    acts = [cell.activation] if kind == "RNN" else [cell.recurrent_activation] + \
-        [cell.activation] * (2 if kind == "LSTM" else 1)
-    names, alphas, betas = [], [], []
-    for fn in acts:
-        if fn not in _RNN_ACTIVATIONS:
-            raise NotImplementedError(f"export: {where} uses activation {fn!r}, which ONNX's "
-                                      f"{kind} operator does not offer")
-        name, alpha, beta = _RNN_ACTIVATIONS[fn]
-        names.append(name)
-        # only the functions that take an alpha (beta) consume one, in order (onnxruntime)
-        alphas += [] if alpha is None else [alpha]
-        betas += [] if beta is None else [beta]
-    u = cell.units
-    w = _gate_blocks(cell.kernel.numpy(), kind, u).T[None]
-    r = _gate_blocks(cell.recurrent_kernel.numpy(), kind, u).T[None]
-    inputs = [g.op("Transpose", [x], perm=[1, 0, 2]), g.const(w, f"{layer.name}_W"),
-              g.const(r, f"{layer.name}_R")]
-    if cell.bias is not None:
-        b = cell.bias.numpy()
-        rows = b if b.ndim == 2 else np.stack([b, np.zeros_like(b)])  # input, recurrent bias
-        inputs.append(g.const(_gate_blocks(rows, kind, u).reshape(1, -1), f"{layer.name}_B"))
-    outs = [g.fresh(f"{layer.name}_{n}") for n in (("Y", "Y_h", "Y_c") if kind == "LSTM"
-                                                    else ("Y", "Y_h"))]
-    attrs = dict(hidden_size=u, direction="reverse" if layer.go_backwards else "forward",
-                 activations=names)
-    if alphas:
-        attrs["activation_alpha"] = alphas
-    if betas:
-        attrs["activation_beta"] = betas
-    if kind == "GRU":
-        attrs["linear_before_reset"] = int(cell.reset_after)
-    g.nodes.append(g.h.make_node(kind, inputs, outs, **attrs))
-    axis0 = g.const([0], "axes", np.int64)
-    # Y (T, 1, B, U) -> (B, T, U); Y_h, Y_c (1, B, U) -> (B, U)
-    seq = g.op("Transpose", [g.op("Squeeze", [outs[0], g.const([1], "axes", np.int64)])],
-               perm=[1, 0, 2])
-    return seq, g.op("Squeeze", [outs[1], axis0]), \
-        (g.op("Squeeze", [outs[2], axis0]) if kind == "LSTM" else None)
-
-
-def _flip_time(g, seq):
-    return g.op("Slice", [seq, g.const([-1], "starts", np.int64),
-                          g.const([-(2 ** 62)], "ends", np.int64), g.const([1], "axes", np.int64),
-                          g.const([-1], "steps", np.int64)])
-
-
-def _recurrent_layer(g, layer, x):
-    seq, h, c = _recurrent(g, layer, x)
-    if layer.return_sequences:
-        # Keras returns go_backwards outputs in processing order, ONNX in time order
-        out = _flip_time(g, seq) if layer.go_backwards else seq
-    else:
-        out = h
-    if layer.return_state:
-        return [out, h] + ([c] if c is not None else [])
+def _embedding(g, layer, x):
+    ids = g.op("Cast", [x], to=7)  # INT64: Keras casts ids to integers
+    out = g.op("Gather", [g.const(layer.embeddings.numpy(), f"{layer.name}_embeddings"), ids])
+    if layer.mask_zero:  # the layer's mask: inputs != 0
+        g.masks[out] = g.op("Not", [g.op("Equal", [x, g.const(0.0)])])
     return out
 
 
-def _bidirectional(g, layer, x):
-    where = f"Bidirectional {layer.name!r}"
-    if layer.return_state:
-        raise NotImplementedError(f"export: {where} returns states; export it without "
-                                  f"return_state")
-    outs = []
-    for sub in (layer.forward_layer, layer.backward_layer):
-        seq, h, _ = _recurrent(g, sub, x)
-        # with return_sequences Keras flips the backward outputs back to time order
-        outs.append(seq if layer.return_sequences else h)
-    y, y_rev = outs
-    mode = layer.merge_mode
-    if mode == "concat":
-        return g.op("Concat", [y, y_rev], axis=-1)
-    if mode == "sum":
-        return g.op("Add", [y, y_rev])
-    if mode == "mul":
-        return g.op("Mul", [y, y_rev])
-    if mode == "ave":
-        return g.op("Div", [g.op("Add", [y, y_rev]), g.const(2.0)])
-    return [y, y_rev]
+def _masking(g, layer, x):
+    """Steps whose features all equal mask_value become zeros and masked."""
+    differs = g.op("Cast", [g.op("Not", [g.op("Equal", [x, g.const(layer.mask_value)])])],
+                   to=1)  # FLOAT: ReduceMax takes no booleans in opset 17
+    keep = g.op("Cast", [g.op("ReduceMax", [differs], axes=[-1], keepdims=1)], to=9)  # BOOL
+    out = g.op("Where", [keep, x, g.const(0.0)])
+    g.masks[out] = g.op("Squeeze", [keep, g.const([-1], "axes", np.int64)])
+    return out
 
 
-def _embedding(g, layer, x):
-    if layer.mask_zero:
-        raise NotImplementedError(f"export: Embedding {layer.name!r} has mask_zero=True; ONNX "
-                                  f"has no step masks for the layers after it")
-    ids = g.op("Cast", [x], to=7)  # INT64: Keras casts ids to integers
-    return g.op("Gather", [g.const(layer.embeddings.numpy(), f"{layer.name}_embeddings"), ids])
+def _masked_average_1d(g, layer, x, mask):
+    """GlobalAveragePooling1D with a mask: the mean over the kept steps (0/0 = NaN for
+    a fully masked sample, as Keras)."""
+    steps = layer._spatial_axes()[0]
+    keep = g.op("Unsqueeze", [mask, g.const([2 if steps == 1 else 1], "axes", np.int64)])
+    axes = g.const([steps], "axes", np.int64)
+    total = g.op("ReduceSum", [g.op("Where", [keep, x, g.const(0.0)]), axes],
+                 keepdims=int(bool(layer.keepdims)))
+    count = g.op("ReduceSum", [g.op("Cast", [keep], to=1), axes],
+                 keepdims=int(bool(layer.keepdims)))
+    return g.op("Div", [total, count])
+
+
+def _time_distributed(g, layer, x, shape):
+    """The wrapped layer on x (B, T, ...) folded to (B*T, ...), then unfolded."""
+    dims = g.op("Shape", [x])
+
+    def dims_from(start, end=None, of=dims):
+        ends = [end] if end is not None else [np.iinfo(np.int64).max]
+        return g.op("Slice", [of, g.const([start], "starts", np.int64),
+                              g.const(ends, "ends", np.int64)])
+    folded = g.op("Reshape", [x, g.op("Concat", [g.const([-1], "shape", np.int64),
+                                                 dims_from(2)], axis=0)])
+    y = _layer(g, layer.layer, folded, (None, *shape[2:]))
+    if isinstance(y, list):
+        raise NotImplementedError(f"export: TimeDistributed {layer.name!r} wraps a layer with "
+                                  f"several outputs")
+    return g.op("Reshape", [y, g.op("Concat", [dims_from(0, 2), dims_from(1, of=g.op(
+        "Shape", [y]))], axis=0)])
+
+
+def _rescaling(g, layer, x):
+    x = g.op("Cast", [x], to=1)  # FLOAT, as the layer casts
+    y = g.op("Mul", [x, g.const(np.asarray(layer.scale, np.float32), f"{layer.name}_scale")])
+    return g.op("Add", [y, g.const(np.asarray(layer.offset, np.float32), f"{layer.name}_offset")])
+
+
+def _normalization(g, layer, x):
+    """(x - mean) / max(sqrt(variance), 1e-7), or its inverse, with the layer's own
+    statistics broadcast as it broadcasts them."""
+    from pykern.layers.preprocessing.image import _EPSILON
+    if layer._consts is not None:
+        mean, variance = layer._consts
+    else:
+        mean = np.reshape(layer.adapt_mean.numpy(), layer._broadcast)
+        variance = np.reshape(layer.adapt_variance.numpy(), layer._broadcast)
+    std = np.maximum(np.sqrt(np.asarray(variance, np.float32)), np.float32(_EPSILON))
+    x = g.op("Cast", [x], to=1)
+    mean = g.const(np.asarray(mean, np.float32), f"{layer.name}_mean")
+    std = g.const(std, f"{layer.name}_std")
+    if layer.invert:
+        return g.op("Add", [mean, g.op("Mul", [x, std])])
+    return g.op("Div", [g.op("Sub", [x, mean]), std])
+
+
+def _resizing(g, layer, x, shape, where):
+    """tf.image.resize without antialiasing: bilinear is ONNX's half-pixel linear
+    Resize (sources clamped to the edges), nearest takes floor((o + 0.5) n / out)
+    (tf_half_pixel_for_nn); the sizes are set, the batch and channels kept."""
+    if layer.crop_to_aspect_ratio or layer.pad_to_aspect_ratio:
+        raise NotImplementedError(f"export: {where} crops or pads to the aspect ratio; "
+                                  f"only plain resizing exports")
+    h_axis, w_axis = layer._hw_axes(len(shape))
+    pieces = []
+    for axis in range(len(shape)):
+        if axis in (h_axis, w_axis):
+            pieces.append(g.const([layer.height if axis == h_axis else layer.width], "size",
+                                  np.int64))
+        else:
+            pieces.append(g.op("Slice", [g.op("Shape", [x]), g.const([axis], "starts", np.int64),
+                                         g.const([axis + 1], "ends", np.int64)]))
+    sizes = g.op("Concat", pieces, axis=0)
+    x = g.op("Cast", [x], to=1)
+    if layer.interpolation == "nearest":
+        return g.op("Resize", [x, "", "", sizes], mode="nearest", nearest_mode="floor",
+                    coordinate_transformation_mode="tf_half_pixel_for_nn")
+    if layer.interpolation != "bilinear":
+        raise NotImplementedError(f"export: {where} uses interpolation="
+                                  f"{layer.interpolation!r}; bilinear and nearest export")
+    return g.op("Resize", [x, "", "", sizes], mode="linear",
+                coordinate_transformation_mode="half_pixel")
+
+
+def _center_crop(g, layer, x, shape, where):
+    """The central window, for inputs at least that large (smaller ones resize)."""
+    h_axis, w_axis = layer._hw_axes(len(shape))
+    h, w = shape[h_axis], shape[w_axis]
+    if h is None or w is None or h < layer.height or w < layer.width:
+        raise NotImplementedError(f"export: {where} needs inputs of a known size at least "
+                                  f"({layer.height}, {layer.width}), got shape {shape}")
+    starts = [(h - layer.height) // 2, (w - layer.width) // 2]
+    return g.op("Slice", [g.op("Cast", [x], to=1), g.const(starts, "starts", np.int64),
+                          g.const([starts[0] + layer.height, starts[1] + layer.width], "ends",
+                                  np.int64),
+                          g.const([h_axis, w_axis], "axes", np.int64)])
 
 
 _MERGES = {"Add": "Sum", "Maximum": "Max", "Minimum": "Min"}
+# inference leaves these unchanged (noise, dropout and augmentation act while training only)
 _IDENTITY = ("Dropout", "Identity", "ActivityRegularization", "InputLayer", "GaussianNoise",
              "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
-             "SpatialDropout3D")
+             "SpatialDropout3D", "RandomFlip", "RandomRotation", "RandomZoom",
+             "RandomTranslation", "RandomContrast", "RandomBrightness")
 _SYMBOLIC = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "TrueDivide": "Div",
              "Power": "Pow", "Matmul": "MatMul"}
 
 
-def _layer(g, layer, args, shapes):
-    """ONNX for one call of `layer`: args are tensor names (a list for merges),
-    shapes the matching Keras shapes. Returns the output name."""
+def _mask_aware():
+    """Layer classes whose emitters read or make masks themselves."""
+    from pykern.layers import (Bidirectional, Embedding, GlobalAveragePooling1D, Masking,
+                               TimeDistributed)
     from pykern.layers.recurrent import RNN
     from pykern.models.model import Model
+    return (RNN, Bidirectional, Embedding, Masking, GlobalAveragePooling1D, TimeDistributed,
+            Model)
+
+
+def _passes_mask(layer):
+    """True for a layer that hands its input's mask on and computes what it would
+    without one (pykern's Layer.__call__: the base compute_mask, no mask in call;
+    BatchNormalization reads a mask while training only)."""
+    from pykern.layers import BatchNormalization
+    from pykern.layers.layer import Layer
+    plain = type(layer).compute_mask is Layer.compute_mask and not layer._call_takes_mask
+    return layer.supports_masking and (plain or isinstance(layer, BatchNormalization))
+
+
+def _concatenate_mask(g, layer, args, masks):
+    """Concatenate's mask (Keras' rule): each input's mask broadcast over its
+    features (all True where it has none), joined along the axis, any() over the
+    last axis."""
+    parts = []
+    for x, m in zip(args, masks):
+        shape = g.op("Shape", [x])
+        if m is None:
+            parts.append(g.op("Expand", [g.const(1.0), shape]))
+        else:
+            m = g.op("Unsqueeze", [g.op("Cast", [m], to=1), g.const([-1], "axes", np.int64)])
+            parts.append(g.op("Expand", [m, shape]))
+    joined = g.op("Concat", parts, axis=layer.axis)
+    return g.op("Cast", [g.op("ReduceMax", [joined], axes=[-1], keepdims=0)], to=9)  # BOOL
+
+
+def _merge_mask(g, layer, args, masks, out):
+    """The mask of a merge's output, as the merging layers compute it: the OR of the
+    masks when every input has one (element-wise merges), Concatenate's rule, none
+    after Dot."""
+    from pykern.layers.merging import Concatenate, Dot, _Merge
+    if isinstance(layer, Concatenate):
+        g.masks[out] = _concatenate_mask(g, layer, args, masks)
+    elif isinstance(layer, _Merge) and not isinstance(layer, Dot):
+        if all(m is not None for m in masks):
+            g.masks[out] = _chain(g, "Or", masks)
+    elif not isinstance(layer, Dot):
+        raise NotImplementedError(f"export: {type(layer).__name__} {layer.name!r} receives "
+                                  f"masked inputs; the ONNX export does not combine their "
+                                  f"masks")
+
+
+def _layer(g, layer, args, shapes, explicit_masks=None):
+    """ONNX for one call of `layer`: args are tensor names (a list for merges),
+    shapes the matching Keras shapes. Returns the output name(s). Masks go with
+    the tensors as pykern's Layer.__call__ hands them on (g.masks), unless the
+    call names its mask (`explicit_masks`, as Keras 3 files record it)."""
+    listed = isinstance(args, list)
+    if explicit_masks is None:
+        masks = [g.masks.get(a) for a in (args if listed else [args])]
+    else:
+        masks = explicit_masks if listed else [explicit_masks]
+    if isinstance(layer, _mask_aware()):
+        return _emit(g, layer, args, shapes, None if listed else masks[0])
+    out = _emit(g, layer, args, shapes, None)
+    if all(m is None for m in masks):
+        return out
+    if listed:
+        _merge_mask(g, layer, args, masks, out)
+    elif _passes_mask(layer):
+        for name in out if isinstance(out, list) else [out]:
+            g.masks[name] = masks[0]
+    elif layer.supports_masking or layer._call_takes_mask:
+        raise NotImplementedError(f"export: {type(layer).__name__} {layer.name!r} receives a "
+                                  f"mask; the ONNX export carries masks into LSTM, GRU, "
+                                  f"SimpleRNN, Bidirectional and GlobalAveragePooling1D, and "
+                                  f"through layers that pass them on unchanged")
+    return out
+
+
+def _emit(g, layer, args, shapes, mask):
+    """The ONNX nodes of one layer call; `mask` is the single input's mask, given to
+    the layers of _mask_aware() only."""
+    from pykern.layers.recurrent import RNN
+    from pykern.models.model import Model
+    from pykern.saving import onnx_recurrent
     kind = type(layer).__name__
     where = f"{kind} {layer.name!r}"
     if isinstance(layer, Model):
@@ -418,13 +530,35 @@ def _layer(g, layer, args, shapes):
     if kind == "RepeatVector":
         return _repeat_vector(g, layer, x)
     if isinstance(layer, RNN):
-        return _recurrent_layer(g, layer, x)
+        return onnx_recurrent.recurrent_layer(g, layer, x, mask)
     if kind == "Bidirectional":
-        return _bidirectional(g, layer, x)
+        return onnx_recurrent.bidirectional(g, layer, x, mask)
     if kind == "Embedding":
         return _embedding(g, layer, x)
-    if kind == "TimeDistributed" and type(layer.layer).__name__ in ("Dense", "Activation"):
-        return _layer(g, layer.layer, x, shapes)  # both act on the last axis of any rank
+    if kind == "Masking":
+        return _masking(g, layer, x)
+    if kind == "GlobalAveragePooling1D" and mask is not None:
+        return _masked_average_1d(g, layer, x, mask)
+    if kind == "TimeDistributed":
+        if layer.layer._call_takes_mask or layer.layer._makes_masks:
+            if mask is not None:
+                raise NotImplementedError(f"export: {where} hands a mask to "
+                                          f"{type(layer.layer).__name__}")
+        if type(layer.layer).__name__ in ("Dense", "Activation"):
+            y = _layer(g, layer.layer, x, shapes)  # both act on the last axis of any rank
+        else:
+            y = _time_distributed(g, layer, x, shapes)
+        if mask is not None:
+            g.masks[y] = mask
+        return y
+    if kind == "Rescaling":
+        return _rescaling(g, layer, x)
+    if kind == "Normalization":
+        return _normalization(g, layer, x)
+    if kind == "Resizing":
+        return _resizing(g, layer, x, tuple(shapes), where)
+    if kind == "CenterCrop":
+        return _center_crop(g, layer, x, tuple(shapes), where)
     if kind.startswith("ZeroPadding"):
         return _zero_padding(g, layer, x)
     if kind.startswith("Cropping"):
@@ -445,20 +579,23 @@ def _layer(g, layer, args, shapes):
                               f"are Dense, activations, Dropout, Flatten, Reshape, Permute, "
                               f"RepeatVector, merging layers, convolution, pooling and "
                               f"normalization layers, ZeroPadding, Cropping, UpSampling, "
-                              f"SpatialDropout, global pooling, UnitNormalization, Embedding, "
-                              f"LSTM, GRU, SimpleRNN, Bidirectional, TimeDistributed(Dense) "
-                              f"and nested "
-                              f"models")
+                              f"SpatialDropout, global pooling, UnitNormalization, Rescaling, "
+                              f"Normalization, Resizing, CenterCrop, the random augmentation "
+                              f"layers (inactive in inference), Embedding, Masking, LSTM, GRU, "
+                              f"SimpleRNN, Bidirectional, TimeDistributed and nested models")
 
 
 _UNARY = {"Negative": "Neg", "Abs": "Abs", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt",
           "Floor": "Floor", "Sign": "Sign", "Reciprocal": "Reciprocal", "Round": "Round",
-          "StopGradient": "Identity", "Linear": "Identity"}
+          "StopGradient": "Identity", "Linear": "Identity", "LogicalNot": "Not"}
 _UNARY_ACTIVATIONS = {"Relu": A.relu, "Relu6": A.relu6, "Sigmoid": A.sigmoid, "Tanh": A.tanh,
                       "Softplus": A.softplus, "Softsign": A.softsign, "Selu": A.selu,
                       "Silu": A.silu, "HardSigmoid": A.hard_sigmoid, "HardSilu": A.hard_silu,
                       "Exponential": A.exponential}
-_BINARY = dict(_SYMBOLIC, Maximum="Max", Minimum="Min")
+# comparisons give BOOL tensors: the masks Keras 3 files record as graph ops (NotEqual)
+_BINARY = dict(_SYMBOLIC, Maximum="Max", Minimum="Min", Equal="Equal", Greater="Greater",
+               GreaterEqual="GreaterOrEqual", Less="Less", LessEqual="LessOrEqual",
+               LogicalAnd="And", LogicalOr="Or", NotEqual="Equal")
 _REDUCE = {"Sum": "ReduceSum", "Mean": "ReduceMean", "Max": "ReduceMax", "Min": "ReduceMin"}
 
 
@@ -489,7 +626,8 @@ def _symbolic(g, layer, args, shapes, kwargs):
     if name == "Square" and unary_ok:
         return g.op("Mul", [args[0], args[0]])
     if name in _BINARY and len(args) == 2 and not kwargs:
-        return g.op(_BINARY[name], list(args))
+        out = g.op(_BINARY[name], list(args))
+        return g.op("Not", [out]) if name == "NotEqual" else out
     if name in _REDUCE and len(args) == 1 and set(kwargs) <= {"axis", "keepdims"}:
         return _reduce(g, _REDUCE[name], args[0], len(shapes[0]), **kwargs)
     if name in ("Softmax", "LogSoftmax") and len(args) == 1 and set(kwargs) <= {"axis"}:
@@ -528,6 +666,15 @@ def _value(g, v, cache):
     raise NotImplementedError(f"export: cannot export the constant argument {v!r}")
 
 
+def _explicit_masks(g, mask, cache):
+    """A call's mask= argument as BOOL tensor names (a list for list inputs), or None."""
+    if mask is None:
+        return None
+    if isinstance(mask, (list, tuple)):
+        return [_explicit_masks(g, m, cache) for m in mask]
+    return g.op("Cast", [_value(g, mask, cache)], to=9)  # BOOL, as the layers read masks
+
+
 def _model(g, model, inputs):
     """Emits the nodes of a nested or top-level model; returns the output name(s)."""
     from pykern.layers.layer import KerasTensor, _flatten as flat
@@ -554,10 +701,15 @@ def _model(g, model, inputs):
             for t in [t for t in flat(node.outputs) if isinstance(t, KerasTensor)]:
                 cache[id(t)] = out
             continue
-        set_kwargs = sorted(k for k, v in node.kwargs.items() if v is not None)
-        if set_kwargs:  # Keras configs record mask=None on nested-model calls
+        kwargs = {k: v for k, v in node.kwargs.items() if v is not None}
+        # Keras 3 files record a call's mask (mask=<the tensor of a NotEqual op>) and
+        # training=False; an exported model only predicts
+        mask = kwargs.pop("mask", None)
+        if kwargs.get("training") is False:
+            kwargs.pop("training")
+        if kwargs:  # Keras configs record mask=None on nested-model calls
             raise NotImplementedError(f"export: layer {node.layer.name!r} is called with "
-                                      f"keyword arguments {set_kwargs}")
+                                      f"keyword arguments {sorted(kwargs)}")
         if len(node.args) != 1:
             raise NotImplementedError(f"export: layer {layer.name!r} takes "
                                       f"{len(node.args)} positional inputs")
@@ -567,7 +719,7 @@ def _model(g, model, inputs):
             shapes = [a.shape for a in arg]
         else:
             args, shapes = _value(g, arg, cache), arg.shape
-        out = _layer(g, layer, args, shapes)
+        out = _layer(g, layer, args, shapes, _explicit_masks(g, mask, cache))
         outs = out if isinstance(out, list) else [out]
         for t, name in zip([t for t in flat(node.outputs) if isinstance(t, KerasTensor)], outs):
             cache[id(t)] = name
@@ -590,27 +742,19 @@ def build_onnx(model):
         raise ValueError(f"export: model {model.name!r} is not built; call it on data or "
                          f"build it with an input shape first")
     g = _Graph(helper, numpy_helper)
-    if isinstance(model, Sequential):
-        in_names, in_shapes = [model._input_layer.name], [model.input_shape]
-    else:
-        inputs = getattr(model, "inputs", None)
-        if not inputs:
-            _model(g, model, [])  # raises the subclassed-model message
-        in_names = [t._keras_history[0].name for t in inputs]
-        in_shapes = [t.shape for t in inputs]
-    outs = _model(g, model, list(in_names))
+    if not isinstance(model, Sequential) and not getattr(model, "inputs", None):
+        _model(g, model, [])  # raises the subclassed-model message
+    inputs = input_specs(model)
+    outs = _model(g, model, [spec.name for spec in inputs])
     outs = outs if isinstance(outs, list) else [outs]
-    out_shapes = model.output_shape
-    if len(outs) == 1:
-        out_shapes = [out_shapes]
     graph_outputs = []
-    for i, (name, shape) in enumerate(zip(outs, out_shapes)):
-        g.nodes.append(helper.make_node("Identity", [name], [f"output_{i}"]))
-        graph_outputs.append(_value_info(helper, TensorProto, f"output_{i}", shape))
+    for name, spec in zip(outs, output_specs(model)):
+        g.nodes.append(helper.make_node("Identity", [name], [spec.name]))
+        graph_outputs.append(_value_info(helper, TensorProto, spec.name, spec.shape))
     g.prune([o.name for o in graph_outputs])
     graph = helper.make_graph(
-        g.nodes, model.name, [_value_info(helper, TensorProto, n, s)
-                              for n, s in zip(in_names, in_shapes)],
+        g.nodes, model.name, [_value_info(helper, TensorProto, spec.name, spec.shape)
+                              for spec in inputs],
         graph_outputs, initializer=g.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="pykern")
