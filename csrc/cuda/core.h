@@ -17,7 +17,9 @@
 
 namespace pykern::cuda {
 
-constexpr int kMaxDims = 8;  // dimensions of a broadcast or strided copy, after merging
+constexpr int kMaxDims = 8;
+
+inline bool is_float(DType d) { return d == DType::f32 || d == DType::f64; }  // dimensions of a broadcast or strided copy, after merging
 
 // ---- transfers and fills -------------------------------------------------------------------
 void upload(const Array& dst, const void* host);    // dst.nbytes() bytes from pageable host memory
