@@ -158,11 +158,16 @@ Array unary_grad_b(const std::string& name, py::handle gh, py::handle xh, py::ha
   if (!unary_has_grad(op)) value_error("unary_grad", "op '" + name + "' has no gradient");
   const Array& g = arg_array(gh, "unary_grad", "g");
   if (!is_float(g.dtype())) value_error("unary_grad", "g must be float32 or float64");
-  const Array& x = arg_array(xh, "unary_grad", "x", g.dtype());
-  const Array& y = arg_array(yh, "unary_grad", "y", g.dtype());
-  require_shape(x, g.shape(), "unary_grad", "x");
-  require_shape(y, g.shape(), "unary_grad", "y");
-  device_of({&g, &x, &y}, "unary_grad");
+  const Array* x = opt_array(xh, "unary_grad", "x", g.dtype());
+  const Array* y = opt_array(yh, "unary_grad", "y", g.dtype());
+  if (op != UnaryOp::negative && !(unary_grad_reads_y(op) ? y : x))
+    value_error("unary_grad", "the gradient of '" + name + "' needs " +
+                                  (unary_grad_reads_y(op) ? "y" : "x"));
+  for (const Array* a : {x, y})
+    if (a) {
+      require_shape(*a, g.shape(), "unary_grad", a == x ? "x" : "y");
+      same_device(g, *a, "unary_grad", "g", a == x ? "x" : "y");
+    }
   const UnaryParams u = unary_params(op, p);
   py::gil_scoped_release nogil;
   return unary_grad(op, g, x, y, u);
@@ -813,7 +818,8 @@ void register_core(py::module_& m) {
   m.def("unary", &unary_b, arg("op"), arg("x"), arg("p") = py::none(),
         "op(x) element-wise: the CPU table's _UNARY ops and parameters.");
   m.def("unary_grad", &unary_grad_b, arg("op"), arg("g"), arg("x"), arg("y"), arg("p") = py::none(),
-        "g * d op(x)/dx given the input x and the output y.");
+        "g * d op(x)/dx given the input x and the output y (the one the derivative does not\n"
+        "read may be None: relu, sigmoid, tanh, exp, sqrt, ... read y; the others x).");
   m.def("binary", &binary_b, arg("op"), arg("a"), arg("b"),
         "a op b with NumPy broadcasting and dtype promotion (Python numbers are weak);\n"
         "comparisons and logical ops give bool.");
