@@ -313,19 +313,17 @@ std::pair<Array, Array> sparse_categorical_crossentropy(const Array& labels, con
   Array values(labels.shape(), DType::f32, z.device()), grad(z.shape(), DType::f32, z.device());
   const int64_t rows = labels.size(), C = z.dim(-1);
   if (rows == 0) return {values, grad};
-  Array first_bad({1}, DType::i64, z.device());
-  fill(first_bad, double(INT64_MAX));
+  const BadPositionFlag flag(z.device());
   dispatch_dtype(labels.dtype(), [&](auto t) {
     using L = decltype(t);
     sparse_ce_kernel<L><<<warp_grid(rows), kBlock>>>(
         labels.data<L>(), z.data<float>(), values.data<float>(), grad.data<float>(), rows, C,
         from_logits, has_ignore, ignore_class,
-        reinterpret_cast<unsigned long long*>(first_bad.data<int64_t>()));
+        flag.ptr());
   });
   PK_LAUNCH_CHECK("sparse_categorical_crossentropy");
-  int64_t bad = 0;
-  download(&bad, first_bad);
-  if (bad != INT64_MAX) {
+  const int64_t bad = flag.first_bad();
+  if (bad >= 0) {
     Array one = cast(labels, DType::f64);
     double v = 0.0;
     PK_CUDA_CHECK(cudaMemcpy(&v, one.data<double>() + bad, sizeof v, cudaMemcpyDeviceToHost));

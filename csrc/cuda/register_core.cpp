@@ -98,7 +98,7 @@ Operand operand_as(const Value& v, DType compute, std::vector<Array>& keep) {
     }
   } else {
     o.value = v.scalar.value;
-    o.ivalue = v.scalar.kind == ScalarKind::floating ? int64_t(v.scalar.value) : v.scalar.ivalue;
+    o.ivalue = v.scalar.ivalue;
   }
   return o;
 }
