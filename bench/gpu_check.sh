@@ -44,7 +44,8 @@ PY
 cat "$OUT/versions.txt"
 
 # --- build: in place, CUDA on, this GPU's architecture only (the fastest compile) ------------
-step build 300 bash -c "cmake -S . -B build -G Ninja -DPython_EXECUTABLE=$(which python) \
+GEN=$(command -v ninja > /dev/null && echo Ninja || echo "Unix Makefiles")
+step build 300 bash -c "cmake -S . -B build -G '$GEN' -DPython_EXECUTABLE=$(which python) \
   -Dpybind11_DIR=$(python -m pybind11 --cmakedir) -DPYKERN_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=$ARCH && cmake --build build -j $(nproc)" || {
   echo "build failed: see $OUT/build.log"; exit 1; }
