@@ -7,6 +7,11 @@ Within a process every shape is timed for pykern and for NumPy back to back
 library's idle threads stop spinning), so both see the same machine state.
 
     python -m bench gemm [--threads 1,2] [--json out.json] [--quick]
+
+`--device cuda`: the CUDA kernel table's gemm on device arrays against PyTorch's
+torch.mm (cuBLAS) on the same GPU, fp32 with TF32 off, at 4096^3 and the training
+shapes; each product is validated against a float64 reference before it is timed.
+Without a GPU it stops with an error.
 """
 import argparse
 import json
@@ -95,13 +100,70 @@ def _report(runs):
                      "pykern us", "numpy us"], rows)
 
 
+CUDA_SHAPES = [(4096, 4096, 4096), (2048, 2048, 2048)] + TRAINING
+
+
+def _cuda_time_s(fn, sync, min_time_s=0.2):
+    """Median per-call seconds of fn on the GPU (each sample synchronised)."""
+    from bench.common import median_time_s
+
+    def timed():
+        fn()
+        sync()
+    return median_time_s(timed, min_time_s=min_time_s, repeats=5)
+
+
+def _bench_cuda(json_path):
+    import numpy as np
+
+    from bench.common import print_table, require_gpu, save_runs, torch_cuda
+    from pykern import _cuda
+    from pykern.backend import devices
+
+    name = require_gpu("gemm")
+    k = devices.get("cuda").k
+    if not hasattr(k, "gemm"):
+        raise SystemExit("bench gemm --device cuda: the CUDA kernel table has no gemm yet "
+                         "(the dense-network family, cuda_nn.py, is not merged)")
+    torch = torch_cuda()
+    rng = np.random.default_rng(0)
+    rows = []
+    for m, kk, n in CUDA_SHAPES:
+        a = rng.standard_normal((m, kk), dtype=np.float32)
+        b = rng.standard_normal((kk, n), dtype=np.float32)
+        da, db = k.from_host(a), k.from_host(b)
+        _validate(k.to_host(k.gemm(da, db)), a, b, (m, kk, n))
+        flops = 2.0 * m * n * kk
+        t_pk = _cuda_time_s(lambda: k.gemm(da, db), _cuda.synchronize)
+        row = {"m": m, "k": kk, "n": n, "pykern_gflops": flops / t_pk * 1e-9,
+               "pykern_us": t_pk * 1e6}
+        if torch is not None:
+            ta, tb = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
+            t_tc = _cuda_time_s(lambda: torch.mm(ta, tb), torch.cuda.synchronize)
+            row.update(cublas_gflops=flops / t_tc * 1e-9, cublas_us=t_tc * 1e6,
+                       ratio=t_tc / t_pk)
+        rows.append(row)
+    print(f"\nSGEMM on {name}, fp32 (TF32 off){'' if torch else '; no PyTorch: pykern alone'}")
+    print_table(["MxKxN", "pykern GF/s", "cuBLAS GF/s", "pykern/cuBLAS", "pykern us",
+                 "cuBLAS us"],
+                [(f"{r['m']}x{r['k']}x{r['n']}", f"{r['pykern_gflops']:.0f}",
+                  f"{r.get('cublas_gflops', 0):.0f}", f"{r.get('ratio', 0):.2f}",
+                  f"{r['pykern_us']:.1f}", f"{r.get('cublas_us', 0):.1f}") for r in rows])
+    save_runs(json_path, "gemm_cuda", [{"device": name, "rows": rows}])
+    return 0
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="python -m bench gemm", description=__doc__.splitlines()[0])
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,all)")
     p.add_argument("--json", default=None, help="write the figures to this file")
     p.add_argument("--quick", action="store_true", help="fewer sizes, shorter repeats")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cuda: the GPU kernel against cuBLAS (PyTorch), TF32 off")
     args = p.parse_args(argv)
+    if args.device == "cuda":
+        return _bench_cuda(args.json)
 
     from bench.common import save_runs, thread_counts, write_json
 
