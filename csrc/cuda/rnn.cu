@@ -17,10 +17,6 @@
 #include "cuda/rnn.h"
 #include "cuda/rnn_act.cuh"
 
-#ifndef PK_LAUNCH_CHECK  // cuda-core's check.h names the kernel; until then, CUDA's message
-#define PK_LAUNCH_CHECK(name) PK_CUDA_CHECK(cudaGetLastError())
-#endif
-
 namespace pykern::cuda {
 namespace {
 
