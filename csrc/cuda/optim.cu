@@ -298,14 +298,16 @@ void OptimDevicePlan::step(const std::vector<const float*>& grads, float lr, flo
     case Optim::sgd: return launch_update<Optim::sgd>(blocks_, cv, tensors, chunks, g, scale, a);
     case Optim::rmsprop:
       return launch_update<Optim::rmsprop>(blocks_, cv, tensors, chunks, g, scale, a);
-    case Optim::adam: return launch_update<Optim::adam>(blocks_, cv, tensors, chunks, g, scale, a);
+    case Optim::adam:
+      return launch_update<Optim::adam>(blocks_, cv, tensors, chunks, g, scale, a);
     case Optim::adagrad:
       return launch_update<Optim::adagrad>(blocks_, cv, tensors, chunks, g, scale, a);
     case Optim::adadelta:
       return launch_update<Optim::adadelta>(blocks_, cv, tensors, chunks, g, scale, a);
     case Optim::adamax:
       return launch_update<Optim::adamax>(blocks_, cv, tensors, chunks, g, scale, a);
-    case Optim::nadam: return launch_update<Optim::nadam>(blocks_, cv, tensors, chunks, g, scale, a);
+    case Optim::nadam:
+      return launch_update<Optim::nadam>(blocks_, cv, tensors, chunks, g, scale, a);
   }
   throw std::invalid_argument("optim_step (cuda): unknown optimizer kind");
 }

@@ -129,7 +129,8 @@ void mask_bytes(Mask& m) {
   }
   m.bytes = Array(m.given->shape(), DType::u8, m.given->device());
   nonzero_bytes_device(m.given->raw(), static_cast<int>(dtype_size(d)),
-                       d == DType::f32 || d == DType::f64, m.given->size(), m.bytes.data<uint8_t>());
+                       d == DType::f32 || d == DType::f64, m.given->size(),
+                       m.bytes.data<uint8_t>());
   m.ptr = m.bytes.data<uint8_t>();
 }
 
@@ -164,7 +165,8 @@ RnnArgs rnn_args(Operands& o, Cell cell, const Options& opt, py::handle x, py::h
   a.x = xa.data<float>();
   a.recurrent = ra.data<float>();
   const std::string gu = "(" + std::string(G == 1 ? "U" : std::to_string(G) + "U") + ",)";
-  a.kernel = o.exact(kernel, "kernel", {a.I, GU}, G == 1 ? "(I, U)" : G == 3 ? "(I, 3U)" : "(I, 4U)");
+  a.kernel =
+      o.exact(kernel, "kernel", {a.I, GU}, G == 1 ? "(I, U)" : G == 3 ? "(I, 3U)" : "(I, 4U)");
   if (cell == Cell::gru && opt.reset_after)
     a.bias = o.optional(bias, "bias", {2, GU}, "(2, 3U) with reset_after");
   else

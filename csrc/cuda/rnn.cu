@@ -2,13 +2,28 @@
 // driver mirrors cpu/rnn.cpp step for step; the CPU's per-row passes
 // (cpu/kernels/rnn_rows_body.h) become one thread per (batch row, unit) that
 // handles all G gates of its unit, so gate k of unit j is read at k*U + j and a
-// warp's loads are contiguous. Each thread owns its h/c/dh entries, so states
-// are updated in place; the GEMMs between the kernels are ordered by the stream.
+// warp's loads are contiguous. Kernels are ordered by the stream.
+//
+// Two ways to run a step:
+// - gemm: the recurrent product Gh = h R as one sgemm_device call, then the
+//   gate kernel (each thread updates its own h/c entries in place). GRU without
+//   reset_after always takes it (r*h needs a second product inside the step).
+// - fused (the default otherwise): one kernel per step computes its (row, unit)
+//   tile's G dot products h[b,:] . R[:, k*U + j] from shared-memory tiles and
+//   applies the gates at once, so a step is one launch, not two, and Gh never
+//   goes through memory. Other blocks still read h while a block writes the new
+//   state, so h ping-pongs between two buffers. The backward folds dh_prev's
+//   recurrent part, dG[:, t'] R^T of the step after, into the next step's kernel
+//   the same way (one launch per step; one last GEMM for dh0).
+// Both add every product in a fixed order: bitwise repeatable. PYKERN_CUDA_RNN=gemm
+// in the environment forces the gemm path (read at each call, so tests run both).
 //
 // Scratch comes from the caching allocator and is released when the launcher
 // returns: the next owner's work is queued behind ours on the same stream.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "cuda/allocator.h"
@@ -35,6 +50,23 @@ struct Dims {
 Dims dims_of(const RnnArgs& a) { return {a.B, a.T, a.I, a.U, cell_gates(a.cell) * a.U}; }
 
 bool gru_two_gemms(const RnnArgs& a) { return a.cell == Cell::gru && !a.reset_after; }
+
+// The fused kernels' tiles: 32 units (a warp's lanes) x 8 batch rows (the
+// warps) per block, stepping the dot products' inner dimension by 32.
+constexpr int kTileU = 32, kTileB = 8, kTileK = 32;
+constexpr int kFusedThreads = kTileU * kTileB;
+constexpr int64_t kMaxGridY = 65535;
+
+bool fused_path(const RnnArgs& a) {
+  if (gru_two_gemms(a) || (a.B + kTileB - 1) / kTileB > kMaxGridY) return false;
+  const char* env = std::getenv("PYKERN_CUDA_RNN");
+  return env == nullptr || std::strcmp(env, "gemm") != 0;
+}
+
+dim3 fused_grid(const Dims& d) {
+  return dim3(static_cast<unsigned>((d.U + kTileU - 1) / kTileU),
+              static_cast<unsigned>((d.B + kTileB - 1) / kTileB));
+}
 
 // Views of a workspace (or of scratch with the same layout), as cpu/rnn.cpp.
 struct Ws {
@@ -84,6 +116,14 @@ void copy_or_zero(float* dst, const float* src, int64_t n) {
 template <Cell C>
 constexpr int kGates = C == Cell::lstm ? 4 : C == Cell::gru ? 3 : 1;
 
+template <class Kernel, class Args>
+void launch_rows(Kernel kernel, const Args& p, const char* name) {
+  const int64_t n = p.B * p.U;
+  if (n == 0) return;
+  kernel<<<grid_for(n), kThreads>>>(p);
+  PK_LAUNCH_CHECK(name);
+}
+
 // ---- forward ------------------------------------------------------------
 
 // One step's arguments; (B,T,U) arrays are indexed by the input time t, y by
@@ -94,9 +134,10 @@ struct FwdStep {
   bool zero_output_for_mask;
   const uint8_t* mask;  // (B,T) or null
   float* z;             // (B,T,GU) in: x W + b; out: the pre-activations
-  const float* gh;      // (B,GU) h R [+ b'] (GRU without reset_after: z, r, then (r*h) R_h)
-  float* h;             // (B,U) state, updated
-  float* c;             // (B,U) LSTM cell state, updated
+  const float* gh;      // (B,GU) gemm path: h R [+ b'] (GRU two-GEMM: z, r, then (r*h) R_h)
+  const float* h;       // (B,U) the state before the step
+  float* h_out;         // (B,U) the state after it (the gemm path: h itself)
+  float* c;             // (B,U) LSTM cell state, updated in place
   float* y;             // (B,T,U)
   float* save_h;        // (B,T,U) workspace Hprev, or null
   float* aux;           // (B,T,U) LSTM Cprev / GRU Aux, or null
@@ -104,72 +145,86 @@ struct FwdStep {
   float* rh;            // (B,U) GRU without reset_after: r*h, the second GEMM's rows
 };
 
-// The step for every (row b, unit j); GRU without reset_after (p.rh set): the
-// gates z, r and r*h only (gru_fwd_state_kernel finishes the step).
+// The step of row b, unit j, given gh[k] = gate k's recurrent product
+// (h R [+ b'])[b, k*U + j]. GRU without reset_after (p.rh set): the gates z, r
+// and r*h only, from gh[0..1] (gru_fwd_state_kernel finishes the step).
+template <Cell C>
+__device__ __forceinline__ void fwd_cell(const FwdStep& p, int64_t b, int64_t j,
+                                         const float* gh) {
+  const int64_t U = p.U, e = b * U + j;
+  const int64_t i = b * p.T + p.t;  // the (b, t) row of x and of the workspace
+  const int64_t wi = i * U + j;
+  float* z = p.z + i * p.GU + j;
+  float* y = p.y + (b * p.T + p.s) * U + j;
+  const float hp = p.h[e];
+  if (p.save_h) p.save_h[wi] = hp;
+  if (p.mask && !p.mask[i]) {
+    // A skipped step: states carry over, the output repeats (or is zero).
+    if (C == Cell::lstm && p.aux) p.aux[wi] = p.c[e];
+    if (C == Cell::gru && p.aux) p.aux[wi] = 0.0f;
+    if (p.rh) p.rh[e] = 0.0f;
+    p.h_out[e] = hp;
+    *y = (p.zero_output_for_mask || p.s == 0) ? 0.0f : y[-U];
+    return;
+  }
+  if constexpr (C == Cell::simple) {
+    const float v = z[0] + gh[0];
+    z[0] = v;
+    const float hn = act_f(v, p.act);
+    p.h_out[e] = hn;
+    *y = hn;
+  } else if constexpr (C == Cell::lstm) {
+    float zg[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      zg[k] = z[k * U] + gh[k];
+      z[k * U] = zg[k];
+    }
+    const float ig = act_f(zg[0], p.rec_act), fg = act_f(zg[1], p.rec_act);
+    const float gg = act_f(zg[2], p.act), og = act_f(zg[3], p.rec_act);
+    const float cp = p.c[e];
+    if (p.aux) p.aux[wi] = cp;
+    const float cn = fg * cp + ig * gg;
+    p.c[e] = cn;
+    const float hn = og * act_f(cn, p.act);
+    p.h_out[e] = hn;
+    *y = hn;
+  } else {
+    const float pz = z[0] + gh[0], pr = z[U] + gh[1];
+    z[0] = pz;
+    z[U] = pr;
+    const float zg = act_f(pz, p.rec_act), rg = act_f(pr, p.rec_act);
+    if (p.rh) {
+      const float rh = rg * hp;
+      p.rh[e] = rh;
+      if (p.aux) p.aux[wi] = rh;
+      p.keep[e] = zg;
+      return;
+    }
+    const float hr = gh[2];
+    if (p.aux) p.aux[wi] = hr;
+    const float ph = z[2 * U] + rg * hr;
+    z[2 * U] = ph;
+    const float hh = act_f(ph, p.act);
+    const float hn = zg * hp + (1.0f - zg) * hh;
+    p.h_out[e] = hn;
+    *y = hn;
+  }
+}
+
+// gemm path: the step for every (row b, unit j) from the GEMM's Gh.
 template <Cell C>
 __global__ void __launch_bounds__(kThreads) fwd_step_kernel(FwdStep p) {
+  constexpr int G = kGates<C>;
   const int64_t n = p.B * p.U, stride = int64_t(gridDim.x) * blockDim.x;
   const int64_t U = p.U;
+  const int ng = C == Cell::gru && p.rh ? 2 : G;  // GRU two-GEMM: h's product comes later
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += stride) {
     const int64_t b = e / U, j = e - b * U;
-    const int64_t i = b * p.T + p.t;  // the (b, t) row of x and of the workspace
-    const int64_t wi = i * U + j;
-    float* z = p.z + i * p.GU + j;
-    const float* gh = p.gh + b * p.GU + j;
-    float* y = p.y + (b * p.T + p.s) * U + j;
-    const float hp = p.h[e];
-    if (p.save_h) p.save_h[wi] = hp;
-    if (p.mask && !p.mask[i]) {
-      // A skipped step: states carry over, the output repeats (or is zero).
-      if (C == Cell::lstm && p.aux) p.aux[wi] = p.c[e];
-      if (C == Cell::gru && p.aux) p.aux[wi] = 0.0f;
-      if (p.rh) p.rh[e] = 0.0f;
-      *y = (p.zero_output_for_mask || p.s == 0) ? 0.0f : y[-U];
-      continue;
-    }
-    if constexpr (C == Cell::simple) {
-      const float v = z[0] + gh[0];
-      z[0] = v;
-      const float hn = act_f(v, p.act);
-      p.h[e] = hn;
-      *y = hn;
-    } else if constexpr (C == Cell::lstm) {
-      float zg[4];
+    float gh[G];
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        zg[k] = z[k * U] + gh[k * U];
-        z[k * U] = zg[k];
-      }
-      const float ig = act_f(zg[0], p.rec_act), fg = act_f(zg[1], p.rec_act);
-      const float gg = act_f(zg[2], p.act), og = act_f(zg[3], p.rec_act);
-      const float cp = p.c[e];
-      if (p.aux) p.aux[wi] = cp;
-      const float cn = fg * cp + ig * gg;
-      p.c[e] = cn;
-      const float hn = og * act_f(cn, p.act);
-      p.h[e] = hn;
-      *y = hn;
-    } else {
-      const float pz = z[0] + gh[0], pr = z[U] + gh[U];
-      z[0] = pz;
-      z[U] = pr;
-      const float zg = act_f(pz, p.rec_act), rg = act_f(pr, p.rec_act);
-      if (p.rh) {
-        const float rh = rg * hp;
-        p.rh[e] = rh;
-        if (p.aux) p.aux[wi] = rh;
-        p.keep[e] = zg;
-        continue;
-      }
-      const float hr = gh[2 * U];
-      if (p.aux) p.aux[wi] = hr;
-      const float ph = z[2 * U] + rg * hr;
-      z[2 * U] = ph;
-      const float hh = act_f(ph, p.act);
-      const float hn = zg * hp + (1.0f - zg) * hh;
-      p.h[e] = hn;
-      *y = hn;
-    }
+    for (int k = 0; k < G; ++k) gh[k] = k < ng ? p.gh[b * p.GU + k * U + j] : 0.0f;
+    fwd_cell<C>(p, b, j, gh);
   }
 }
 
@@ -186,17 +241,56 @@ __global__ void __launch_bounds__(kThreads) gru_fwd_state_kernel(FwdStep p) {
     *z = ph;
     const float zg = p.keep[e], hh = act_f(ph, p.act);
     const float hn = zg * p.h[e] + (1.0f - zg) * hh;
-    p.h[e] = hn;
+    p.h_out[e] = hn;
     p.y[(b * p.T + p.s) * U + j] = hn;
   }
 }
 
-template <class Kernel, class Args>
-void launch_rows(Kernel kernel, const Args& p, const char* name) {
-  const int64_t n = p.B * p.U;
-  if (n == 0) return;
-  kernel<<<grid_for(n), kThreads>>>(p);
-  PK_LAUNCH_CHECK(name);
+// fused path: block (kTileU, kTileB) takes units j0 + threadIdx.x and rows
+// b0 + threadIdx.y. For each kTileK slice of the inner dimension it stages h's
+// rows (kTileB x kTileK) and, for every gate, R's columns of its units
+// (kTileK x G x kTileU) in shared memory, zero past B and U; each thread adds
+// its G products in increasing k. rec_bias: b' (GRU reset_after) or null.
+template <Cell C>
+__global__ void __launch_bounds__(kFusedThreads)
+    fused_fwd_step_kernel(FwdStep p, const float* __restrict__ R,
+                          const float* __restrict__ rec_bias) {
+  constexpr int G = kGates<C>;
+  static_assert(kTileB * kTileK == kFusedThreads, "one h value per thread per slice");
+  __shared__ float hs[kTileB][kTileK + 1];
+  __shared__ float rs[kTileK][G][kTileU];
+  const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kTileU + tx;
+  const int64_t U = p.U, GU = p.GU;
+  const int64_t j0 = int64_t(blockIdx.x) * kTileU, b0 = int64_t(blockIdx.y) * kTileB;
+  float acc[G];
+#pragma unroll
+  for (int k = 0; k < G; ++k) acc[k] = 0.0f;
+  for (int64_t k0 = 0; k0 < U; k0 += kTileK) {
+    {
+      const int r = tid / kTileK, c = tid % kTileK;
+      const int64_t hb = b0 + r, hk = k0 + c;
+      hs[r][c] = hb < p.B && hk < U ? p.h[hb * U + hk] : 0.0f;
+    }
+    for (int idx = tid; idx < kTileK * G * kTileU; idx += kFusedThreads) {
+      const int kk = idx / (G * kTileU), g = (idx / kTileU) % G, jj = idx % kTileU;
+      const int64_t rk = k0 + kk, rj = j0 + jj;
+      rs[kk][g][jj] = rk < U && rj < U ? R[rk * GU + g * U + rj] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll 8
+    for (int kk = 0; kk < kTileK; ++kk) {
+      const float hv = hs[ty][kk];
+#pragma unroll
+      for (int g = 0; g < G; ++g) acc[g] = fmaf(hv, rs[kk][g][tx], acc[g]);
+    }
+    __syncthreads();
+  }
+  const int64_t b = b0 + ty, j = j0 + tx;
+  if (b >= p.B || j >= U) return;
+  float gh[G];
+#pragma unroll
+  for (int k = 0; k < G; ++k) gh[k] = rec_bias ? acc[k] + rec_bias[k * U + j] : acc[k];
+  fwd_cell<C>(p, b, j, gh);
 }
 
 void launch_fwd_step(Cell cell, const FwdStep& p) {
@@ -207,26 +301,54 @@ void launch_fwd_step(Cell cell, const FwdStep& p) {
   }
 }
 
-// The recurrence; w.z holds x W + b on entry. h and c (LSTM) are the state
-// buffers, initialised here and holding the final states on return.
-void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, float* y, float* h, float* c,
-                   float* gh, float* keep, float* rh) {
+void launch_fused_fwd_step(Cell cell, const Dims& d, const FwdStep& p, const float* R,
+                           const float* rec_bias) {
+  if (d.B * d.U == 0) return;
+  const dim3 grid = fused_grid(d), block(kTileU, kTileB);
+  switch (cell) {
+    case Cell::simple:
+      fused_fwd_step_kernel<Cell::simple><<<grid, block>>>(p, R, rec_bias);
+      return PK_LAUNCH_CHECK("rnn_fused_fwd_step");
+    case Cell::lstm:
+      fused_fwd_step_kernel<Cell::lstm><<<grid, block>>>(p, R, rec_bias);
+      return PK_LAUNCH_CHECK("lstm_fused_fwd_step");
+    case Cell::gru:
+      fused_fwd_step_kernel<Cell::gru><<<grid, block>>>(p, R, rec_bias);
+      return PK_LAUNCH_CHECK("gru_fused_fwd_step");
+  }
+}
+
+// The recurrence; w.z holds x W + b on entry. hT and c (LSTM) are the state
+// buffers, initialised here and holding the final states on return; h_alt (B,U)
+// is the fused path's second state buffer, gh/keep/rh the gemm path's.
+void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, float* y, float* hT, float* c,
+                   float* gh, float* keep, float* rh, float* h_alt) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU;
-  copy_or_zero(h, a.h0, B * U);
+  copy_or_zero(hT, a.h0, B * U);
   if (a.cell == Cell::lstm) copy_or_zero(c, a.c0, B * U);
   const float* rec_bias = a.cell == Cell::gru && a.reset_after && a.bias ? a.bias + GU : nullptr;
-  const bool two = gru_two_gemms(a);
-  FwdStep p{B, T, U, GU, 0, 0, a.act, a.rec_act, a.zero_output_for_mask, a.mask, w.z, gh, h, c,
-            y, w.hprev, w.aux, two ? keep : nullptr, two ? rh : nullptr};
+  const bool two = gru_two_gemms(a), fused = fused_path(a);
+  FwdStep p{B, T, U, GU, 0, 0, a.act, a.rec_act, a.zero_output_for_mask, a.mask, w.z, gh,
+            hT, hT, c, y, w.hprev, w.aux, two ? keep : nullptr, two ? rh : nullptr};
+  float* cur = hT;
+  float* next = h_alt;
   for (int64_t s = 0; s < T; ++s) {
     p.s = s;
     p.t = a.reverse ? T - 1 - s : s;
-    gemm(B, two ? 2 * U : GU, U, h, U, false, a.recurrent, GU, false, gh, GU, 0.0f, rec_bias);
+    if (fused) {
+      p.h = cur;
+      p.h_out = next;
+      launch_fused_fwd_step(a.cell, d, p, a.recurrent, rec_bias);
+      std::swap(cur, next);
+      continue;
+    }
+    gemm(B, two ? 2 * U : GU, U, hT, U, false, a.recurrent, GU, false, gh, GU, 0.0f, rec_bias);
     launch_fwd_step(a.cell, p);
     if (!two) continue;
     gemm(B, U, U, rh, U, false, a.recurrent + 2 * U, GU, false, gh + 2 * U, GU);
     launch_rows(gru_fwd_state_kernel, p, "gru_fwd_state");
   }
+  if (cur != hT) copy_or_zero(hT, cur, B * U);
 }
 
 // Runs the forward pass into out (its hT and, for LSTM, cT serve as the state
@@ -235,15 +357,16 @@ void forward(const RnnArgs& a, const RnnForward& out) {
   const Dims d = dims_of(a);
   const bool saved = out.ws != nullptr;
   const int64_t z_floats = saved ? 0 : d.B * d.T * d.GU;
-  DeviceBuffer scratch((z_floats + d.B * d.GU + 2 * d.B * d.U) * sizeof(float));
+  DeviceBuffer scratch((z_floats + d.B * d.GU + 3 * d.B * d.U) * sizeof(float));
   float* base = scratch.f32();
   const Ws w = ws_views(a, d, saved ? out.ws : base, saved);
   float* gh = base + z_floats;
   float* keep = gh + d.B * d.GU;
   float* rh = keep + d.B * d.U;
+  float* h_alt = rh + d.B * d.U;
   // GRU: the input bias is row 0 of (2, 3U) or the whole (3U,).
   gemm(d.B * d.T, d.GU, d.I, a.x, d.I, false, a.kernel, d.GU, false, w.z, d.GU, 0.0f, a.bias);
-  forward_steps(a, d, w, out.y, out.hT, out.cT, gh, keep, rh);
+  forward_steps(a, d, w, out.y, out.hT, out.cT, gh, keep, rh, h_alt);
 }
 
 // ---- backward -----------------------------------------------------------
@@ -257,85 +380,94 @@ struct BwdStep {
   const float* hprev;   // (B,T,U)
   const float* aux;     // (B,T,U) LSTM Cprev / GRU Aux
   const float* dy;      // (B,T,U) or null
-  const float* dh;      // (B,U) w.r.t. the state after the step
+  const float* dh;      // (B,U) w.r.t. the state after the step (the fused path: its
+                        // element-wise part; the recurrent part is added in the kernel)
   float* dpo;           // (B,U) w.r.t. the previous output (masks): read and zeroed; or null
   float* dc;            // (B,U) LSTM: in w.r.t. the new c, out w.r.t. the previous c
   float* dg;            // (B,T,GU) out: w.r.t. the pre-activations
   float* dgh;           // (B,T,GU) GRU with reset_after: w.r.t. h R + b'; else null
-  float* dhn;           // (B,U) out: the element-wise part of dh_prev
+  float* dhn;           // (B,U) out: the element-wise part of dh_prev (may be dh itself)
   float* keep;          // (B,U) GRU without reset_after: r, for the reset kernel
   const float* drh;     // (B,U) GRU without reset_after: d(r*h) from the GEMM
 };
 
-// dG of one step for every (row b, unit j); GRU without reset_after: all but the
-// reset gate's, which needs d(r*h) from a GEMM first (gru_bwd_reset_kernel).
+// dG of one step for row b, unit j, given the gradient w.r.t. the state after
+// the step carried from later steps; GRU without reset_after: all but the reset
+// gate's, which needs d(r*h) from a GEMM first (gru_bwd_reset_kernel).
+template <Cell C>
+__device__ __forceinline__ void bwd_cell(const BwdStep& p, int64_t b, int64_t j, float carried) {
+  constexpr int G = kGates<C>;
+  const int64_t U = p.U, e = b * U + j;
+  const int64_t i = b * p.T + p.t;
+  const int64_t wi = i * U + j;
+  float* dg = p.dg + i * p.GU + j;
+  float* dgh = p.dgh ? p.dgh + i * p.GU + j : nullptr;
+  const float* dy = p.dy ? p.dy + (b * p.T + p.s) * U + j : nullptr;
+  if (p.mask && !p.mask[i]) {
+    // A skipped step passes dh (and dc) through; its output gradient goes to
+    // the output it repeated.
+#pragma unroll
+    for (int k = 0; k < G; ++k) {
+      dg[k * U] = 0.0f;
+      if (dgh) dgh[k * U] = 0.0f;
+    }
+    p.dhn[e] = carried;
+    if (dy && !p.zero_output_for_mask) p.dpo[e] += *dy;
+    return;
+  }
+  // The step's total dh: carried + output gradient + the repeated outputs'.
+  float dh = carried;
+  if (dy) dh = dh + *dy;
+  if (p.dpo) {
+    dh = dh + p.dpo[e];
+    p.dpo[e] = 0.0f;
+  }
+  const float* z = p.z + i * p.GU + j;
+  if constexpr (C == Cell::simple) {
+    const float v = z[0];
+    dg[0] = dh * dact_f(v, act_f(v, p.act), p.act);
+    p.dhn[e] = 0.0f;
+  } else if constexpr (C == Cell::lstm) {
+    const float z0 = z[0], z1 = z[U], z2 = z[2 * U], z3 = z[3 * U];
+    const float ig = act_f(z0, p.rec_act), fg = act_f(z1, p.rec_act);
+    const float gg = act_f(z2, p.act), og = act_f(z3, p.rec_act);
+    const float cp = p.aux[wi];
+    const float cn = fg * cp + ig * gg, ac = act_f(cn, p.act);
+    const float dc = p.dc[e] + dh * og * dact_f(cn, ac, p.act);
+    dg[0] = dc * gg * dact_f(z0, ig, p.rec_act);
+    dg[U] = dc * cp * dact_f(z1, fg, p.rec_act);
+    dg[2 * U] = dc * ig * dact_f(z2, gg, p.act);
+    dg[3 * U] = dh * ac * dact_f(z3, og, p.rec_act);
+    p.dc[e] = dc * fg;
+    p.dhn[e] = 0.0f;
+  } else {
+    const float pz = z[0], pr = z[U], ph = z[2 * U];
+    const float zg = act_f(pz, p.rec_act), rg = act_f(pr, p.rec_act), hh = act_f(ph, p.act);
+    const float dph = dh * (1.0f - zg) * dact_f(ph, hh, p.act);
+    const float dpz = dh * (p.hprev[wi] - hh) * dact_f(pz, zg, p.rec_act);
+    dg[0] = dpz;
+    dg[2 * U] = dph;
+    p.dhn[e] = dh * zg;
+    if (!dgh) {
+      p.keep[e] = rg;
+      return;
+    }
+    const float dpr = dph * p.aux[wi] * dact_f(pr, rg, p.rec_act);
+    dg[U] = dpr;
+    dgh[0] = dpz;
+    dgh[U] = dpr;
+    dgh[2 * U] = dph * rg;
+  }
+}
+
+// gemm path: one step for every (row b, unit j); p.dh holds the whole carried dh.
 template <Cell C>
 __global__ void __launch_bounds__(kThreads) bwd_step_kernel(BwdStep p) {
-  constexpr int G = kGates<C>;
   const int64_t n = p.B * p.U, stride = int64_t(gridDim.x) * blockDim.x;
   const int64_t U = p.U;
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += stride) {
     const int64_t b = e / U, j = e - b * U;
-    const int64_t i = b * p.T + p.t;
-    const int64_t wi = i * U + j;
-    float* dg = p.dg + i * p.GU + j;
-    float* dgh = p.dgh ? p.dgh + i * p.GU + j : nullptr;
-    const float* dy = p.dy ? p.dy + (b * p.T + p.s) * U + j : nullptr;
-    if (p.mask && !p.mask[i]) {
-      // A skipped step passes dh (and dc) through; its output gradient goes to
-      // the output it repeated.
-#pragma unroll
-      for (int k = 0; k < G; ++k) {
-        dg[k * U] = 0.0f;
-        if (dgh) dgh[k * U] = 0.0f;
-      }
-      p.dhn[e] = p.dh[e];
-      if (dy && !p.zero_output_for_mask) p.dpo[e] += *dy;
-      continue;
-    }
-    // The step's total dh: carried + output gradient + the repeated outputs'.
-    float dh = p.dh[e];
-    if (dy) dh = dh + *dy;
-    if (p.dpo) {
-      dh = dh + p.dpo[e];
-      p.dpo[e] = 0.0f;
-    }
-    const float* z = p.z + i * p.GU + j;
-    if constexpr (C == Cell::simple) {
-      const float v = z[0];
-      dg[0] = dh * dact_f(v, act_f(v, p.act), p.act);
-      p.dhn[e] = 0.0f;
-    } else if constexpr (C == Cell::lstm) {
-      const float z0 = z[0], z1 = z[U], z2 = z[2 * U], z3 = z[3 * U];
-      const float ig = act_f(z0, p.rec_act), fg = act_f(z1, p.rec_act);
-      const float gg = act_f(z2, p.act), og = act_f(z3, p.rec_act);
-      const float cp = p.aux[wi];
-      const float cn = fg * cp + ig * gg, ac = act_f(cn, p.act);
-      const float dc = p.dc[e] + dh * og * dact_f(cn, ac, p.act);
-      dg[0] = dc * gg * dact_f(z0, ig, p.rec_act);
-      dg[U] = dc * cp * dact_f(z1, fg, p.rec_act);
-      dg[2 * U] = dc * ig * dact_f(z2, gg, p.act);
-      dg[3 * U] = dh * ac * dact_f(z3, og, p.rec_act);
-      p.dc[e] = dc * fg;
-      p.dhn[e] = 0.0f;
-    } else {
-      const float pz = z[0], pr = z[U], ph = z[2 * U];
-      const float zg = act_f(pz, p.rec_act), rg = act_f(pr, p.rec_act), hh = act_f(ph, p.act);
-      const float dph = dh * (1.0f - zg) * dact_f(ph, hh, p.act);
-      const float dpz = dh * (p.hprev[wi] - hh) * dact_f(pz, zg, p.rec_act);
-      dg[0] = dpz;
-      dg[2 * U] = dph;
-      p.dhn[e] = dh * zg;
-      if (!dgh) {
-        p.keep[e] = rg;
-        continue;
-      }
-      const float dpr = dph * p.aux[wi] * dact_f(pr, rg, p.rec_act);
-      dg[U] = dpr;
-      dgh[0] = dpz;
-      dgh[U] = dpr;
-      dgh[2 * U] = dph * rg;
-    }
+    bwd_cell<C>(p, b, j, p.dh[e]);
   }
 }
 
@@ -355,11 +487,69 @@ __global__ void __launch_bounds__(kThreads) gru_bwd_reset_kernel(BwdStep p) {
   }
 }
 
+// fused path: block (kTileU, kTileB) as fused_fwd_step_kernel. The carried dh of
+// row b, unit j is p.dh[b, j] (the element-wise part left by the step after)
+// plus sum_c later[b, c] R[j, c], later = that step's dG (dGh for GRU with
+// reset_after) at its time, rows T*GU apart, or null for the last step. Slices
+// of kTileK columns c of `later` (kTileB rows) and of R (kTileU rows, read along
+// c and stored transposed) are staged in shared memory, zero past B, U and GU.
+// p.dh and p.dhn may alias: each thread reads its entry before writing it, and
+// no block reads another's.
+template <Cell C>
+__global__ void __launch_bounds__(kFusedThreads)
+    fused_bwd_step_kernel(BwdStep p, const float* __restrict__ R, const float* later) {
+  static_assert(kTileB * kTileK == kFusedThreads, "one dG value per thread per slice");
+  __shared__ float ds[kTileB][kTileK + 1];
+  __shared__ float rs[kTileK][kTileU + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kTileU + tx;
+  const int64_t U = p.U, GU = p.GU, ld = p.T * p.GU;
+  const int64_t j0 = int64_t(blockIdx.x) * kTileU, b0 = int64_t(blockIdx.y) * kTileB;
+  float acc = 0.0f;
+  if (later) {
+    for (int64_t c0 = 0; c0 < GU; c0 += kTileK) {
+      {
+        const int r = tid / kTileK, c = tid % kTileK;
+        const int64_t db = b0 + r, dc = c0 + c;
+        ds[r][c] = db < p.B && dc < GU ? later[db * ld + dc] : 0.0f;
+      }
+      for (int idx = tid; idx < kTileK * kTileU; idx += kFusedThreads) {
+        const int cc = idx % kTileK, jj = idx / kTileK;
+        const int64_t rj = j0 + jj, rc = c0 + cc;
+        rs[cc][jj] = rj < U && rc < GU ? R[rj * GU + rc] : 0.0f;
+      }
+      __syncthreads();
+#pragma unroll 8
+      for (int cc = 0; cc < kTileK; ++cc) acc = fmaf(ds[ty][cc], rs[cc][tx], acc);
+      __syncthreads();
+    }
+  }
+  const int64_t b = b0 + ty, j = j0 + tx;
+  if (b >= p.B || j >= U) return;
+  bwd_cell<C>(p, b, j, p.dh[b * U + j] + acc);
+}
+
 void launch_bwd_step(Cell cell, const BwdStep& p) {
   switch (cell) {
     case Cell::simple: return launch_rows(bwd_step_kernel<Cell::simple>, p, "rnn_bwd_step");
     case Cell::lstm: return launch_rows(bwd_step_kernel<Cell::lstm>, p, "lstm_bwd_step");
     case Cell::gru: return launch_rows(bwd_step_kernel<Cell::gru>, p, "gru_bwd_step");
+  }
+}
+
+void launch_fused_bwd_step(Cell cell, const Dims& d, const BwdStep& p, const float* R,
+                           const float* later) {
+  if (d.B * d.U == 0) return;
+  const dim3 grid = fused_grid(d), block(kTileU, kTileB);
+  switch (cell) {
+    case Cell::simple:
+      fused_bwd_step_kernel<Cell::simple><<<grid, block>>>(p, R, later);
+      return PK_LAUNCH_CHECK("rnn_fused_bwd_step");
+    case Cell::lstm:
+      fused_bwd_step_kernel<Cell::lstm><<<grid, block>>>(p, R, later);
+      return PK_LAUNCH_CHECK("lstm_fused_bwd_step");
+    case Cell::gru:
+      fused_bwd_step_kernel<Cell::gru><<<grid, block>>>(p, R, later);
+      return PK_LAUNCH_CHECK("gru_fused_bwd_step");
   }
 }
 
@@ -395,7 +585,7 @@ void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackw
                     float* dG, float* dGh, float* buf) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU;
   float* dh = buf;            // (B,U) w.r.t. the state after the step
-  float* dhn = dh + B * U;    // (B,U) w.r.t. the state before it
+  float* dhn = dh + B * U;    // (B,U) w.r.t. the state before it (the gemm path)
   float* dc = dhn + B * U;    // (B,U)
   float* dpo = dc + B * U;    // (B,U) w.r.t. the previous output (masks)
   float* drh = dpo + B * U;   // (B,U) GRU without reset_after: d(r*h)
@@ -403,13 +593,22 @@ void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackw
   copy_or_zero(dh, g.dhT, B * U);
   if (a.cell == Cell::lstm) copy_or_zero(dc, g.dcT, B * U);
   if (a.mask) copy_or_zero(dpo, nullptr, B * U);
-  const bool two = gru_two_gemms(a);
+  const bool two = gru_two_gemms(a), fused = fused_path(a);
+  // The gradients the recurrent product feeds back, and over how many columns.
+  const float* rec_dG = dGh ? dGh : dG;
+  const int64_t rec_cols = two ? 2 * U : GU;
+  auto time_of = [&](int64_t s) { return a.reverse ? T - 1 - s : s; };
   BwdStep p{B, T, U, GU, 0, 0, a.act, a.rec_act, a.zero_output_for_mask, a.mask, w.z, w.hprev,
-            w.aux, g.dy, dh, a.mask ? dpo : nullptr, dc, dG, dGh, dhn, keep, drh};
+            w.aux, g.dy, dh, a.mask ? dpo : nullptr, dc, dG, dGh, fused ? dh : dhn, keep, drh};
   for (int64_t s = T - 1; s >= 0; --s) {
-    const int64_t t = a.reverse ? T - 1 - s : s;
+    const int64_t t = time_of(s);
     p.s = s;
     p.t = t;
+    if (fused) {
+      const float* later = s + 1 < T ? rec_dG + time_of(s + 1) * GU : nullptr;
+      launch_fused_bwd_step(a.cell, d, p, a.recurrent, later);
+      continue;
+    }
     p.dh = dh;
     p.dhn = dhn;
     launch_bwd_step(a.cell, p);
@@ -419,10 +618,13 @@ void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackw
       launch_rows(gru_bwd_reset_kernel, p, "gru_bwd_reset");
     }
     // dh_prev += dG[:, t] R^T over the gates the recurrent product feeds
-    gemm(B, U, two ? 2 * U : GU, (dGh ? dGh : dG) + t * GU, T * GU, false, a.recurrent, GU, true,
-         dhn, U, 1.0f);
+    gemm(B, U, rec_cols, rec_dG + t * GU, T * GU, false, a.recurrent, GU, true, dhn, U, 1.0f);
     std::swap(dh, dhn);
   }
+  // fused: the first processed step's recurrent part has no later kernel to go to
+  if (fused && T > 0)
+    gemm(B, U, rec_cols, rec_dG + time_of(0) * GU, T * GU, false, a.recurrent, GU, true, dh, U,
+         1.0f);
   copy_or_zero(g.dh0, dh, B * U);
   if (a.cell == Cell::lstm) copy_or_zero(g.dc0, dc, B * U);
 }

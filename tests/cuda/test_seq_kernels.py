@@ -3,8 +3,10 @@ the table mixin pykern/backend/devices/cuda_seq.py) against the CPU kernel table
 the float64 oracles of tests/reference.py.
 
 Tolerances, and why:
-- LSTM/GRU/SimpleRNN: both devices compute in float32 and differ in summation order
-  (our CUDA SGEMM vs the CPU's blocked one, over K = I, U or B*T terms), in FMA
+- LSTM/GRU/SimpleRNN, each on both step paths of csrc/cuda/rnn.cu (the fused
+  recurrent-product kernel and, with PYKERN_CUDA_RNN=gemm, sgemm + gate kernel): both
+  devices compute in float32 and differ in summation order (our CUDA kernels' dot
+  products vs the CPU's blocked SGEMM, over K = I, U or B*T terms), in FMA
   contraction and in the activations (CUDA's expf/tanhf vs the CPU's Cephes
   polynomials, a few ulp each). The CPU kernels are within 2e-5 of the RMS-floored
   relative error of the float64 oracle (tests/test_rnn_kernels.py, measured <= 4e-6);
@@ -42,6 +44,16 @@ needs_gpu = pytest.mark.skipif(_cuda.device_count() == 0, reason="no CUDA device
 CPU = devices.CPU.k
 GPU = CudaSeqKernels()
 F32 = np.float32
+
+
+@pytest.fixture(params=["fused", "gemm"])
+def rnn_path(request, monkeypatch):
+    """Runs a recurrent test on one of the two step paths (read at each call)."""
+    if request.param == "gemm":
+        monkeypatch.setenv("PYKERN_CUDA_RNN", "gemm")
+    else:
+        monkeypatch.delenv("PYKERN_CUDA_RNN", raising=False)
+    return request.param
 
 
 def put(a):
@@ -117,7 +129,7 @@ def check_rnn(kind, case, grads, rtol=FAST_RTOL, **options):
 @pytest.mark.parametrize("U", [1, 7, 33, 129])
 @pytest.mark.parametrize("B", [1, 7, 33])
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_sequence_matches_cpu_and_oracle(kind, reset_after, B, U, T):
+def test_sequence_matches_cpu_and_oracle(kind, reset_after, B, U, T, rnn_path):
     case, grads = make_case(kind, B, T, 5, U, seed=B * 100 + U * 10 + T, reset_after=reset_after)
     check_rnn(kind, case, grads, **cell_options(kind, reset_after))
 
@@ -127,7 +139,7 @@ def test_sequence_matches_cpu_and_oracle(kind, reset_after, B, U, T):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("pattern", sorted(MASKS))
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_masks_and_direction_match(kind, reset_after, pattern, reverse, zero_output):
+def test_masks_and_direction_match(kind, reset_after, pattern, reverse, zero_output, rnn_path):
     rng = np.random.default_rng(len(pattern))
     B, T = 7, 6
     mask = MASKS[pattern](rng, B, T)
@@ -139,7 +151,7 @@ def test_masks_and_direction_match(kind, reset_after, pattern, reverse, zero_out
 
 @needs_gpu
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_mask_dtypes_mean_the_same(kind, reset_after):
+def test_mask_dtypes_mean_the_same(kind, reset_after, rnn_path):
     used = np.array([[1, 0, 1, 1], [0, 0, 0, 0], [1, 1, 1, 0]])
     case, grads = make_case(kind, 3, 4, 2, 7, reset_after=reset_after, mask=used.astype(bool))
     opts = cell_options(kind, reset_after)
@@ -155,7 +167,7 @@ def test_mask_dtypes_mean_the_same(kind, reset_after):
 @needs_gpu
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_every_activation_pair(kind, reset_after, activation):
+def test_every_activation_pair(kind, reset_after, activation, rnn_path):
     # As tests/test_rnn_kernels.py: small weights keep exponentials O(1); exponential
     # for both activations of an LSTM overflows within T steps and is skipped.
     rec_acts = sorted(ACTIVATIONS) if kind != "simple_rnn" else ["sigmoid"]
@@ -169,7 +181,7 @@ def test_every_activation_pair(kind, reset_after, activation):
 
 @needs_gpu
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_without_bias_or_initial_state(kind, reset_after):
+def test_without_bias_or_initial_state(kind, reset_after, rnn_path):
     case, grads = make_case(kind, 7, 3, 3, 5, reset_after=reset_after, bias=False)
     case["h0"] = None
     if kind == "lstm":
@@ -180,7 +192,7 @@ def test_without_bias_or_initial_state(kind, reset_after):
 
 @needs_gpu
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_missing_upstream_gradients_are_zeros(kind, reset_after):
+def test_missing_upstream_gradients_are_zeros(kind, reset_after, rnn_path):
     case, grads = make_case(kind, 3, 4, 2, 7, reset_after=reset_after)
     opts = cell_options(kind, reset_after)
     for drop in grads:
@@ -193,7 +205,7 @@ def test_missing_upstream_gradients_are_zeros(kind, reset_after):
 
 @needs_gpu
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_workspace_has_the_cpu_layout_and_recomputing_it_changes_nothing(kind, reset_after):
+def test_workspace_is_the_cpus_and_recomputing_it_changes_nothing(kind, reset_after, rnn_path):
     # The workspace holds pre-activations and states: the forward's values, so the
     # forward's tolerance. Without it the backward reruns the same deterministic
     # forward: bitwise the same gradients.
@@ -212,7 +224,7 @@ def test_workspace_has_the_cpu_layout_and_recomputing_it_changes_nothing(kind, r
 
 @needs_gpu
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_inference_forward_saves_nothing_and_gives_the_same_bits(kind, reset_after):
+def test_inference_saves_nothing_and_gives_the_same_bits(kind, reset_after, rnn_path):
     case, _ = make_case(kind, 7, 5, 3, 7, reset_after=reset_after)
     flags = table_flags(cell_options(kind, reset_after))
     args = [put(case.get(n)) for n in ARG_NAMES]
@@ -226,14 +238,14 @@ def test_inference_forward_saves_nothing_and_gives_the_same_bits(kind, reset_aft
 
 @needs_gpu
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_large_batch_and_long_sequence(kind, reset_after):
+def test_large_batch_and_long_sequence(kind, reset_after, rnn_path):
     case, grads = make_case(kind, 64, 20, 24, 48, seed=3, reset_after=reset_after)
     check_rnn(kind, case, grads, rtol=4e-5, **cell_options(kind, reset_after))
 
 
 @needs_gpu
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
-def test_sequence_is_bitwise_repeatable(kind, reset_after):
+def test_sequence_is_bitwise_repeatable(kind, reset_after, rnn_path):
     mask = np.random.default_rng(2).random((33, 5)) < 0.8
     case, grads = make_case(kind, 33, 5, 7, 129, seed=5, reset_after=reset_after, mask=mask)
     opts = cell_options(kind, reset_after, reverse=True)
@@ -246,7 +258,7 @@ def test_sequence_is_bitwise_repeatable(kind, reset_after):
 
 @needs_gpu
 @pytest.mark.parametrize("kind", ["lstm", "gru", "simple_rnn"])
-def test_empty_sizes(kind):
+def test_empty_sizes(kind, rnn_path):
     # T = 0: the states pass through; I = 0: only the recurrence. As on the CPU.
     for B, T, I, U in [(3, 0, 2, 5), (3, 4, 0, 5), (0, 4, 2, 5)]:
         case, grads = make_case(kind, B, T, I, U)
