@@ -2,8 +2,8 @@
 # The sequence kernels' GPU check (issue #11): one script for a session lent a GPU,
 # run from the repository root. It builds pykern in place with CUDA when the
 # modules there do not import (sm_90 only: the H100/H200), then runs
-# tests/cuda/test_seq_{kernels,training}.py and `python -m bench rnn --device cuda` (next to
-# PyTorch's cuDNN LSTM/GRU when torch is there). Logs, the JUnit report and the
+# tests/cuda/test_seq_{kernels,training}.py and `python -m bench rnn --device cuda`
+# (next to PyTorch's cuDNN LSTM/GRU when torch is there). Logs, the JUnit report and the
 # benchmark's JSON go to $OUT (default /tmp/gpu_check_seq). About 5 minutes with a
 # build on 16 cores, 2 without.
 #
@@ -29,8 +29,8 @@ python -c "import pykern._cuda as c; print(c.device_count(), c.device_info(0))" 
   | tee -a "$out/machine.txt"
 
 status=0
-timeout 300 python -m pytest -q -p no:cacheprovider --tb=short --maxfail=40 --junitxml="$out/test_seq.xml" \
-  tests/cuda/test_seq_kernels.py tests/cuda/test_seq_training.py > "$out/test_seq.txt" 2>&1 \
+timeout 300 python -m pytest -q -p no:cacheprovider --tb=short --maxfail=40 \
+  --junitxml="$out/test_seq.xml" tests/cuda/test_seq_kernels.py tests/cuda/test_seq_training.py > "$out/test_seq.txt" 2>&1 \
   || status=1
 tail -15 "$out/test_seq.txt"
 
