@@ -30,8 +30,8 @@ python -c "import pykern._cuda as c; print(c.device_count(), c.device_info(0))" 
 
 status=0
 timeout 300 python -m pytest -q -p no:cacheprovider --tb=short --maxfail=40 \
-  --junitxml="$out/test_seq.xml" tests/cuda/test_seq_kernels.py tests/cuda/test_seq_training.py > "$out/test_seq.txt" 2>&1 \
-  || status=1
+  --junitxml="$out/test_seq.xml" tests/cuda/test_seq_kernels.py tests/cuda/test_seq_training.py \
+  > "$out/test_seq.txt" 2>&1 || status=1
 tail -15 "$out/test_seq.txt"
 
 timeout 240 python -m bench rnn --device cuda --quick --json "$out/bench_rnn_cuda.json" \
