@@ -491,35 +491,37 @@ __global__ void __launch_bounds__(kThreads) gru_bwd_reset_kernel(BwdStep p) {
 // row b, unit j is p.dh[b, j] (the element-wise part left by the step after)
 // plus sum_c later[b, c] R[j, c], later = that step's dG (dGh for GRU with
 // reset_after) at its time, rows T*GU apart, or null for the last step. Slices
-// of kTileK columns c of `later` (kTileB rows) and of R (kTileU rows, read along
-// c and stored transposed) are staged in shared memory, zero past B, U and GU.
+// of kTileC columns c of `later` (kTileB rows) and of R (kTileU rows, read along
+// c and stored transposed) are staged in shared memory, zero past B, U and GU;
+// wide slices, since G*U columns are summed here against U in the forward.
 // p.dh and p.dhn may alias: each thread reads its entry before writing it, and
 // no block reads another's.
+constexpr int kTileC = 128;
+
 template <Cell C>
 __global__ void __launch_bounds__(kFusedThreads)
     fused_bwd_step_kernel(BwdStep p, const float* __restrict__ R, const float* later) {
-  static_assert(kTileB * kTileK == kFusedThreads, "one dG value per thread per slice");
-  __shared__ float ds[kTileB][kTileK + 1];
-  __shared__ float rs[kTileK][kTileU + 1];
+  __shared__ float ds[kTileB][kTileC + 1];
+  __shared__ float rs[kTileC][kTileU + 1];
   const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kTileU + tx;
   const int64_t U = p.U, GU = p.GU, ld = p.T * p.GU;
   const int64_t j0 = int64_t(blockIdx.x) * kTileU, b0 = int64_t(blockIdx.y) * kTileB;
   float acc = 0.0f;
   if (later) {
-    for (int64_t c0 = 0; c0 < GU; c0 += kTileK) {
-      {
-        const int r = tid / kTileK, c = tid % kTileK;
+    for (int64_t c0 = 0; c0 < GU; c0 += kTileC) {
+      for (int idx = tid; idx < kTileB * kTileC; idx += kFusedThreads) {
+        const int r = idx / kTileC, c = idx % kTileC;
         const int64_t db = b0 + r, dc = c0 + c;
         ds[r][c] = db < p.B && dc < GU ? later[db * ld + dc] : 0.0f;
       }
-      for (int idx = tid; idx < kTileK * kTileU; idx += kFusedThreads) {
-        const int cc = idx % kTileK, jj = idx / kTileK;
+      for (int idx = tid; idx < kTileC * kTileU; idx += kFusedThreads) {
+        const int cc = idx % kTileC, jj = idx / kTileC;
         const int64_t rj = j0 + jj, rc = c0 + cc;
         rs[cc][jj] = rj < U && rc < GU ? R[rj * GU + rc] : 0.0f;
       }
       __syncthreads();
 #pragma unroll 8
-      for (int cc = 0; cc < kTileK; ++cc) acc = fmaf(ds[ty][cc], rs[cc][tx], acc);
+      for (int cc = 0; cc < kTileC; ++cc) acc = fmaf(ds[ty][cc], rs[cc][tx], acc);
       __syncthreads();
     }
   }
