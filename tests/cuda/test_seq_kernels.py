@@ -38,8 +38,9 @@ from reference import ACTIVATIONS, rnn_sequence_ref  # noqa: E402
 from test_rnn_kernels import (CELL_VARIANTS, FAST_RTOL, MASKS, assert_close,  # noqa: E402
                               cell_options, make_case)
 
-pytestmark = pytest.mark.cuda
-needs_gpu = pytest.mark.skipif(_cuda.device_count() == 0, reason="no CUDA device is visible")
+# The GPU tests carry the `cuda` mark (tests/cuda/conftest.py skips them without a
+# GPU); the argument checks at the end run anywhere pykern._cuda is built.
+needs_gpu = pytest.mark.cuda
 
 CPU = devices.CPU.k
 GPU = CudaSeqKernels()
@@ -436,6 +437,17 @@ def test_optimizer_plan_bad_gradients():
 
 
 # ---- without a GPU: the checks come before the device is touched ------------------------------
+def test_the_sequence_methods_have_the_cpu_tables_signatures():
+    import inspect
+    from pykern.backend.devices.cpu import CpuKernels
+    names = [n for n in vars(CudaSeqKernels) if not n.startswith("_")]
+    assert sorted(names) == ["embedding", "embedding_backward", "optimizer_plan", "rnn",
+                             "rnn_backward"]
+    for name in names:
+        assert (inspect.signature(getattr(CudaSeqKernels, name)) ==
+                inspect.signature(getattr(CpuKernels, name))), name
+
+
 def test_numpy_arrays_are_type_errors_naming_the_argument():
     x = np.zeros((2, 3, 4), F32)
     with pytest.raises(TypeError, match=r"x must be a pykern._cuda.Array, got ndarray"):

@@ -21,24 +21,13 @@ if _cuda is None or _cuda.device_count() == 0:
                 allow_module_level=True)
 
 import pykern  # noqa: E402
+import seed_models  # noqa: E402
 from pykern import layers  # noqa: E402
 from pykern.backend import devices  # noqa: E402
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif("cuda:0" not in devices.available(),
                                  reason="the CUDA kernel table is not registered")]
-
-
-def _series(n=96, steps=10):
-    t = np.arange(n + steps + 1, dtype=np.float32)
-    wave = np.sin(t * 0.3) + 0.1 * np.cos(t * 1.7)
-    x = np.stack([wave[i:i + steps] for i in range(n)])[..., None]
-    return x.astype(np.float32), wave[steps:steps + n, None].astype(np.float32)
-
-
-def _seed_lstm():
-    return pykern.Sequential([pykern.Input((10, 1)), layers.LSTM(50, activation="relu"),
-                              layers.Dense(1)])
 
 
 def _masked_gru():
@@ -63,13 +52,13 @@ def _text_data(n=64):
 
 
 def _masked_series():
-    x, y = _series()
+    x, y = seed_models.series_data(96)
     x[:12, :3] = 0.0  # masked steps
     return x, y
 
 
 CASES = {  # name: (model builder, data, loss)
-    "seed_lstm": (_seed_lstm, _series, "mse"),
+    "seed_lstm": (seed_models.lstm_series, lambda: seed_models.series_data(96), "mse"),
     "masked_gru": (_masked_gru, _masked_series, "mse"),
     "text_bigru": (_text_gru, _text_data, "binary_crossentropy"),
 }
