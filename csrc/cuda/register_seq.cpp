@@ -389,15 +389,22 @@ class OptimPlan {
       value_error(kOptimOp, "got " + std::to_string(grads.size()) + " gradients for " +
                                 std::to_string(n) + " parameters");
     if (n == 0) return;
-    Operands o(kOptimOp, device_, "params[0]");
     grad_.resize(n);
     for (int64_t i = 0; i < n; ++i) {
+      // This runs every step: messages are built only when a check fails.
+      py::handle h = grads[i];
+      if (py::isinstance<Array>(h)) {
+        const Array& g = h.cast<const Array&>();
+        if (g.dtype() == DType::f32 && g.size() == size_[i] && g.device() == device_) {
+          grad_[i] = g.data<float>();
+          continue;
+        }
+      }
+      Operands o(kOptimOp, device_, "params[0]");
       const std::string what = "grads[" + std::to_string(i) + "]";
-      const Array& g = o.f32(grads[i], what.c_str());
-      if (g.size() != size_[i])
-        o.fail(what + " has shape " + shape_str(g.shape()) + " but params[" +
-               std::to_string(i) + "] has shape " + shape_str(shapes_[i]));
-      grad_[i] = g.data<float>();
+      const Array& g = o.f32(h, what.c_str());
+      o.fail(what + " has shape " + shape_str(g.shape()) + " but params[" + std::to_string(i) +
+             "] has shape " + shape_str(shapes_[i]));
     }
     DeviceGuard guard(device_);
     py::gil_scoped_release nogil;
