@@ -15,8 +15,9 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride loops cover larger sizes
 // Table-row partitions of the backward: every row sums in id order whatever the
-// count; more blocks rescan the ids more often, fewer leave SMs idle.
-constexpr int64_t kMaxParts = 2048;
+// count; each block rescans all ids, so more blocks cost more scanning, fewer
+// leave SMs idle (1024: ~8 per SM of an H100).
+constexpr int64_t kMaxParts = 1024;
 constexpr unsigned long long kNoBadId = ULLONG_MAX;
 
 dim3 grid_for(int64_t n) {
@@ -57,11 +58,42 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// Column j of the d_out rows n[q] added to table rows v[q], q < count, in order.
+// The running sum of a row stays in a register while consecutive items share
+// it (a frequent id, such as padding, is a long run), and kBatch rows are loaded
+// ahead of the adds, so a run costs about one load latency per kBatch items.
+constexpr int kBatch = 8;
+
+__device__ __forceinline__ void add_rows(const int64_t* n, const int64_t* v, int count,
+                                         int64_t D, int64_t j, const float* __restrict__ d_out,
+                                         float* __restrict__ d_table) {
+  int64_t row = -1;
+  float acc = 0.0f;
+  for (int q0 = 0; q0 < count; q0 += kBatch) {
+    float val[kBatch];
+#pragma unroll
+    for (int k = 0; k < kBatch; ++k) val[k] = q0 + k < count ? d_out[n[q0 + k] * D + j] : 0.0f;
+#pragma unroll
+    for (int k = 0; k < kBatch; ++k) {
+      if (q0 + k >= count) break;
+      const int64_t r = v[q0 + k];
+      if (r != row) {
+        if (row >= 0) d_table[row * D + j] = acc;
+        row = r;
+        acc = d_table[r * D + j];
+      }
+      acc += val[k];
+    }
+  }
+  if (row >= 0) d_table[row * D + j] = acc;
+}
+
 // Block `part` of `parts` owns table rows [v0, v1): it zeroes them, then walks
 // the ids kThreads at a time, compacts the positions whose id it owns (in
 // increasing n, by a ballot prefix count), and adds those d_out rows in that
-// order, thread j taking columns j, j + kThreads, ... So each table value is
-// summed by one thread in increasing n. Block 0 also notes bad ids.
+// order, thread j taking columns j, j + kThreads, ... (add_rows). So each table
+// value is summed by one thread in increasing n, from the zero it was given: the
+// CPU's sums, bit for bit. Block 0 also notes bad ids.
 template <class Id>
 __global__ void __launch_bounds__(kThreads)
     scatter_add_kernel(const Id* __restrict__ ids, int64_t N, int64_t V, int64_t D, int parts,
@@ -102,11 +134,8 @@ __global__ void __launch_bounds__(kThreads)
       s_v[q] = v;
     }
     __syncthreads();
-    for (int q = 0; q < count; ++q) {
-      const float* src = d_out + s_n[q] * D;
-      float* dst = d_table + s_v[q] * D;
-      for (int64_t j = threadIdx.x; j < D; j += kThreads) dst[j] += src[j];
-    }
+    for (int64_t j = threadIdx.x; j < D; j += kThreads)
+      add_rows(s_n, s_v, count, D, j, d_out, d_table);
     __syncthreads();  // s_count, s_n, s_v are rewritten by the next chunk
   }
 }
