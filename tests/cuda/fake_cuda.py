@@ -125,7 +125,14 @@ def unary(op, x, p=None):
     return _w(_CPU.unary(op, v, p))
 
 
+_GRAD_FROM_Y = {"sqrt", "reciprocal", "exp", "expm1", "relu", "sigmoid", "tanh",
+                "exponential", "tan"}
+
+
 def unary_grad(op, g, x, y, p=None):
+    if op != "negative" and (y if op in _GRAD_FROM_Y else x) is None:
+        raise ValueError(f"unary_grad: the gradient of '{op}' needs "
+                         f"{'y' if op in _GRAD_FROM_Y else 'x'}")
     opt = [None if v is None else _a(v) for v in (x, y)]
     return _w(_CPU.unary_grad(op, _a(g), *opt, p))
 
@@ -288,6 +295,16 @@ def family_method(name):
         return _rewrap(out)
     method.__name__ = name
     return method
+
+
+def kernels_class(table_module):
+    """The CUDA table class of `table_module` (pykern.backend.devices.cuda, bound to this
+    stand-in) with the dense and sequence families running on the CPU table."""
+    import inspect
+    own = set(vars(table_module.CudaKernels))
+    families = {n: family_method(n) for n, _ in inspect.getmembers(CpuKernels, inspect.isfunction)
+                if not n.startswith("_") and n not in own}
+    return type("FakeCudaKernels", (table_module.CudaKernels,), families)
 
 
 def transfers():

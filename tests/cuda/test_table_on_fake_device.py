@@ -39,12 +39,7 @@ def _cuda_table_module(monkeypatch):
 def fake_gpu(monkeypatch):
     """'cuda:0' on the stand-in for the test; the CPU stays the default device."""
     module = _cuda_table_module(monkeypatch)
-    own = set(vars(module.CudaKernels))
-    families = {n: fake_cuda.family_method(n) for n, _ in
-                inspect.getmembers(CpuKernels, inspect.isfunction)
-                if not n.startswith("_") and n not in own}
-    kernels = type("FakeCudaKernels", (module.CudaKernels,), families)(0)
-    device = devices.Device("cuda", 0, kernels)
+    device = devices.Device("cuda", 0, fake_cuda.kernels_class(module)(0))
     monkeypatch.setitem(devices._devices, "cuda:0", device)
     monkeypatch.setattr(devices, "_default", [devices.CPU])
     fake_cuda.reset_counts()
