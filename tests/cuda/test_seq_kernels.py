@@ -31,19 +31,18 @@ except ImportError:
 if _cuda is None:
     pytest.skip("pykern._cuda is not built", allow_module_level=True)
 
+from gpu_table import CPU, GPU, dev, host, real_gpu_only  # noqa: E402
 from pykern import optimizers  # noqa: E402
-from pykern.backend import devices  # noqa: E402
 from pykern.backend.devices.cuda_seq import CudaSeqKernels  # noqa: E402
 from reference import ACTIVATIONS, rnn_sequence_ref  # noqa: E402
 from test_rnn_kernels import (CELL_VARIANTS, FAST_RTOL, MASKS, assert_close,  # noqa: E402
                               cell_options, make_case)
 
 # The GPU tests carry the `cuda` mark (tests/cuda/conftest.py skips them without a
-# GPU); the argument checks at the end run anywhere pykern._cuda is built.
+# GPU; PYKERN_TEST_FAKE_CUDA=1 dry-runs them on gpu_table's NumPy stand-in, except
+# those that check the real bindings' messages); the argument checks at the end
+# run anywhere pykern._cuda is built.
 needs_gpu = pytest.mark.cuda
-
-CPU = devices.CPU.k
-GPU = CudaSeqKernels()
 F32 = np.float32
 
 
@@ -57,14 +56,9 @@ def rnn_path(request, monkeypatch):
     return request.param
 
 
-def put(a):
-    """A host value on the GPU (None stays None)."""
-    return None if a is None else _cuda.to_device(np.ascontiguousarray(a))
-
-
 def get(a):
     """A GPU value on the host (None stays None)."""
-    return None if a is None else np.asarray(_cuda.to_host(a))
+    return None if a is None else host(a)
 
 
 def same(a):
@@ -98,7 +92,7 @@ def run_table(k, to, back, kind, case, grads, workspace=True, **options):
 
 
 def run_gpu(kind, case, grads, **options):
-    return run_table(GPU, put, get, kind, case, grads, **options)
+    return run_table(GPU, dev, get, kind, case, grads, **options)
 
 
 def run_cpu(kind, case, grads, **options):
@@ -151,6 +145,7 @@ def test_masks_and_direction_match(kind, reset_after, pattern, reverse, zero_out
 
 
 @needs_gpu
+@real_gpu_only
 @pytest.mark.parametrize("kind,reset_after", CELL_VARIANTS)
 def test_mask_dtypes_mean_the_same(kind, reset_after, rnn_path):
     used = np.array([[1, 0, 1, 1], [0, 0, 0, 0], [1, 1, 1, 0]])
@@ -228,7 +223,7 @@ def test_workspace_is_the_cpus_and_recomputing_it_changes_nothing(kind, reset_af
 def test_inference_saves_nothing_and_gives_the_same_bits(kind, reset_after, rnn_path):
     case, _ = make_case(kind, 7, 5, 3, 7, reset_after=reset_after)
     flags = table_flags(cell_options(kind, reset_after))
-    args = [put(case.get(n)) for n in ARG_NAMES]
+    args = [dev(case.get(n)) for n in ARG_NAMES]
     train = GPU.rnn(kind, *args, *flags, True)
     infer = GPU.rnn(kind, *args, *flags, False)
     assert infer[3] is None
@@ -272,24 +267,25 @@ def test_empty_sizes(kind, rnn_path):
 
 
 @needs_gpu
+@real_gpu_only
 def test_bad_shapes_and_devices_are_value_errors():
     case, grads = make_case("lstm", 3, 4, 2, 5)
-    args = [put(case[n]) for n in ARG_NAMES]
+    args = [dev(case[n]) for n in ARG_NAMES]
     flags = table_flags({})
     bad = list(args)
-    bad[1] = put(np.zeros((3, 20), F32))
+    bad[1] = dev(np.zeros((3, 20), F32))
     with pytest.raises(ValueError, match=r"kernel must have shape \(I, 4U\) = \(2, 20\)"):
         GPU.rnn("lstm", *bad, *flags, True)
     bad = list(args)
-    bad[6] = put(np.ones((4, 3), bool))
+    bad[6] = dev(np.ones((4, 3), bool))
     with pytest.raises(ValueError, match=r"mask must have shape \(B, T\) = \(3, 4\)"):
         GPU.rnn("lstm", *bad, *flags, True)
     with pytest.raises(ValueError, match="workspace must have shape"):
-        GPU.rnn_backward("lstm", None, None, None, *args, put(np.zeros(7, F32)), *flags)
+        GPU.rnn_backward("lstm", None, None, None, *args, dev(np.zeros(7, F32)), *flags)
     with pytest.raises(ValueError, match="unknown activation"):
         GPU.rnn("lstm", *args, False, "gelu_typo", "sigmoid", True, False, True)
     with pytest.raises(TypeError, match="x must be float32"):
-        GPU.rnn("lstm", put(case["x"].astype(np.float64)), *args[1:], *flags, True)
+        GPU.rnn("lstm", dev(case["x"].astype(np.float64)), *args[1:], *flags, True)
 
 
 # ---- embedding ----------------------------------------------------------------------------
@@ -304,38 +300,40 @@ def test_embedding_matches_the_cpu_bitwise(V, D, ids_shape, id_dtype):
     # skewed ids: some rows get many contributions, some none
     ids = (rng.zipf(1.5, ids_shape) % V).astype(id_dtype)
     d_out = rng.standard_normal(ids_shape + (D,)).astype(F32)
-    got = get(GPU.embedding(put(table), put(ids)))
+    got = get(GPU.embedding(dev(table), dev(ids)))
     np.testing.assert_array_equal(got, CPU.embedding(table, ids))
-    grad = get(GPU.embedding_backward(put(d_out), put(ids), V))
+    grad = get(GPU.embedding_backward(dev(d_out), dev(ids), V))
     np.testing.assert_array_equal(grad, CPU.embedding_backward(d_out, ids, V))
-    again = get(GPU.embedding_backward(put(d_out), put(ids), V))
+    again = get(GPU.embedding_backward(dev(d_out), dev(ids), V))
     np.testing.assert_array_equal(again, grad)
 
 
 @needs_gpu
+@real_gpu_only
 @pytest.mark.parametrize("id_dtype", [np.int32, np.int64])
 def test_embedding_out_of_range_ids_are_value_errors_naming_the_first(id_dtype):
     table = np.ones((10, 4), F32)
     ids = np.array([[1, 2, 3], [12, -1, 10]], id_dtype)
-    for call in (lambda: GPU.embedding(put(table), put(ids)),
-                 lambda: GPU.embedding_backward(put(np.ones((2, 3, 4), F32)), put(ids), 10)):
+    for call in (lambda: GPU.embedding(dev(table), dev(ids)),
+                 lambda: GPU.embedding_backward(dev(np.ones((2, 3, 4), F32)), dev(ids), 10)):
         with pytest.raises(ValueError, match=r"index 12 \(at flat position 3\).*10 rows"):
             call()
     with pytest.raises(ValueError, match=r"index -1 \(at flat position 1\)"):
-        GPU.embedding(put(np.ones((10, 0), F32)), put(np.array([0, -1], id_dtype)))
+        GPU.embedding(dev(np.ones((10, 0), F32)), dev(np.array([0, -1], id_dtype)))
     with pytest.raises(ValueError, match=r"index 0 \(at flat position 0\).*0 rows"):
-        GPU.embedding_backward(put(np.ones((1, 4), F32)), put(np.array([0], id_dtype)), 0)
+        GPU.embedding_backward(dev(np.ones((1, 4), F32)), dev(np.array([0], id_dtype)), 0)
     # the device still works afterwards
-    np.testing.assert_array_equal(get(GPU.embedding(put(table), put(ids[:1]))), table[ids[:1]])
+    np.testing.assert_array_equal(get(GPU.embedding(dev(table), dev(ids[:1]))), table[ids[:1]])
 
 
 @needs_gpu
+@real_gpu_only
 def test_embedding_bad_arguments():
-    table = put(np.ones((10, 4), F32))
+    table = dev(np.ones((10, 4), F32))
     with pytest.raises(TypeError, match="ids must be int32 or int64"):
-        GPU.embedding(table, put(np.zeros(3, np.float32)))
+        GPU.embedding(table, dev(np.zeros(3, np.float32)))
     with pytest.raises(ValueError, match=r"d_out must have shape ids.shape \+ \(D,\)"):
-        GPU.embedding_backward(put(np.ones((3, 4), F32)), put(np.zeros(2, np.int32)), 10)
+        GPU.embedding_backward(dev(np.ones((3, 4), F32)), dev(np.zeros(2, np.int32)), 10)
 
 
 # ---- optimizers ---------------------------------------------------------------------------
@@ -402,7 +400,7 @@ def assert_states(got, want, exact, what):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_optimizer_plan_matches_the_cpu_plan(name):
     # tolerance here; test_optimizer_step_is_bitwise_the_cpu_step pins the bits
-    got = run_plan(GPU, put, get, name)
+    got = run_plan(GPU, dev, get, name)
     want = run_plan(CPU, np.copy, same, name)
     assert_states(got, want, False, name)
 
@@ -410,7 +408,7 @@ def test_optimizer_plan_matches_the_cpu_plan(name):
 @needs_gpu
 @pytest.mark.parametrize("name", sorted(set(OPTIMIZERS) - NORM_CLIPPED))
 def test_optimizer_step_is_bitwise_the_cpu_step(name):
-    got = run_plan(GPU, put, get, name)
+    got = run_plan(GPU, dev, get, name)
     want = run_plan(CPU, np.copy, same, name)
     assert_states(got, want, True, name)
 
@@ -418,20 +416,21 @@ def test_optimizer_step_is_bitwise_the_cpu_step(name):
 @needs_gpu
 @pytest.mark.parametrize("name", sorted(NORM_CLIPPED) + ["adam"])
 def test_optimizer_step_is_bitwise_repeatable(name):
-    assert_states(run_plan(GPU, put, get, name), run_plan(GPU, put, get, name), True, name)
+    assert_states(run_plan(GPU, dev, get, name), run_plan(GPU, dev, get, name), True, name)
 
 
 @needs_gpu
+@real_gpu_only
 def test_optimizer_plan_bad_gradients():
-    p = put(np.zeros((3, 4), F32))
+    p = dev(np.zeros((3, 4), F32))
     plan = GPU.optimizer_plan("sgd", [p], [], None)
     with pytest.raises(ValueError, match=r"grads\[0\] has shape \(5,\) but params\[0\] has "
                                          r"shape \(3, 4\)"):
-        plan.step([put(np.zeros(5, F32))], 0.1)
+        plan.step([dev(np.zeros(5, F32))], 0.1)
     with pytest.raises(ValueError, match="got 2 gradients for 1 parameters"):
         plan.step([p, p], 0.1)
     with pytest.raises(TypeError, match="must be float32"):
-        plan.step([put(np.zeros((3, 4), np.float64))], 0.1)
+        plan.step([dev(np.zeros((3, 4), np.float64))], 0.1)
     with pytest.raises(ValueError, match="needs 2 state slots"):
         GPU.optimizer_plan("adam", [p], [[p]], None)
 

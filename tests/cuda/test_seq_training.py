@@ -1,33 +1,23 @@
-"""Recurrent models train on the GPU as on the CPU: the seed LSTM (LSTM(50, relu) on a
-series), a masked stacked GRU model (both reset_after settings), and an Embedding +
-Bidirectional GRU text model, each trained from the same initial weights on both
-devices, and twice on the GPU.
+"""Recurrent models train on the GPU as on the CPU (the seed LSTM is test_gpu_models.py's):
+a masked stack of GRUs (go_backwards, both reset_after settings) and an Embedding(mask_zero)
++ Bidirectional GRU text model, each trained from the same initial weights on both devices,
+and twice on the GPU.
 
-Tolerances: the loss histories of the CPU and GPU runs agree to rtol 1e-4, as pykern's
-and Keras' do in tests/test_recurrent_layers.py (the devices round their GEMMs and
-activations differently, and a recurrence and a few optimizer steps carry those ulps
-along); two GPU runs are bitwise the same (fixed-order kernels only).
+Tolerances: the loss histories of the CPU and GPU runs agree to rtol 1e-3, as the seed
+models' do in test_gpu_models.py (the devices round their GEMMs, reductions and
+activations differently, and a recurrence and 9 optimizer steps carry those ulps along),
+the final predictions to rtol 1e-3 / atol 1e-4; two GPU runs are bitwise the same
+(fixed-order kernels only).
 """
 import numpy as np
 import pytest
 
-try:
-    from pykern import _cuda
-except ImportError:
-    _cuda = None
+import pykern
+import seed_models
+from gpu_table import GPU  # noqa: F401  (a dry run registers its stand-in device)
+from pykern import layers
 
-if _cuda is None or _cuda.device_count() == 0:
-    pytest.skip("pykern._cuda is not built or no CUDA device is visible",
-                allow_module_level=True)
-
-import pykern  # noqa: E402
-import seed_models  # noqa: E402
-from pykern import layers  # noqa: E402
-from pykern.backend import devices  # noqa: E402
-
-pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif("cuda:0" not in devices.available(),
-                                 reason="the CUDA kernel table is not registered")]
+pytestmark = pytest.mark.cuda
 
 
 def _masked_gru():
@@ -58,7 +48,6 @@ def _masked_series():
 
 
 CASES = {  # name: (model builder, data, loss)
-    "seed_lstm": (seed_models.lstm_series, lambda: seed_models.series_data(96), "mse"),
     "masked_gru": (_masked_gru, _masked_series, "mse"),
     "text_bigru": (_text_gru, _text_data, "binary_crossentropy"),
 }
@@ -82,7 +71,7 @@ def test_recurrent_model_trains_alike_on_both_devices_and_repeats_on_the_gpu(nam
         weights = [np.asarray(w) for w in CASES[name][0]().get_weights()]
     cpu = _fit("cpu", name, weights)
     gpu = _fit("cuda", name, weights)
-    np.testing.assert_allclose(gpu[0], cpu[0], rtol=1e-4)
+    np.testing.assert_allclose(gpu[0], cpu[0], rtol=1e-3)
     np.testing.assert_allclose(gpu[2], cpu[2], rtol=1e-3, atol=1e-4)
     again = _fit("cuda", name, weights)
     assert again[0] == gpu[0]
