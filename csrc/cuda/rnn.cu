@@ -170,7 +170,7 @@ __device__ __forceinline__ void fwd_cell(const FwdStep& p, int64_t b, int64_t j,
   if constexpr (C == Cell::simple) {
     const float v = z[0] + gh[0];
     z[0] = v;
-    const float hn = act_f(v, p.act);
+    const float hn = act_apply(v, p.act);
     p.h_out[e] = hn;
     *y = hn;
   } else if constexpr (C == Cell::lstm) {
@@ -180,20 +180,20 @@ __device__ __forceinline__ void fwd_cell(const FwdStep& p, int64_t b, int64_t j,
       zg[k] = z[k * U] + gh[k];
       z[k * U] = zg[k];
     }
-    const float ig = act_f(zg[0], p.rec_act), fg = act_f(zg[1], p.rec_act);
-    const float gg = act_f(zg[2], p.act), og = act_f(zg[3], p.rec_act);
+    const float ig = act_apply(zg[0], p.rec_act), fg = act_apply(zg[1], p.rec_act);
+    const float gg = act_apply(zg[2], p.act), og = act_apply(zg[3], p.rec_act);
     const float cp = p.c[e];
     if (p.aux) p.aux[wi] = cp;
     const float cn = fg * cp + ig * gg;
     p.c[e] = cn;
-    const float hn = og * act_f(cn, p.act);
+    const float hn = og * act_apply(cn, p.act);
     p.h_out[e] = hn;
     *y = hn;
   } else {
     const float pz = z[0] + gh[0], pr = z[U] + gh[1];
     z[0] = pz;
     z[U] = pr;
-    const float zg = act_f(pz, p.rec_act), rg = act_f(pr, p.rec_act);
+    const float zg = act_apply(pz, p.rec_act), rg = act_apply(pr, p.rec_act);
     if (p.rh) {
       const float rh = rg * hp;
       p.rh[e] = rh;
@@ -205,7 +205,7 @@ __device__ __forceinline__ void fwd_cell(const FwdStep& p, int64_t b, int64_t j,
     if (p.aux) p.aux[wi] = hr;
     const float ph = z[2 * U] + rg * hr;
     z[2 * U] = ph;
-    const float hh = act_f(ph, p.act);
+    const float hh = act_apply(ph, p.act);
     const float hn = zg * hp + (1.0f - zg) * hh;
     p.h_out[e] = hn;
     *y = hn;
@@ -239,7 +239,7 @@ __global__ void __launch_bounds__(kThreads) gru_fwd_state_kernel(FwdStep p) {
     float* z = p.z + i * p.GU + 2 * U + j;
     const float ph = *z + p.gh[b * p.GU + 2 * U + j];
     *z = ph;
-    const float zg = p.keep[e], hh = act_f(ph, p.act);
+    const float zg = p.keep[e], hh = act_apply(ph, p.act);
     const float hn = zg * p.h[e] + (1.0f - zg) * hh;
     p.h_out[e] = hn;
     p.y[(b * p.T + p.s) * U + j] = hn;
@@ -425,26 +425,26 @@ __device__ __forceinline__ void bwd_cell(const BwdStep& p, int64_t b, int64_t j,
   const float* z = p.z + i * p.GU + j;
   if constexpr (C == Cell::simple) {
     const float v = z[0];
-    dg[0] = dh * dact_f(v, act_f(v, p.act), p.act);
+    dg[0] = dh * act_derivative(v, act_apply(v, p.act), p.act);
     p.dhn[e] = 0.0f;
   } else if constexpr (C == Cell::lstm) {
     const float z0 = z[0], z1 = z[U], z2 = z[2 * U], z3 = z[3 * U];
-    const float ig = act_f(z0, p.rec_act), fg = act_f(z1, p.rec_act);
-    const float gg = act_f(z2, p.act), og = act_f(z3, p.rec_act);
+    const float ig = act_apply(z0, p.rec_act), fg = act_apply(z1, p.rec_act);
+    const float gg = act_apply(z2, p.act), og = act_apply(z3, p.rec_act);
     const float cp = p.aux[wi];
-    const float cn = fg * cp + ig * gg, ac = act_f(cn, p.act);
-    const float dc = p.dc[e] + dh * og * dact_f(cn, ac, p.act);
-    dg[0] = dc * gg * dact_f(z0, ig, p.rec_act);
-    dg[U] = dc * cp * dact_f(z1, fg, p.rec_act);
-    dg[2 * U] = dc * ig * dact_f(z2, gg, p.act);
-    dg[3 * U] = dh * ac * dact_f(z3, og, p.rec_act);
+    const float cn = fg * cp + ig * gg, ac = act_apply(cn, p.act);
+    const float dc = p.dc[e] + dh * og * act_derivative(cn, ac, p.act);
+    dg[0] = dc * gg * act_derivative(z0, ig, p.rec_act);
+    dg[U] = dc * cp * act_derivative(z1, fg, p.rec_act);
+    dg[2 * U] = dc * ig * act_derivative(z2, gg, p.act);
+    dg[3 * U] = dh * ac * act_derivative(z3, og, p.rec_act);
     p.dc[e] = dc * fg;
     p.dhn[e] = 0.0f;
   } else {
     const float pz = z[0], pr = z[U], ph = z[2 * U];
-    const float zg = act_f(pz, p.rec_act), rg = act_f(pr, p.rec_act), hh = act_f(ph, p.act);
-    const float dph = dh * (1.0f - zg) * dact_f(ph, hh, p.act);
-    const float dpz = dh * (p.hprev[wi] - hh) * dact_f(pz, zg, p.rec_act);
+    const float zg = act_apply(pz, p.rec_act), rg = act_apply(pr, p.rec_act), hh = act_apply(ph, p.act);
+    const float dph = dh * (1.0f - zg) * act_derivative(ph, hh, p.act);
+    const float dpz = dh * (p.hprev[wi] - hh) * act_derivative(pz, zg, p.rec_act);
     dg[0] = dpz;
     dg[2 * U] = dph;
     p.dhn[e] = dh * zg;
@@ -452,7 +452,7 @@ __device__ __forceinline__ void bwd_cell(const BwdStep& p, int64_t b, int64_t j,
       p.keep[e] = rg;
       return;
     }
-    const float dpr = dph * p.aux[wi] * dact_f(pr, rg, p.rec_act);
+    const float dpr = dph * p.aux[wi] * act_derivative(pr, rg, p.rec_act);
     dg[U] = dpr;
     dgh[0] = dpz;
     dgh[U] = dpr;
@@ -482,7 +482,7 @@ __global__ void __launch_bounds__(kThreads) gru_bwd_reset_kernel(BwdStep p) {
     if (p.mask && !p.mask[i]) continue;
     const float rg = p.keep[e], drh = p.drh[e];
     const float pr = p.z[i * p.GU + U + j];
-    p.dg[i * p.GU + U + j] = drh * p.hprev[i * U + j] * dact_f(pr, rg, p.rec_act);
+    p.dg[i * p.GU + U + j] = drh * p.hprev[i * U + j] * act_derivative(pr, rg, p.rec_act);
     p.dhn[e] = p.dhn[e] + drh * rg;
   }
 }
