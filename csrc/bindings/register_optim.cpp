@@ -7,23 +7,13 @@
 #include <vector>
 
 #include "bindings/array_view.h"
+#include "bindings/optim_call.h"
 #include "pykern/optim.h"
 
 namespace pykern::bind {
 namespace {
 
 constexpr const char* kOp = "optim_step";
-
-Optim parse_kind(const std::string& name) {
-  static const std::pair<const char*, Optim> kinds[] = {
-      {"sgd", Optim::sgd},         {"rmsprop", Optim::rmsprop}, {"adam", Optim::adam},
-      {"adagrad", Optim::adagrad}, {"adadelta", Optim::adadelta}, {"adamax", Optim::adamax},
-      {"nadam", Optim::nadam}};
-  for (const auto& k : kinds)
-    if (name == k.first) return k.second;
-  fail(kOp, "unknown optimizer kind '" + name +
-                "' (expected sgd, rmsprop, adam, adagrad, adadelta, adamax or nadam)");
-}
 
 // A writable (or read-only when !write), C-contiguous float32 ndarray.
 py::array float_buffer(py::handle obj, bool write, const std::string& what) {
@@ -45,7 +35,6 @@ class OptimPlan {
   OptimPlan(const std::string& kind, py::list params, py::list slots, py::object decay,
             const OptimArgs& hyper)
       : args_(hyper) {
-    args_.kind = parse_kind(kind);
     const int64_t n = static_cast<int64_t>(params.size());
     for (int64_t i = 0; i < n; ++i) {
       py::array p = float_buffer(params[i], true, "params[" + std::to_string(i) + "]");
@@ -143,39 +132,20 @@ class OptimPlan {
 }  // namespace
 
 void register_optim(py::module_& m) {
-  py::class_<OptimPlan>(m, "OptimPlan",
-                        "One optimizer's parameters, state slots and hyper-parameters; step() "
-                        "updates all parameters in one native call (csrc/cpu/optim.cpp).")
-      .def(py::init([](const std::string& kind, py::list params, py::list slots,
-                       py::object decay, float clipnorm, float global_clipnorm,
-                       float clipvalue, float momentum, float rho, float beta1, float beta2,
-                       float epsilon, bool nesterov, bool centered, bool amsgrad) {
-             OptimArgs a;
-             a.clipnorm = clipnorm;
-             a.global_clipnorm = global_clipnorm;
-             a.clipvalue = clipvalue;
-             a.momentum = momentum;
-             a.rho = rho;
-             a.beta1 = beta1;
-             a.beta2 = beta2;
-             a.epsilon = epsilon;
-             a.nesterov = nesterov;
-             a.centered = centered;
-             a.amsgrad = amsgrad;
-             return std::make_unique<OptimPlan>(kind, params, slots, decay, a);
-           }),
-           py::arg("kind"), py::arg("params"), py::arg("slots"), py::arg("decay") = py::none(),
-           py::kw_only(), py::arg("clipnorm") = 0.f, py::arg("global_clipnorm") = 0.f,
-           py::arg("clipvalue") = 0.f, py::arg("momentum") = 0.f, py::arg("rho") = 0.9f,
-           py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-7f,
-           py::arg("nesterov") = false, py::arg("centered") = false,
-           py::arg("amsgrad") = false,
-           "params: float32 C-contiguous arrays updated in place; slots: one list of arrays "
-           "per state slot (sizes as params); decay: per-tensor weight decay (None = off).")
-      .def("step", &OptimPlan::step, py::arg("grads"), py::arg("lr"), py::arg("c1") = 0.f,
-           py::arg("c2") = 0.f, py::arg("c3") = 0.f,
-           "Applies one update with these gradients (read only) and learning rate; c1..c3 "
-           "are the step-dependent scalars of pykern/optim.h.")
+  py::class_<OptimPlan> cls(m, "OptimPlan",
+                            "One optimizer's parameters, state slots and hyper-parameters; "
+                            "step() updates all parameters in one native call "
+                            "(csrc/cpu/optim.cpp).");
+  def_optim_plan_init(
+      cls, kOp,
+      [](const std::string& kind, py::list params, py::list slots, py::object decay,
+         const OptimArgs& a) { return std::make_unique<OptimPlan>(kind, params, slots, decay, a); },
+      "params: float32 C-contiguous arrays updated in place; slots: one list of arrays "
+      "per state slot (sizes as params); decay: per-tensor weight decay (None = off).");
+  cls.def("step", &OptimPlan::step, py::arg("grads"), py::arg("lr"), py::arg("c1") = 0.f,
+          py::arg("c2") = 0.f, py::arg("c3") = 0.f,
+          "Applies one update with these gradients (read only) and learning rate; c1..c3 "
+          "are the step-dependent scalars of pykern/optim.h.")
       .def_property_readonly("count", &OptimPlan::count);
 }
 

@@ -13,6 +13,7 @@ void register_array(py::module_& m);
 void register_core(py::module_& m);
 void register_gemm(py::module_& m);
 void register_random(py::module_& m);
+void register_seq(py::module_& m);
 }  // namespace pykern::cuda
 
 PYBIND11_MODULE(_cuda, m) {
@@ -43,4 +44,5 @@ PYBIND11_MODULE(_cuda, m) {
   register_core(m);
   register_gemm(m);
   register_random(m);
+  register_seq(m);
 }

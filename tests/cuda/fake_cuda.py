@@ -286,9 +286,10 @@ def family_method(name):
     cpu = getattr(_CPU, name)
 
     def method(self, *args, **kwargs):
+        if name == "optimizer_plan":  # the decays are host floats (NumPy) on every device
+            kind, params, slots, decays = args
+            return _Plan(cpu(kind, _unwrap(params), _unwrap(slots), decays, **kwargs))
         out = cpu(*_unwrap(args), **{k: _unwrap(v) for k, v in kwargs.items()})
-        if name == "optimizer_plan":
-            return _Plan(out)
         return _rewrap(out)
     method.__name__ = name
     return method
