@@ -201,6 +201,8 @@ _VERIFIED = {}  # (path, size, mtime) -> hash: a big file is hashed once per pro
 
 
 def _hash_matches(path, file_hash):
+    if file_hash is None:  # published without a hash (MobileNet, MobileNetV2): any copy
+        return True
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, file_hash)
     if key not in _VERIFIED:
@@ -241,8 +243,9 @@ def imagenet_weights_path(spec):
             f"The ImageNet weights file {spec.fname!r} is not available:{found} It is in "
             f"neither {target_dir} nor {weights_dirs()[1]}, and downloading it from "
             f"{spec.origin} failed ({e}). Download that URL on a machine with network "
-            f"access and put the file in {target_dir} (or {weights_dirs()[1]}); "
-            f"its {_algorithm(spec.file_hash)} hash must be {spec.file_hash}.") from e
+            f"access and put the file in {target_dir} (or {weights_dirs()[1]})"
+            + ("." if spec.file_hash is None else
+               f"; its {_algorithm(spec.file_hash)} hash must be {spec.file_hash}.")) from e
     except ValueError as e:  # the download arrived but its hash was wrong
         raise ValueError(f"{e}.{found} Put a good copy of {spec.origin} in {target_dir}.") \
             from e
