@@ -38,7 +38,7 @@ __all__ = ["WeightFile", "WeightsUnavailableError", "published_files",
            "check_weights_argument", "obtain_input_shape", "image_input", "model_inputs",
            "batch_norm", "pooling_head",
            "validate_activation", "correct_pad", "weights_dirs", "imagenet_weights_path",
-           "load_weights", "BN_AXIS"]
+           "load_weights", "BN_AXIS", "make_divisible"]
 
 BN_AXIS = 3  # the channel axis of (N, H, W, C): pykern's applications are channels_last
 
@@ -194,6 +194,15 @@ def correct_pad(inputs, kernel_size):
     adjust = (1, 1) if size[0] is None else (1 - size[0] % 2, 1 - size[1] % 2)
     half = (kernel_size[0] // 2, kernel_size[1] // 2)
     return ((half[0] - adjust[0], half[0]), (half[1] - adjust[1], half[1]))
+
+
+def make_divisible(value, divisor=8, min_value=None):
+    """`value` rounded to the nearest multiple of `divisor` (at least min_value,
+    default divisor), rounded up instead where rounding down loses over 10%: Keras'
+    width rule of MobileNetV2/V3 and EfficientNet."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 # ------------------------------------------------------------------ weight files

@@ -4,7 +4,7 @@ import warnings
 
 from pykern import layers
 from pykern.applications import _common
-from pykern.applications._common import WeightFile, correct_pad
+from pykern.applications._common import WeightFile, correct_pad, make_divisible
 from pykern.applications.imagenet_utils import decode_predictions
 from pykern.applications.resnet_v2 import preprocess_input  # mode 'tf': x / 127.5 - 1
 from pykern.models import Model
@@ -47,14 +47,14 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
                           "be loaded as the default.", stacklevel=2)
     img_input = _common.image_input(input_tensor, input_shape)
 
-    x = layers.Conv2D(_make_divisible(32 * alpha, 8), 3, strides=2, padding="same",
+    x = layers.Conv2D(make_divisible(32 * alpha, 8), 3, strides=2, padding="same",
                       use_bias=False, name="Conv1")(img_input)
     x = _bn(x, "bn_Conv1")
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
     for block_id, (filters, stride, expansion) in enumerate(_BLOCKS):
-        x = _inverted_res_block(x, expansion, stride, _make_divisible(int(filters * alpha), 8),
+        x = _inverted_res_block(x, expansion, stride, make_divisible(int(filters * alpha), 8),
                                 block_id)
-    last_filters = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
+    last_filters = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
     x = layers.Conv2D(last_filters, 1, use_bias=False, name="Conv_1")(x)
     x = _bn(x, "Conv_1_bn")
     x = layers.ReLU(6.0, name="out_relu")(x)
@@ -113,11 +113,3 @@ def _inverted_res_block(inputs, expansion, stride, filters, block_id):
         return layers.Add(name=f"{prefix}add")([inputs, x])
     return x
 
-
-def _make_divisible(value, divisor, min_value=None):
-    """`value` rounded to the nearest multiple of `divisor` (at least min_value,
-    default divisor), rounded up instead where rounding down loses over 10%: Keras'
-    width rule for MobileNetV2/V3 and EfficientNet."""
-    min_value = divisor if min_value is None else min_value
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
