@@ -66,7 +66,7 @@ def MobileNetV3(blocks, last_point_ch, input_shape=None, alpha=1.0, model_type="
         if (not minimalistic and alpha not in (0.75, 1.0)) or (minimalistic and alpha != 1.0):
             raise ValueError("If imagenet weights are being loaded, alpha can be one of "
                              "`0.75`, `1.0` for non minimalistic or `1.0` for minimalistic "
-                             "only.")
+                             f"only. Received alpha={alpha}")
         if rows != cols or rows != 224:
             warnings.warn("`input_shape` is undefined or non-square, or `rows` is not 224. "
                           "Weights for input shape (224, 224) will be loaded as the default.",
