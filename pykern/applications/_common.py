@@ -38,7 +38,7 @@ __all__ = ["WeightFile", "WeightsUnavailableError", "published_files",
            "check_weights_argument", "obtain_input_shape", "image_input", "model_inputs",
            "batch_norm", "pooling_head",
            "validate_activation", "correct_pad", "weights_dirs", "imagenet_weights_path",
-           "load_weights", "BN_AXIS", "make_divisible"]
+           "load_weights", "BN_AXIS", "make_divisible", "classifier_head", "published_rows"]
 
 BN_AXIS = 3  # the channel axis of (N, H, W, C): pykern's applications are channels_last
 
@@ -182,6 +182,26 @@ def pooling_head(x, pooling, names=(None, None)):
     if pooling == "max":
         return layers.GlobalMaxPooling2D(name=names[1])(x)
     return x
+
+
+def classifier_head(x, classes, classifier_activation, weights, pool_name="avg_pool"):
+    """Keras' usual classifier: GlobalAveragePooling2D (`pool_name`), then the Dense
+    'predictions' layer with `classes` units."""
+    x = layers.GlobalAveragePooling2D(name=pool_name)(x)
+    validate_activation(classifier_activation, weights)
+    return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
+def published_rows(rows, cols, sizes):
+    """The side of the ImageNet file to load for an (rows, cols) input: `rows` when
+    the input is square and one of the published `sizes`, else 224 with Keras'
+    warning (MobileNet, MobileNetV2)."""
+    if rows == cols and rows in sizes:
+        return rows
+    warnings.warn(f"`input_shape` is undefined or non-square, or `rows` is not in "
+                  f"{list(sizes)}. Weights for input shape (224, 224) will be loaded as the "
+                  f"default.", stacklevel=3)
+    return 224
 
 
 def correct_pad(inputs, kernel_size):

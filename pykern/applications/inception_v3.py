@@ -39,12 +39,8 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     for i in range(2):
         x = _block8(x, i)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        _common.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = _common.pooling_head(x, pooling)
+    x = (_common.classifier_head(x, classes, classifier_activation, weights) if include_top
+         else _common.pooling_head(x, pooling))
 
     model = Model(_common.model_inputs(input_tensor, img_input), x, name=name)
     _common.load_weights(model, weights, WEIGHT_FILES["top" if include_top else "notop"])

@@ -1,7 +1,5 @@
 """MobileNet (v1): depthwise-separable blocks, width `alpha`, depthwise
 `depth_multiplier`; Keras' layer names (conv1, conv_dw_<i>, conv_pw_<i>, ...)."""
-import warnings
-
 from pykern import layers
 from pykern.applications import _common
 from pykern.applications._common import WeightFile
@@ -42,11 +40,7 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
         if alpha not in _ALPHA_TEXT:
             raise ValueError("If imagenet weights are being loaded, alpha can be one of "
                              f"`0.25`, `0.50`, `0.75` or `1.0` only.  Received alpha={alpha}")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in "
-                          "[128, 160, 192, 224]. Weights for input shape (224, 224) will be "
-                          "loaded as the default.", stacklevel=2)
+        rows = _common.published_rows(rows, cols, _SIZES)
     img_input = _common.image_input(input_tensor, input_shape)
 
     x = layers.Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False,

@@ -1,7 +1,5 @@
 """MobileNetV2: inverted residual blocks with linear bottlenecks, width `alpha`;
 Keras' layer names (Conv1, block_<i>_expand, expanded_conv_depthwise, ...)."""
-import warnings
-
 from pykern import layers
 from pykern.applications import _common
 from pykern.applications._common import WeightFile, correct_pad, make_divisible
@@ -40,11 +38,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
             raise ValueError("If imagenet weights are being loaded, alpha must be one of "
                              "`0.35`, `0.50`, `0.75`, `1.0`, `1.3` or `1.4` only; Received "
                              f"`alpha={alpha}`")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in "
-                          "[96, 128, 160, 192, 224]. Weights for input shape (224, 224) will "
-                          "be loaded as the default.", stacklevel=2)
+        rows = _common.published_rows(rows, cols, _SIZES)
     img_input = _common.image_input(input_tensor, input_shape)
 
     x = layers.Conv2D(make_divisible(32 * alpha, 8), 3, strides=2, padding="same",
@@ -59,12 +53,8 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     x = _bn(x, "Conv_1_bn")
     x = layers.ReLU(6.0, name="out_relu")(x)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D()(x)
-        _common.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = _common.pooling_head(x, pooling)
+    x = (_common.classifier_head(x, classes, classifier_activation, weights, pool_name=None)
+         if include_top else _common.pooling_head(x, pooling))
 
     model = Model(_common.model_inputs(input_tensor, img_input), x,
                   name=name or f"mobilenetv2_{alpha:0.2f}_{rows}")

@@ -42,12 +42,8 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = _sepconv_bn(x, 2048, "block14_sepconv2")
     x = layers.Activation("relu", name="block14_sepconv2_act")(x)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        _common.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = _common.pooling_head(x, pooling)
+    x = (_common.classifier_head(x, classes, classifier_activation, weights) if include_top
+         else _common.pooling_head(x, pooling))
 
     model = Model(_common.model_inputs(input_tensor, img_input), x, name=name)
     _common.load_weights(model, weights, WEIGHT_FILES["top" if include_top else "notop"])
