@@ -13,8 +13,6 @@ says so, and the recipe runs the same way.
 The base is called with training=False, so its BatchNormalization layers use
 their moving statistics in both phases and are never updated, as in Keras 3
 (a frozen BatchNormalization layer always runs in inference mode).
-
-Keras code: replace `import pykern as keras` by `import keras` and it runs unchanged.
 """
 import time
 

@@ -47,12 +47,13 @@ from pykern.layers import Input, InputLayer, Layer
 from pykern import models
 from pykern.models import Model, Sequential
 from pykern import callbacks, distribution, losses, metrics, optimizers
-from pykern import datasets, preprocessing
+from pykern import applications, datasets, preprocessing
 
 __version__ = "0.1.0"
 
 __all__ = ["config", "ops", "backend", "GradientTape", "Variable", "Tensor", "no_grad", "device",
            "activations", "constraints", "initializers", "regularizers", "utils", "layers",
            "Input", "InputLayer", "Layer", "models", "Model", "Sequential", "callbacks",
-           "losses", "metrics", "optimizers", "datasets", "preprocessing", "distribution",
+           "losses", "metrics", "optimizers", "applications", "datasets", "preprocessing",
+           "distribution",
            "__version__"]

@@ -105,6 +105,13 @@ def _images(name, shape, n=2, seed=1):
     return getattr(applications, _MODULES[name]).preprocess_input(x)
 
 
+def _image_shape(kwargs):
+    """The model's input shape, or 32x32 where the model takes any size."""
+    if kwargs.get("input_shape"):
+        return kwargs["input_shape"]
+    return (224, 224, 3) if kwargs.get("include_top", True) else (32, 32, 3)
+
+
 def _assert_same_predictions(ours, theirs):
     """Relative agreement 1e-4, measured against the largest output."""
     ours, theirs = np.asarray(ours), np.asarray(theirs)
@@ -130,7 +137,7 @@ def test_architecture_summary_and_keras3_weights_equal_keras(keras, sessions, tm
     ours = getattr(applications, name)(weights=path, **kwargs)
     assert _structure(ours) == _structure(theirs)
     assert _summary_text(ours) == _summary_text(theirs)
-    x = _images(name, kwargs.get("input_shape") or (32, 32, 3))
+    x = _images(name, _image_shape(kwargs))
     _assert_same_predictions(ours.predict(x, verbose=0), theirs(x, training=False))
 
 
@@ -171,7 +178,7 @@ def test_keras2_legacy_weight_file_loads_and_predicts_the_same(tf_keras, tmp_pat
     path = str(tmp_path / f"{name}.h5")
     theirs.save_weights(path)
     ours = getattr(applications, name)(weights=path, **kwargs)
-    x = _images(name, kwargs.get("input_shape", (224, 224, 3)))
+    x = _images(name, _image_shape(kwargs))
     _assert_same_predictions(ours.predict(x, verbose=0), theirs(x, training=False))
 
 
@@ -325,6 +332,14 @@ def test_pretrained_classifier_activation_must_be_softmax_or_none(tmp_path):
     with pytest.raises(ValueError, match="Only `None` and `softmax` activations"):
         applications.DenseNet121(weights=str(path), input_shape=(32, 32, 3),
                                  classifier_activation="relu")
+
+
+@pytest.mark.parametrize("size", [(224, 224), (225, 31), (None, None)])
+@pytest.mark.parametrize("kernel_size", [3, (5, 3)])
+def test_correct_pad_equals_keras(keras, size, kernel_size):
+    theirs = keras.src.applications.imagenet_utils.correct_pad(
+        keras.Input(size + (3,)), kernel_size)
+    assert _common.correct_pad(pykern.Input(size + (3,)), kernel_size) == theirs
 
 
 # ------------------------------------------------------------------ preprocess / decode

@@ -218,9 +218,11 @@ def test_imagenet_weights_ask_for_the_file_keras_publishes(keras, sessions, monk
         return "weights.h5"
     monkeypatch.setattr(importlib.import_module("keras.src.utils.file_utils"), "get_file",
                         get_file)
+    def load_weights(model, weights, spec):
+        asked.append(tuple(spec))
+        return model
     monkeypatch.setattr(keras.Model, "load_weights", lambda self, path: None)
-    monkeypatch.setattr(_common, "load_weights", lambda model, weights, spec:
-                        asked.append(tuple(spec)))
+    monkeypatch.setattr(_common, "load_weights", load_weights)
     theirs, their_warnings = _with_user_warnings(_keras_app(keras, name), **kwargs)
     keras.backend.clear_session()
     pykern.backend.clear_session()

@@ -10,13 +10,13 @@ example):
                                      require_flatten=include_top, weights=weights)
     img_input = image_input(input_tensor, input_shape)
     x = ... layers with Keras' names ...
-    if include_top:
-        validate_activation(classifier_activation, weights)
-        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = pooling_head(x, pooling, names=("avg_pool", "max_pool"))
-    model = Functional(model_inputs(input_tensor, img_input), x, name=name)
-    load_weights(model, weights, FILES["top" if include_top else "notop"])
+    x = classifier_top(x, include_top, pooling, classes, classifier_activation, weights)
+    return make_model(input_tensor, img_input, x, name, weights,
+                      FILES["top" if include_top else "notop"])
+
+(classifier_top is the common avg_pool + predictions ending; a family with another
+classifier, such as VGG's, writes its own and calls validate_activation and
+pooling_head itself.)
 
 Weight files (`WeightFile(fname, origin, file_hash)`) are Keras' own: the same
 file name, URL and hash as the installed Keras release uses. `weights="imagenet"`
@@ -25,6 +25,16 @@ Keras' cache $KERAS_HOME/models (default ~/.keras/models, read only), and uses
 the first copy whose hash matches; otherwise it downloads `origin` into pykern's
 folder (to a temporary name, hash-checked, then renamed). Offline it raises
 WeightsUnavailableError naming the file, the URL and the folder to put it in.
+
+The published files are Keras 2 weight files in the legacy HDF5 layout (root
+attribute `layer_names`, per-layer `weight_names`). model.load_weights reads them
+as Keras does, by topology: the model's layers that have weights are paired in
+order with the file's layers that list weights, and each layer's arrays in order
+with shape checks. Layer names need not agree (the DenseNet files call the stem
+'conv1/conv', Keras 3 'conv1_conv'), so an architecture must create its weighted
+layers in Keras' `model.layers` order with Keras' weight order; the tests check
+that against files tf_keras writes (tests/test_applications.py: add a model to
+_MODULES and to the parametrize tables).
 """
 import collections
 import os
@@ -32,13 +42,14 @@ import warnings
 
 from pykern import activations, layers
 from pykern.backend import is_keras_tensor
+from pykern.models.functional import Functional
 from pykern.utils import file_utils
 
 __all__ = ["WeightFile", "WeightsUnavailableError", "published_files",
-           "check_weights_argument", "obtain_input_shape", "image_input", "model_inputs",
-           "batch_norm", "pooling_head",
-           "validate_activation", "correct_pad", "weights_dirs", "imagenet_weights_path",
-           "load_weights", "BN_AXIS", "make_divisible", "classifier_head", "published_rows"]
+           "check_weights_argument", "obtain_input_shape", "validate_activation",
+           "image_input", "model_inputs", "batch_norm", "pooling_head", "classifier_top",
+           "correct_pad", "make_model", "make_divisible", "published_rows",
+           "weights_dirs", "imagenet_weights_path", "load_weights", "BN_AXIS"]
 
 BN_AXIS = 3  # the channel axis of (N, H, W, C): pykern's applications are channels_last
 
@@ -184,12 +195,24 @@ def pooling_head(x, pooling, names=(None, None)):
     return x
 
 
-def classifier_head(x, classes, classifier_activation, weights, pool_name="avg_pool"):
-    """Keras' usual classifier: GlobalAveragePooling2D (`pool_name`), then the Dense
-    'predictions' layer with `classes` units."""
-    x = layers.GlobalAveragePooling2D(name=pool_name)(x)
+def classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                   top_pool="avg_pool", pool_names=("avg_pool", "max_pool")):
+    """The usual end of a network: with the classifier, global average pooling
+    `top_pool` and the Dense `predictions` (activation checked against the
+    weights); without it, pooling_head with `pool_names`. (InceptionV3, Xception
+    and MobileNetV2 leave some of these poolings to automatic names: None.)"""
+    if not include_top:
+        return pooling_head(x, pooling, names=pool_names)
+    x = layers.GlobalAveragePooling2D(name=top_pool)(x)
     validate_activation(classifier_activation, weights)
     return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
+def make_model(input_tensor, img_input, outputs, name, weights, weight_file):
+    """The Functional model from the image input (or the Inputs behind
+    input_tensor) to `outputs`, with `weights` loaded (see load_weights)."""
+    model = Functional(model_inputs(input_tensor, img_input), outputs, name=name)
+    return load_weights(model, weights, weight_file)
 
 
 def published_rows(rows, cols, sizes):

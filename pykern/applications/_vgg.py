@@ -5,7 +5,6 @@ ReLU Dense layers (fc1, fc2) and `predictions`. VGG16 and VGG19 differ only in
 the number of convolutions per block."""
 from pykern import layers
 from pykern.applications import _common
-from pykern.models.functional import Functional
 
 _WIDTHS = (64, 128, 256, 512, 512)
 
@@ -32,5 +31,5 @@ def vgg(convs_per_block, weight_files, include_top, weights, input_tensor, input
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = _common.pooling_head(x, pooling)  # Keras leaves these two unnamed
-    model = Functional(_common.model_inputs(input_tensor, img_input), x, name=name)
-    return _common.load_weights(model, weights, weight_files["top" if include_top else "notop"])
+    return _common.make_model(input_tensor, img_input, x, name, weights,
+                              weight_files["top" if include_top else "notop"])

@@ -11,7 +11,6 @@ from pykern import layers
 from pykern.applications import _common
 from pykern.applications._common import BN_AXIS
 from pykern.applications.imagenet_utils import decode_predictions, preprocess_input as _pre
-from pykern.models.functional import Functional
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "preprocess_input",
            "decode_predictions"]
@@ -75,15 +74,10 @@ def densenet(blocks, weights_name, include_top, weights, input_tensor, input_sha
             x = transition_block(x, 0.5, name=f"pool{stage}")
     x = _common.batch_norm("bn")(x)
     x = layers.Activation("relu", name="relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        _common.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = _common.pooling_head(x, pooling, names=("avg_pool", "max_pool"))
-    model = Functional(_common.model_inputs(input_tensor, img_input), x, name=name)
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights)
     files = WEIGHT_FILES[weights_name]
-    return _common.load_weights(model, weights, files["top" if include_top else "notop"])
+    return _common.make_model(input_tensor, img_input, x, name, weights,
+                              files["top" if include_top else "notop"])
 
 
 def DenseNet121(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,

@@ -10,7 +10,6 @@ from pykern import layers
 from pykern.applications import _common
 from pykern.applications._common import BN_AXIS, WeightFile, correct_pad, make_divisible
 from pykern.applications.imagenet_utils import decode_predictions
-from pykern.models import Model
 
 __all__ = ["EfficientNet", "EfficientNetB0", "EfficientNetB1", "EfficientNetB2",
            "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
@@ -108,15 +107,12 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
     else:
         x = _common.pooling_head(x, pooling, names=("avg_pool", "max_pool"))
 
-    model = Model(_common.model_inputs(input_tensor, img_input), x, name=name)
+    spec = None
     if weights == "imagenet":
         fname = name + (".h5" if include_top else "_notop.h5")
         spec = WeightFile(fname, BASE_WEIGHTS_PATH + fname,
                           WEIGHTS_HASHES[weights_name][0 if include_top else 1])
-        _common.load_weights(model, weights, spec)
-    else:
-        _common.load_weights(model, weights, None)
-    return model
+    return _common.make_model(input_tensor, img_input, x, name, weights, spec)
 
 
 def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, filters_out=16,

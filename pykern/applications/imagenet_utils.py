@@ -19,6 +19,7 @@ import json
 import numpy as np
 
 from pykern import ops
+from pykern.applications._common import WeightFile, imagenet_weights_path
 from pykern.backend import floatx
 from pykern.backend.keras_tensor import KerasTensor
 
@@ -112,7 +113,6 @@ def _preprocess_tensor(x, data_format, mode):
 
 def _load_class_index():
     """The class index: pykern's cache, then Keras' (~/.keras/models), else a download."""
-    from pykern.applications._common import WeightFile, imagenet_weights_path
     global _class_index
     if _class_index is None:
         path = imagenet_weights_path(WeightFile(*CLASS_INDEX_FILE))

@@ -4,7 +4,6 @@ from pykern import layers
 from pykern.applications import _common
 from pykern.applications.imagenet_utils import decode_predictions
 from pykern.applications.resnet_v2 import preprocess_input  # mode 'tf': x / 127.5 - 1
-from pykern.models import Model
 
 __all__ = ["InceptionV3", "preprocess_input", "decode_predictions"]
 
@@ -39,12 +38,10 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     for i in range(2):
         x = _block8(x, i)
 
-    x = (_common.classifier_head(x, classes, classifier_activation, weights) if include_top
-         else _common.pooling_head(x, pooling))
-
-    model = Model(_common.model_inputs(input_tensor, img_input), x, name=name)
-    _common.load_weights(model, weights, WEIGHT_FILES["top" if include_top else "notop"])
-    return model
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                               pool_names=(None, None))
+    return _common.make_model(input_tensor, img_input, x, name, weights,
+                              WEIGHT_FILES["top" if include_top else "notop"])
 
 
 def conv2d_bn(x, filters, num_row, num_col, padding="same", strides=(1, 1), name=None):

@@ -5,7 +5,6 @@ from pykern.applications import _common
 from pykern.applications._common import WeightFile
 from pykern.applications.imagenet_utils import decode_predictions
 from pykern.applications.resnet_v2 import preprocess_input  # mode 'tf': x / 127.5 - 1
-from pykern.models import Model
 
 __all__ = ["MobileNet", "preprocess_input", "decode_predictions"]
 
@@ -60,12 +59,10 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
     else:
         x = _common.pooling_head(x, pooling)
 
-    model = Model(_common.model_inputs(input_tensor, img_input), x,
-                  name=name or f"mobilenet_{alpha:0.2f}_{rows}")
     fname = f"mobilenet_{_ALPHA_TEXT.get(alpha)}_{rows}_tf{'' if include_top else '_no_top'}.h5"
     # Keras publishes the MobileNet files without a hash
-    _common.load_weights(model, weights, WeightFile(fname, BASE_WEIGHT_PATH + fname, None))
-    return model
+    return _common.make_model(input_tensor, img_input, x, name or f"mobilenet_{alpha:0.2f}_{rows}",
+                              weights, WeightFile(fname, BASE_WEIGHT_PATH + fname, None))
 
 
 def _depthwise_conv_block(x, filters, depth_multiplier, strides, block_id):

@@ -5,7 +5,6 @@ from pykern.applications import _common
 from pykern.applications._common import WeightFile, correct_pad, make_divisible
 from pykern.applications.imagenet_utils import decode_predictions
 from pykern.applications.resnet_v2 import preprocess_input  # mode 'tf': x / 127.5 - 1
-from pykern.models import Model
 
 __all__ = ["MobileNetV2", "preprocess_input", "decode_predictions"]
 
@@ -53,16 +52,15 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     x = _bn(x, "Conv_1_bn")
     x = layers.ReLU(6.0, name="out_relu")(x)
 
-    x = (_common.classifier_head(x, classes, classifier_activation, weights, pool_name=None)
-         if include_top else _common.pooling_head(x, pooling))
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                               top_pool=None, pool_names=(None, None))
 
-    model = Model(_common.model_inputs(input_tensor, img_input), x,
-                  name=name or f"mobilenetv2_{alpha:0.2f}_{rows}")
     fname = (f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}"
              f"{'' if include_top else '_no_top'}.h5")
     # Keras publishes the MobileNetV2 files without a hash
-    _common.load_weights(model, weights, WeightFile(fname, BASE_WEIGHT_PATH + fname, None))
-    return model
+    return _common.make_model(input_tensor, img_input, x,
+                              name or f"mobilenetv2_{alpha:0.2f}_{rows}", weights,
+                              WeightFile(fname, BASE_WEIGHT_PATH + fname, None))
 
 
 def _square_size(shape):

@@ -9,7 +9,6 @@ from pykern import layers
 from pykern.applications import _common
 from pykern.applications._common import make_divisible
 from pykern.applications.imagenet_utils import decode_predictions
-from pykern.models import Model
 
 __all__ = ["MobileNetV3Small", "MobileNetV3Large", "preprocess_input", "decode_predictions"]
 
@@ -104,7 +103,6 @@ def MobileNetV3(blocks, last_point_ch, input_shape=None, alpha=1.0, model_type="
     else:
         x = _common.pooling_head(x, pooling, names=("avg_pool", "max_pool"))
 
-    model = Model(_common.model_inputs(input_tensor, img_input), x, name=name)
     spec = None
     if weights == "imagenet":
         key = f"{model_type}{'_minimalistic' if minimalistic else ''}_224_{alpha}_float"
@@ -112,8 +110,7 @@ def MobileNetV3(blocks, last_point_ch, input_shape=None, alpha=1.0, model_type="
                  f"weights_mobilenet_v3_{key}_no_top_v2.h5")
         spec = _common.WeightFile(fname, BASE_WEIGHT_PATH + fname,
                                   WEIGHTS_HASHES[key][0 if include_top else 1])
-    _common.load_weights(model, weights, spec)
-    return model
+    return _common.make_model(input_tensor, img_input, x, name, weights, spec)
 
 
 def _variant(model_type, blocks, last_point_ch):

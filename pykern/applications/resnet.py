@@ -11,7 +11,6 @@ ends with `post_bn` / `post_relu`.
 from pykern import layers
 from pykern.applications import _common
 from pykern.applications.imagenet_utils import decode_predictions, preprocess_input as _pre
-from pykern.models.functional import Functional
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "preprocess_input", "decode_predictions"]
 
@@ -111,15 +110,10 @@ def resnet(stack_fn, preact, use_bias, weights_name, include_top, weights, input
     if preact:
         x = _common.batch_norm("post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        _common.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = _common.pooling_head(x, pooling, names=("avg_pool", "max_pool"))
-    model = Functional(_common.model_inputs(input_tensor, img_input), x, name=name)
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights)
     files = WEIGHT_FILES[weights_name]
-    return _common.load_weights(model, weights, files["top" if include_top else "notop"])
+    return _common.make_model(input_tensor, img_input, x, name, weights,
+                              files["top" if include_top else "notop"])
 
 
 def _v1_stacks(depths):

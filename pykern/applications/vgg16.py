@@ -1,19 +1,13 @@
 """keras.applications.vgg16: VGG16, its preprocess_input ('caffe') and decode_predictions."""
 from pykern.applications import _vgg
-from pykern.applications._common import WeightFile
+from pykern.applications._common import published_files
 from pykern.applications.imagenet_utils import decode_predictions, preprocess_input as _pre
 
 __all__ = ["VGG16", "preprocess_input", "decode_predictions"]
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-WEIGHT_FILES = {
-    "top": WeightFile("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                      _BASE + "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                      "64373286793e3c8b2b4e3219cbf3544b"),
-    "notop": WeightFile("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                        _BASE + "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                        "6d6bbae143d832006294945121d1f1fc"),
-}
+WEIGHT_FILES = published_files(_BASE, "vgg16", ("64373286793e3c8b2b4e3219cbf3544b",
+                                                  "6d6bbae143d832006294945121d1f1fc"))
 
 
 def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,

@@ -1,19 +1,13 @@
 """keras.applications.vgg19: VGG19, its preprocess_input ('caffe') and decode_predictions."""
 from pykern.applications import _vgg
-from pykern.applications._common import WeightFile
+from pykern.applications._common import published_files
 from pykern.applications.imagenet_utils import decode_predictions, preprocess_input as _pre
 
 __all__ = ["VGG19", "preprocess_input", "decode_predictions"]
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
-WEIGHT_FILES = {
-    "top": WeightFile("vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-                      _BASE + "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-                      "cbe5617147190e668d6c5d5026f83318"),
-    "notop": WeightFile("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                        _BASE + "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                        "253f8cb515780f3b799900260a226db6"),
-}
+WEIGHT_FILES = published_files(_BASE, "vgg19", ("cbe5617147190e668d6c5d5026f83318",
+                                                  "253f8cb515780f3b799900260a226db6"))
 
 
 def VGG19(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,

@@ -4,7 +4,6 @@ from pykern import layers
 from pykern.applications import _common
 from pykern.applications.imagenet_utils import decode_predictions
 from pykern.applications.resnet_v2 import preprocess_input  # mode 'tf': x / 127.5 - 1
-from pykern.models import Model
 
 __all__ = ["Xception", "preprocess_input", "decode_predictions"]
 
@@ -42,12 +41,10 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = _sepconv_bn(x, 2048, "block14_sepconv2")
     x = layers.Activation("relu", name="block14_sepconv2_act")(x)
 
-    x = (_common.classifier_head(x, classes, classifier_activation, weights) if include_top
-         else _common.pooling_head(x, pooling))
-
-    model = Model(_common.model_inputs(input_tensor, img_input), x, name=name)
-    _common.load_weights(model, weights, WEIGHT_FILES["top" if include_top else "notop"])
-    return model
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                               pool_names=(None, None))
+    return _common.make_model(input_tensor, img_input, x, name, weights,
+                              WEIGHT_FILES["top" if include_top else "notop"])
 
 
 def _sepconv_bn(x, filters, name, act_before=False):
