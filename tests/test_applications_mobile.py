@@ -97,16 +97,22 @@ def _randomized_and_saved(theirs, path):
     return path
 
 
-@pytest.mark.parametrize("name,kwargs", CASES, ids=[c[0] for c in CASES])
-def test_architecture_summary_and_keras3_weights_equal_keras(keras, sessions, tmp_path, name,
-                                                             kwargs):
-    kwargs = dict(kwargs, input_shape=_shape(name, kwargs))
+def _same_architecture_then_loaded(keras, tmp_path, name, kwargs):
+    """Keras' and our model built alike have the same structure and summary; then
+    (Keras' model, ours loaded from Keras' .weights.h5 with random statistics)."""
     theirs = _keras_app(keras, name)(weights=None, **kwargs)
     ours = getattr(applications, name)(weights=None, **kwargs)
     assert _structure(ours) == _structure(theirs)
     assert _summary_text(ours) == _summary_text(theirs)
     path = _randomized_and_saved(theirs, str(tmp_path / f"{name}.weights.h5"))
-    ours = getattr(applications, name)(weights=path, **kwargs)
+    return theirs, getattr(applications, name)(weights=path, **kwargs)
+
+
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[c[0] for c in CASES])
+def test_architecture_summary_and_keras3_weights_equal_keras(keras, sessions, tmp_path, name,
+                                                             kwargs):
+    kwargs = dict(kwargs, input_shape=_shape(name, kwargs))
+    theirs, ours = _same_architecture_then_loaded(keras, tmp_path, name, kwargs)
     _assert_layers_match(keras, theirs, ours, _images(name, kwargs["input_shape"]))
 
 
@@ -175,13 +181,9 @@ def test_efficientnet_at_full_size_equals_keras(keras, sessions, tmp_path, b):
     1e-4 by block 5 (every layer agrees to 1e-6..2e-5 at 64 x 64); batch statistics
     keep each block's output near unit scale."""
     name = f"EfficientNetB{b}"
-    kwargs = dict(classifier_activation=None)  # logits: a saturated softmax hides them
-    theirs = _keras_app(keras, name)(weights=None, **kwargs)
-    ours = getattr(applications, name)(weights=None, **kwargs)
-    assert _structure(ours) == _structure(theirs)
-    assert _summary_text(ours) == _summary_text(theirs)
-    path = _randomized_and_saved(theirs, str(tmp_path / f"{name}.weights.h5"))
-    ours = getattr(applications, name)(weights=path, **kwargs)
+    # logits: a saturated softmax would hide them
+    theirs, ours = _same_architecture_then_loaded(keras, tmp_path, name,
+                                                  dict(classifier_activation=None))
     for layer in theirs.layers + ours.layers:
         if type(layer).__name__ == "Dropout":
             layer.rate = 0.0
