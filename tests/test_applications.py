@@ -91,9 +91,9 @@ def _randomize_statistics(model, seed=0):
     values = []
     for v in model.weights:
         w = np.asarray(v.numpy())
-        if any(k in v.name for k in ("gamma", "moving_variance")):
+        if any(k in v.name for k in ("gamma", "variance")):  # also Normalization's
             w = rng.uniform(0.5, 1.5, w.shape)
-        elif any(k in v.name for k in ("beta", "moving_mean", "bias")):
+        elif any(k in v.name for k in ("beta", "mean", "bias")):
             w = rng.normal(0.0, 0.1, w.shape)
         values.append(w.astype(np.float32))
     model.set_weights(values)

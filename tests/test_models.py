@@ -116,6 +116,15 @@ def test_summary_with_frozen_layer_counts_non_trainable(keras):
     assert "Non-trainable params: 56 (224.00 B)" in ours  # h1: 6*8 + 8
 
 
+def test_summary_sizes_an_int64_counter_at_8_bytes(keras):
+    def build(L, M):  # Normalization's `count` is an int64 scalar
+        inputs = L.Input((3,))
+        return M.Model(inputs, L.Dense(2)(L.Normalization()(inputs)), name="norm")
+    ours = _capture_summary(build(layers, pykern))
+    assert ours == _capture_summary(build(keras.layers, keras))
+    assert "Non-trainable params: 7 (32.00 B)" in ours  # mean, variance: 3 float32 each
+
+
 def _conv_zoo(L, M):
     """Every convolution, pooling and normalization layer kind: 1-D and 3-D, grouped,
     transposed, channels_first, BatchNormalization without beta."""

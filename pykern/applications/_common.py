@@ -48,7 +48,7 @@ from pykern.utils import file_utils
 __all__ = ["WeightFile", "WeightsUnavailableError", "published_files",
            "check_weights_argument", "obtain_input_shape", "validate_activation",
            "image_input", "model_inputs", "batch_norm", "pooling_head", "classifier_top",
-           "correct_pad", "make_model",
+           "correct_pad", "make_model", "make_divisible", "published_rows",
            "weights_dirs", "imagenet_weights_path", "load_weights", "BN_AXIS"]
 
 BN_AXIS = 3  # the channel axis of (N, H, W, C): pykern's applications are channels_last
@@ -195,13 +195,15 @@ def pooling_head(x, pooling, names=(None, None)):
     return x
 
 
-def classifier_top(x, include_top, pooling, classes, classifier_activation, weights):
+def classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                   top_pool="avg_pool", pool_names=("avg_pool", "max_pool")):
     """The usual end of a network: with the classifier, global average pooling
-    `avg_pool` and the Dense `predictions` (activation checked against the
-    weights); without it, pooling_head with the names avg_pool / max_pool."""
+    `top_pool` and the Dense `predictions` (activation checked against the
+    weights); without it, pooling_head with `pool_names`. (InceptionV3, Xception
+    and MobileNetV2 leave some of these poolings to automatic names: None.)"""
     if not include_top:
-        return pooling_head(x, pooling, names=("avg_pool", "max_pool"))
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        return pooling_head(x, pooling, names=pool_names)
+    x = layers.GlobalAveragePooling2D(name=top_pool)(x)
     validate_activation(classifier_activation, weights)
     return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
 
@@ -211,6 +213,18 @@ def make_model(input_tensor, img_input, outputs, name, weights, weight_file):
     input_tensor) to `outputs`, with `weights` loaded (see load_weights)."""
     model = Functional(model_inputs(input_tensor, img_input), outputs, name=name)
     return load_weights(model, weights, weight_file)
+
+
+def published_rows(rows, cols, sizes):
+    """The side of the ImageNet file to load for an (rows, cols) input: `rows` when
+    the input is square and one of the published `sizes`, else 224 with Keras'
+    warning (MobileNet, MobileNetV2)."""
+    if rows == cols and rows in sizes:
+        return rows
+    warnings.warn(f"`input_shape` is undefined or non-square, or `rows` is not in "
+                  f"{list(sizes)}. Weights for input shape (224, 224) will be loaded as the "
+                  f"default.", stacklevel=3)
+    return 224
 
 
 def correct_pad(inputs, kernel_size):
@@ -225,11 +239,22 @@ def correct_pad(inputs, kernel_size):
     return ((half[0] - adjust[0], half[0]), (half[1] - adjust[1], half[1]))
 
 
+def make_divisible(value, divisor=8, min_value=None):
+    """`value` rounded to the nearest multiple of `divisor` (at least min_value,
+    default divisor), rounded up instead where rounding down loses over 10%: Keras'
+    width rule of MobileNetV2/V3 and EfficientNet."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
 # ------------------------------------------------------------------ weight files
 _VERIFIED = {}  # (path, size, mtime) -> hash: a big file is hashed once per process
 
 
 def _hash_matches(path, file_hash):
+    if file_hash is None:  # published without a hash (MobileNet, MobileNetV2): any copy
+        return True
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, file_hash)
     if key not in _VERIFIED:
@@ -270,8 +295,9 @@ def imagenet_weights_path(spec):
             f"The ImageNet weights file {spec.fname!r} is not available:{found} It is in "
             f"neither {target_dir} nor {weights_dirs()[1]}, and downloading it from "
             f"{spec.origin} failed ({e}). Download that URL on a machine with network "
-            f"access and put the file in {target_dir} (or {weights_dirs()[1]}); "
-            f"its {_algorithm(spec.file_hash)} hash must be {spec.file_hash}.") from e
+            f"access and put the file in {target_dir} (or {weights_dirs()[1]})"
+            + ("." if spec.file_hash is None else
+               f"; its {_algorithm(spec.file_hash)} hash must be {spec.file_hash}.")) from e
     except ValueError as e:  # the download arrived but its hash was wrong
         raise ValueError(f"{e}.{found} Put a good copy of {spec.origin} in {target_dir}.") \
             from e

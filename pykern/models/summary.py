@@ -23,6 +23,13 @@ def _count(weights):
     return int(sum(int(np.prod(w.shape)) for w in unique))
 
 
+def _bytes(weights):
+    """Memory of the variables at their own dtypes (an int64 counter is 8 bytes),
+    as Keras' footer sizes them."""
+    unique = {id(w): w for w in weights}.values()
+    return int(sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in unique))
+
+
 def _format_shape(layer):
     """The output shape of the layer's last symbolic call, else the shape computed
     from the input it was built on (Keras' two sources), else '?'."""
@@ -210,15 +217,17 @@ def print_summary(model, line_length=None, positions=None, print_fn=None,
     opt_vars = list(getattr(optimizer, "variables", []) or []) if getattr(
         optimizer, "built", False) else []
     opt_count = _count(opt_vars)
-    opt_bytes = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in opt_vars)
+    opt_bytes = _bytes(opt_vars)
+    trainable_bytes = _bytes(model.trainable_weights)
+    non_trainable_bytes = _bytes(model.non_trainable_weights)
     lines = [f'Model: "{model.name}"']
     lines += _render_table(header, rows, widths, alignment)
-    total_bytes = 4 * (trainable + non_trainable) + opt_bytes
+    total_bytes = trainable_bytes + non_trainable_bytes + opt_bytes
     lines.append(f" Total params: {trainable + non_trainable + opt_count:,} "
                  f"({readable_memory_size(total_bytes)})")
-    lines.append(f" Trainable params: {trainable:,} ({readable_memory_size(4 * trainable)})")
+    lines.append(f" Trainable params: {trainable:,} ({readable_memory_size(trainable_bytes)})")
     lines.append(f" Non-trainable params: {non_trainable:,} "
-                 f"({readable_memory_size(4 * non_trainable)})")
+                 f"({readable_memory_size(non_trainable_bytes)})")
     if opt_vars:
         lines.append(f" Optimizer params: {opt_count:,} ({readable_memory_size(opt_bytes)})")
     text = "\n".join(lines)
