@@ -6,11 +6,10 @@ published ImageNet file each variant asks for, Keras' argument errors, and each
 family's preprocess_input. No network.
 
 Inputs are the smallest Keras allows, so each case takes a few seconds; the
-EfficientNetB1..B7 comparisons at their full default sizes are slow tests that
-also need PYKERN_SLOW=1 (each builds and runs a 300-800 layer model in both
+EfficientNetB1..B7 comparisons at their full default sizes are slow tests, run
+with `pytest -m slow` (each builds and runs a 300-800 layer model in both
 libraries: minutes on two cores)."""
 import importlib
-import os
 import re
 import warnings
 
@@ -31,8 +30,7 @@ _MODULES = {"MobileNet": "mobilenet", "MobileNetV2": "mobilenet_v2",
             **{f"EfficientNetB{i}": "efficientnet" for i in range(8)}}
 _MIN = {"InceptionV3": (75, 75, 3), "Xception": (71, 71, 3)}  # others: 32 x 32
 
-_heavy = [pytest.mark.slow, pytest.mark.skipif(
-    os.environ.get("PYKERN_SLOW") != "1", reason="full-size EfficientNet: set PYKERN_SLOW=1")]
+_heavy = [pytest.mark.slow]
 
 # Each family once with its own arguments off their defaults, and a mix of heads.
 CASES = [
