@@ -1,5 +1,6 @@
 #include <map>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,7 @@ size_t size_class(size_t bytes) {
 struct Cache {
   std::mutex mu;
   std::map<std::pair<int, size_t>, std::vector<void*>> free_blocks;  // (device, class) -> blocks
+  std::map<int, MemoryStats> stats;                                  // per device
 };
 
 // Never destroyed: freeing at process exit would race the runtime's own teardown.
@@ -37,7 +39,35 @@ void* take_cached(int device, size_t class_bytes) {
   if (it == c.free_blocks.end() || it->second.empty()) return nullptr;
   void* p = it->second.back();
   it->second.pop_back();
+  MemoryStats& s = c.stats[device];
+  s.cached_bytes -= int64_t(class_bytes);
+  s.allocated_bytes += int64_t(class_bytes);
+  if (s.allocated_bytes > s.peak_allocated_bytes) s.peak_allocated_bytes = s.allocated_bytes;
   return p;
+}
+
+void count_malloc(int device, size_t class_bytes, bool retried) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  MemoryStats& s = c.stats[device];
+  s.allocated_bytes += int64_t(class_bytes);
+  s.reserved_bytes += int64_t(class_bytes);
+  if (s.allocated_bytes > s.peak_allocated_bytes) s.peak_allocated_bytes = s.allocated_bytes;
+  ++s.device_mallocs;
+  if (retried) ++s.oom_retries;
+}
+
+[[noreturn]] void throw_out_of_memory(int device, size_t bytes, size_t class_bytes) {
+  size_t free_b = 0, total_b = 0;
+  const bool known = cudaMemGetInfo(&free_b, &total_b) == cudaSuccess;
+  cudaGetLastError();
+  std::string msg = "pykern._cuda: out of memory on cuda:" + std::to_string(device) +
+                    ": could not allocate " + std::to_string(bytes) + " bytes (a block of " +
+                    std::to_string(class_bytes) + ") after freeing the allocator's cache; ";
+  msg += known ? "cudaMemGetInfo reports " + std::to_string(free_b) + " bytes free of " +
+                     std::to_string(total_b)
+               : std::string("cudaMemGetInfo failed");
+  throw OutOfMemory(msg);
 }
 
 }  // namespace
@@ -49,15 +79,22 @@ DeviceBuffer::DeviceBuffer(size_t bytes) {
   ptr_ = take_cached(device_, class_bytes_);
   if (ptr_) return;
   cudaError_t err = cudaMalloc(&ptr_, class_bytes_);
+  bool retried = false;
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     empty_cache();
+    retried = true;
     err = cudaMalloc(&ptr_, class_bytes_);
   }
   if (err != cudaSuccess) {
     ptr_ = nullptr;
+    if (err == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      throw_out_of_memory(device_, bytes, class_bytes_);
+    }
     PK_CUDA_CHECK(err);
   }
+  count_malloc(device_, class_bytes_, retried);
 }
 
 DeviceBuffer::~DeviceBuffer() {
@@ -65,6 +102,9 @@ DeviceBuffer::~DeviceBuffer() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   c.free_blocks[{device_, class_bytes_}].push_back(ptr_);
+  MemoryStats& s = c.stats[device_];
+  s.allocated_bytes -= int64_t(class_bytes_);
+  s.cached_bytes += int64_t(class_bytes_);
 }
 
 void empty_cache() {
@@ -73,6 +113,11 @@ void empty_cache() {
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mu);
     blocks.swap(c.free_blocks);
+    for (const auto& [key, ptrs] : blocks) {
+      MemoryStats& s = c.stats[key.first];
+      s.cached_bytes -= int64_t(key.second * ptrs.size());
+      s.reserved_bytes -= int64_t(key.second * ptrs.size());
+    }
   }
   if (blocks.empty()) return;
   int current = 0;
@@ -90,6 +135,20 @@ size_t cached_bytes() {
   size_t total = 0;
   for (const auto& [key, ptrs] : c.free_blocks) total += key.second * ptrs.size();
   return total;
+}
+
+MemoryStats memory_stats(int device) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.stats.find(device);
+  return it == c.stats.end() ? MemoryStats{} : it->second;
+}
+
+void reset_peak_memory(int device) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  MemoryStats& s = c.stats[device];
+  s.peak_allocated_bytes = s.allocated_bytes;
 }
 
 }  // namespace pykern::cuda

@@ -15,6 +15,13 @@ void throw_cuda_error(cudaError_t err, const char* call, const char* file, int l
                            (base ? base + 1 : file) + ":" + std::to_string(line));
 }
 
+void check_launch(const char* kernel) {
+  const cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess) return;
+  throw std::runtime_error(std::string("pykern._cuda: ") + kernel + ": " + cudaGetErrorString(err) +
+                           " (" + cudaGetErrorName(err) + ")");
+}
+
 int device_count() {
   int n = 0;
   // No driver (cudaErrorInsufficientDriver) or no GPU (cudaErrorNoDevice) both
@@ -40,6 +47,17 @@ DeviceInfo device_info(int index) {
   d.total_memory_bytes = static_cast<int64_t>(prop.totalGlobalMem);
   d.multiprocessors = prop.multiProcessorCount;
   return d;
+}
+
+std::pair<int64_t, int64_t> device_memory(int index) {
+  int current = 0;
+  PK_CUDA_CHECK(cudaGetDevice(&current));
+  PK_CUDA_CHECK(cudaSetDevice(index));
+  size_t free_b = 0, total_b = 0;
+  const cudaError_t err = cudaMemGetInfo(&free_b, &total_b);
+  PK_CUDA_CHECK(cudaSetDevice(current));
+  PK_CUDA_CHECK(err);
+  return {int64_t(free_b), int64_t(total_b)};
 }
 
 void require_device() {

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace pykern::cuda {
 
@@ -17,6 +18,9 @@ int device_count();
 
 // Throws std::invalid_argument unless 0 <= index < device_count().
 DeviceInfo device_info(int index);
+
+// (free, total) bytes of `index` from cudaMemGetInfo.
+std::pair<int64_t, int64_t> device_memory(int index);
 
 // Throws std::runtime_error("pykern._cuda: no CUDA device") when device_count() == 0.
 void require_device();

@@ -9,6 +9,7 @@
 namespace py = pybind11;
 
 namespace pykern::cuda {
+void register_array(py::module_& m);
 void register_gemm(py::module_& m);
 void register_random(py::module_& m);
 }  // namespace pykern::cuda
@@ -37,6 +38,7 @@ PYBIND11_MODULE(_cuda, m) {
     empty_cache();
   }, "Frees the device blocks the caching allocator holds (not those in use).");
   m.def("cached_bytes", &cached_bytes, "Bytes of device memory the allocator holds in its cache.");
+  register_array(m);
   register_gemm(m);
   register_random(m);
 }
