@@ -177,7 +177,7 @@ void run_tf32(const LA& la, const LB& lb, const Epilogue& e, int K, int64_t zcou
   if (blocks > INT_MAX)
     throw std::invalid_argument("sgemm (cuda): the problem needs more thread blocks than one grid holds");
   tf32_gemm_kernel<LA, LB><<<unsigned(blocks), 256>>>(la, lb, e, int(tiles_n), K, za, zb);
-  PK_CUDA_CHECK(cudaGetLastError());
+  PK_LAUNCH_CHECK("sgemm_tf32");
 }
 
 template <bool kContigA, bool kContigB>
@@ -247,7 +247,7 @@ void activation_device(const float* x, float* y, int64_t n, Act act) {
     activation_inplace_kernel<<<grid, kActThreads>>>(y, n, act);
   else
     activation_kernel<<<grid, kActThreads>>>(x, y, n, act);
-  PK_CUDA_CHECK(cudaGetLastError());
+  PK_LAUNCH_CHECK("activation");
 }
 
 }  // namespace pykern::cuda

@@ -94,7 +94,7 @@ struct BatchIndex {
   int64_t stride[kMaxBatchDims] = {};
   // Fixed trip count with constant indices: no dynamic indexing, so the
   // arrays stay in the kernel's parameter space instead of a local copy.
-  __host__ __device__ int64_t offset(int64_t z) const {
+  __device__ int64_t offset(int64_t z) const {
     int64_t off = 0;
 #pragma unroll
     for (int d = kMaxBatchDims - 1; d >= 0; --d)
@@ -387,12 +387,12 @@ void launch_tiles(const LA& la, const LB& lb, const Epilogue& e, int K, int64_t 
   DeviceBuffer ws(g.splits > 1 ? size_t(zcount) * g.splits * size_t(e.M) * e.N * sizeof(float) : 0);
   g.partial = ws.f32();
   tile_gemm_kernel<S, LA, LB><<<unsigned(blocks), S::kThreads>>>(la, lb, e, g);
-  PK_CUDA_CHECK(cudaGetLastError());
+  PK_LAUNCH_CHECK(op);
   if (g.splits > 1) {
     const int64_t work = zcount * e.M * ceil_div(e.N, 4);
     const unsigned grid = unsigned(std::min<int64_t>(ceil_div(work, 256), 65535));
     splitk_reduce_kernel<<<grid, 256>>>(g.partial, g.splits, zcount, e);
-    PK_CUDA_CHECK(cudaGetLastError());
+    PK_LAUNCH_CHECK("splitk_reduce");
   }
   // ws goes back to the cache now: the next owner's work queues behind these
   // kernels on the same (legacy default) stream.
