@@ -11,6 +11,7 @@ namespace py = pybind11;
 namespace pykern::cuda {
 void register_array(py::module_& m);
 void register_gemm(py::module_& m);
+void register_nn(py::module_& m);
 void register_random(py::module_& m);
 }  // namespace pykern::cuda
 
@@ -40,5 +41,6 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("cached_bytes", &cached_bytes, "Bytes of device memory the allocator holds in its cache.");
   register_array(m);
   register_gemm(m);
+  register_nn(m);
   register_random(m);
 }
