@@ -3,6 +3,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # plain Eigen kernels: reproducible reference
+# The suite's reference device is the CPU, also on a GPU machine (where pykern would
+# otherwise default to cuda:0); tests/cuda places its tensors on the GPU explicitly.
+os.environ.setdefault("PYKERN_DEVICE", "cpu")
 
 import pytest  # noqa: E402
 

@@ -46,7 +46,7 @@ void* take_cached(int device, size_t class_bytes) {
   return p;
 }
 
-void count_malloc(int device, size_t class_bytes, bool retried) {
+void count_malloc(int device, size_t class_bytes) {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   MemoryStats& s = c.stats[device];
@@ -54,7 +54,12 @@ void count_malloc(int device, size_t class_bytes, bool retried) {
   s.reserved_bytes += int64_t(class_bytes);
   if (s.allocated_bytes > s.peak_allocated_bytes) s.peak_allocated_bytes = s.allocated_bytes;
   ++s.device_mallocs;
-  if (retried) ++s.oom_retries;
+}
+
+void count_retry(int device) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  ++c.stats[device].oom_retries;
 }
 
 [[noreturn]] void throw_out_of_memory(int device, size_t bytes, size_t class_bytes) {
@@ -79,11 +84,10 @@ DeviceBuffer::DeviceBuffer(size_t bytes) {
   ptr_ = take_cached(device_, class_bytes_);
   if (ptr_) return;
   cudaError_t err = cudaMalloc(&ptr_, class_bytes_);
-  bool retried = false;
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
+    count_retry(device_);
     empty_cache();
-    retried = true;
     err = cudaMalloc(&ptr_, class_bytes_);
   }
   if (err != cudaSuccess) {
@@ -94,7 +98,7 @@ DeviceBuffer::DeviceBuffer(size_t bytes) {
     }
     PK_CUDA_CHECK(err);
   }
-  count_malloc(device_, class_bytes_, retried);
+  count_malloc(device_, class_bytes_);
 }
 
 DeviceBuffer::~DeviceBuffer() {

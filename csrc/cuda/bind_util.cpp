@@ -117,8 +117,6 @@ py::object numpy_dtype(DType d) {
   return cache[int(d)];
 }
 
-bool is_float(DType d) { return d == DType::f32 || d == DType::f64; }
-
 namespace {
 
 // Other NumPy dtypes of a strong scalar, mapped onto the held ones by kind.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuda/array.h"
+#include "cuda/core.h"
 
 namespace pykern::cuda {
 
@@ -59,7 +60,6 @@ bool as_scalar(py::handle h, Scalar* out);
 // dtypes the device holds.
 DType promote(DType a, DType b);
 DType promote(DType a, const Scalar& s);
-bool is_float(DType d);
 
 [[noreturn]] void type_error(const char* op, const std::string& msg);
 [[noreturn]] void value_error(const char* op, const std::string& msg);

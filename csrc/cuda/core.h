@@ -17,7 +17,9 @@
 
 namespace pykern::cuda {
 
-constexpr int kMaxDims = 8;  // dimensions of a broadcast or strided copy, after merging
+constexpr int kMaxDims = 8;
+
+inline bool is_float(DType d) { return d == DType::f32 || d == DType::f64; }  // dimensions of a broadcast or strided copy, after merging
 
 // ---- transfers and fills -------------------------------------------------------------------
 void upload(const Array& dst, const void* host);    // dst.nbytes() bytes from pageable host memory
@@ -53,8 +55,11 @@ struct UnaryParams {
 // x float32/float64 (its dtype out); negative/abs/sign also int32/int64;
 // logical_not any dtype (bool out).
 Array unary(UnaryOp op, const Array& x, const UnaryParams& p);
-// g * d op/dx (x the input, y the output); all float32 (or all float64) of one shape.
-Array unary_grad(UnaryOp op, const Array& g, const Array& x, const Array& y,
+// Whether d op/dx is computed from the output y (else from the input x; negative: neither).
+bool unary_grad_reads_y(UnaryOp op);
+// g * d op/dx (x the input, y the output; the one the derivative does not read may be
+// null); all float32 (or all float64) of one shape.
+Array unary_grad(UnaryOp op, const Array& g, const Array* x, const Array* y,
                  const UnaryParams& p);
 
 enum class BinaryOp : int {

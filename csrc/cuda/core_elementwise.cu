@@ -59,8 +59,10 @@ template <class T>
 __global__ void unary_grad_kernel(UnaryOp op, const T* __restrict__ g, const T* __restrict__ x,
                                   const T* __restrict__ y, T* __restrict__ dx, int64_t n,
                                   UnaryParams p) {
-  for (int64_t i = global_index(); i < n; i += grid_stride())
-    dx[i] = op == UnaryOp::negative ? -g[i] : g[i] * unary_derivative(op, x[i], y[i], p);
+  for (int64_t i = global_index(); i < n; i += grid_stride())  // x or y may be absent (null)
+    dx[i] = op == UnaryOp::negative
+                ? -g[i]
+                : g[i] * unary_derivative(op, x ? x[i] : T(0), y ? y[i] : T(0), p);
 }
 
 // ---- binary ------------------------------------------------------------------------------------
@@ -206,6 +208,16 @@ bool unary_has_grad(UnaryOp op) {
   }
 }
 
+bool unary_grad_reads_y(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::sqrt: case UnaryOp::reciprocal: case UnaryOp::exp: case UnaryOp::expm1:
+    case UnaryOp::relu: case UnaryOp::sigmoid: case UnaryOp::tanh: case UnaryOp::exponential:
+    case UnaryOp::tan:
+      return true;
+    default: return false;
+  }
+}
+
 BinaryOp binary_op(const std::string& name) {
   for (int i = 0; i < int(BinaryOp::count); ++i)
     if (name == kBinaryNames[i]) return BinaryOp(i);
@@ -246,7 +258,7 @@ Array unary(UnaryOp op, const Array& x, const UnaryParams& p) {
   return y;
 }
 
-Array unary_grad(UnaryOp op, const Array& g, const Array& x, const Array& y,
+Array unary_grad(UnaryOp op, const Array& g, const Array* x, const Array* y,
                  const UnaryParams& p) {
   DeviceGuard guard(g.device());
   Array dx(g.shape(), g.dtype(), g.device());
@@ -254,8 +266,8 @@ Array unary_grad(UnaryOp op, const Array& g, const Array& x, const Array& y,
   if (n == 0) return dx;
   dispatch_float(g.dtype(), "unary_grad", [&](auto t) {
     using T = decltype(t);
-    unary_grad_kernel<T><<<grid_for(n), kBlock>>>(op, g.data<T>(), x.data<T>(), y.data<T>(),
-                                                  dx.data<T>(), n, p);
+    unary_grad_kernel<T><<<grid_for(n), kBlock>>>(op, g.data<T>(), x ? x->data<T>() : nullptr,
+                                                  y ? y->data<T>() : nullptr, dx.data<T>(), n, p);
   });
   PK_LAUNCH_CHECK("unary_grad");
   return dx;

@@ -10,6 +10,7 @@ namespace py = pybind11;
 
 namespace pykern::cuda {
 void register_array(py::module_& m);
+void register_core(py::module_& m);
 void register_gemm(py::module_& m);
 void register_nn(py::module_& m);
 void register_random(py::module_& m);
@@ -40,6 +41,7 @@ PYBIND11_MODULE(_cuda, m) {
   }, "Frees the device blocks the caching allocator holds (not those in use).");
   m.def("cached_bytes", &cached_bytes, "Bytes of device memory the allocator holds in its cache.");
   register_array(m);
+  register_core(m);
   register_gemm(m);
   register_nn(m);
   register_random(m);

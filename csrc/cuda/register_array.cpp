@@ -100,8 +100,10 @@ Array to_device(py::handle h, int device) {
                        std::string(py::str(py::type::handle_of(h).attr("__name__"))));
   py::array arr = py::reinterpret_borrow<py::array>(h);
   const DType dtype = dtype_from_name(std::string(py::str(arr.dtype().attr("name"))), op);
-  arr = py::module_::import("numpy").attr("ascontiguousarray")(arr);
+  // Taken before ascontiguousarray, which makes a 0-d array 1-d.
   std::vector<int64_t> shape(arr.shape(), arr.shape() + arr.ndim());
+  if (!(arr.flags() & py::array::c_style))
+    arr = py::module_::import("numpy").attr("ascontiguousarray")(arr);
   arg_device(device, op);
   py::gil_scoped_release nogil;
   Array out(shape, dtype, device);

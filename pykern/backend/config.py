@@ -6,7 +6,8 @@ first kernel call); `OMP_NUM_THREADS` sets the initial thread count.
 from pykern import _cpu
 
 __all__ = ["cpu_isa", "hardware_isa", "peak_gflops", "num_threads", "set_num_threads", "get_num_threads",
-           "list_devices", "cuda_available", "set_device", "get_device", "set_tf32", "get_tf32"]
+           "list_devices", "get_device_details", "cuda_available", "set_device", "get_device",
+           "set_tf32", "get_tf32"]
 
 
 def cpu_isa():
@@ -54,16 +55,36 @@ def cuda_available():
     return cuda is not None and cuda.device_count() > 0
 
 
-def list_devices():
-    """The devices tensors can live on: 'cpu', then 'cuda:0', 'cuda:1', ..."""
+def list_devices(details=False):
+    """The devices tensors can live on: 'cpu', then 'cuda:0', 'cuda:1', ... With
+    details=True, one dict per device (get_device_details)."""
     cuda = _cuda_module()
     count = cuda.device_count() if cuda is not None else 0
-    return ["cpu"] + [f"cuda:{i}" for i in range(count)]
+    names = ["cpu"] + [f"cuda:{i}" for i in range(count)]
+    return [get_device_details(n) for n in names] if details else names
+
+
+def get_device_details(name):
+    """What pykern knows of device `name`: {'name', 'type'} plus, for the CPU, 'isa' and
+    'threads'; for a GPU 'device_name' (e.g. 'NVIDIA H100 80GB HBM3'), 'memory_bytes',
+    'compute_capability' (major, minor) and 'multiprocessors'."""
+    from pykern.backend import devices
+    d = devices.get(name)
+    if d.type == "cuda":
+        info = _cuda_module().device_info(d.index)
+        return {"name": d.name, "type": "cuda", "device_name": info["name"],
+                "memory_bytes": info["total_memory_bytes"],
+                "compute_capability": tuple(info["compute_capability"]),
+                "multiprocessors": info["multiprocessors"]}
+    if d.type == "cpu":
+        return {"name": "cpu", "type": "cpu", "isa": cpu_isa(), "threads": num_threads()}
+    return {"name": d.name, "type": d.type}
 
 
 def set_device(name):
-    """Sets the default device of new tensors and variables ('cpu'; 'meta' for
-    shapes only); `pykern.device(name)` scopes it to a block instead."""
+    """Sets the default device of new tensors and variables ('cpu', 'cuda', 'cuda:N';
+    'meta' for shapes only); `pykern.device(name)` scopes it to a block instead. The
+    default is the first GPU when one is visible (PYKERN_DEVICE overrides it)."""
     from pykern.backend import devices
     devices.set_device(name)
 

@@ -2,17 +2,22 @@
 place that computes on it.
 
 Every device has one kernel table with the same method names (`cpu.CpuKernels`,
-`meta.MetaKernels`, later `cuda`). Ops take the table from their operands'
+`meta.MetaKernels`, `cuda.CudaKernels`: one device 'cuda:N' per visible GPU when
+pykern was built with CUDA). Ops take the table from their operands'
 device and call it with storage objects (a NumPy array on the CPU, a shape on
 `meta`); nothing outside the tables does math on storage.
 
 `device(name)` scopes where new tensors and variables go (per thread and per
-asyncio task: a contextvar); `set_device` changes the default. `meta` tensors
+asyncio task: a contextvar); `set_device` changes the default. The default is
+'cuda:0' when a GPU is visible, else 'cpu'; the environment variable
+PYKERN_DEVICE ('cpu', 'cuda', 'cuda:N') chooses it instead, e.g. PYKERN_DEVICE=cpu
+forces the CPU on a GPU machine. `meta` tensors
 have a shape and dtype and no data: mixing a meta operand with tensors of any
 other device gives a meta result (shape inference), while two real devices in
 one op are a ValueError naming both.
 """
 import contextvars
+import os
 
 __all__ = ["Device", "get", "current", "device", "set_device", "default_device", "of",
            "available", "trace", "weights_device", "tracing"]
@@ -51,11 +56,25 @@ class Device:
 _devices = {}
 
 
+def _cuda_count():
+    """GPUs pykern._cuda sees; 0 when it is not built (never raises)."""
+    try:
+        from pykern import _cuda
+    except ImportError:
+        return 0
+    return _cuda.device_count()
+
+
 def _register():
     from pykern.backend.devices.cpu import CpuKernels
     from pykern.backend.devices.meta import MetaKernels
     _devices["cpu"] = Device("cpu", None, CpuKernels())
     _devices["meta"] = Device("meta", None, MetaKernels())
+    count = _cuda_count()
+    if count:
+        from pykern.backend.devices.cuda import CudaKernels
+        for i in range(count):
+            _devices[f"cuda:{i}"] = Device("cuda", i, CudaKernels(i))
 
 
 _register()
@@ -75,18 +94,39 @@ def get(name):
     if not isinstance(name, str):
         raise TypeError(f"device: expected a device name such as 'cpu', got {name!r}")
     key = name.strip().lower()
+    if key.startswith("gpu"):  # TensorFlow's name for the same device
+        key = "cuda" + key[3:]
     if key in _devices:
         return _devices[key]
     if key == "cuda" and "cuda:0" in _devices:
         return _devices["cuda:0"]
-    kind = key.split(":", 1)[0]
-    if kind in ("cuda", "gpu"):
-        raise ValueError(f"device {name!r} is not available: this pykern has no CUDA kernel table "
-                         f"yet (devices: {available()})")
+    if key.split(":", 1)[0] == "cuda":
+        why = ("no CUDA device is visible" if _cuda_built() else
+               "this pykern was built without CUDA (pykern._cuda is missing)")
+        raise ValueError(f"device {name!r} is not available: {why} (devices: {available()})")
     raise ValueError(f"unknown device {name!r}; expected one of {available()}")
 
 
-_default = [CPU]
+def _cuda_built():
+    try:
+        from pykern import _cuda  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _initial_default():
+    """PYKERN_DEVICE if set, else the first GPU, else the CPU."""
+    chosen = os.environ.get("PYKERN_DEVICE", "").strip()
+    if chosen:
+        try:
+            return get(chosen)
+        except ValueError as e:
+            raise ValueError(f"PYKERN_DEVICE={chosen!r}: {e}") from None
+    return _devices.get("cuda:0", CPU)
+
+
+_default = [_initial_default()]
 _scope = contextvars.ContextVar("pykern_device", default=None)
 
 
