@@ -67,7 +67,8 @@ __global__ void __launch_bounds__(kColsumCols* kColsumLanes)
     __syncthreads();
   }
   if (ty == 0 && col < cols)
-    for (int v = 0; v < NV; ++v) partial[((p * chunks + chunk) * NV + v) * cols + col] = sh[v][0][tx];
+    for (int v = 0; v < NV; ++v)
+      partial[((p * chunks + chunk) * NV + v) * cols + col] = sh[v][0][tx];
 }
 
 // finish(p, c, totals) runs on thread 0 of the CTA of (p, c).

@@ -109,8 +109,9 @@ struct FilterTerm {
     const int ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
     const int iw = ow * g.stride[2] - g.pad[2] + kw * g.dil[2];
     if (!inside(id, g.in[0]) || !inside(ih, g.in[1]) || !inside(iw, g.in[2])) return;
-    const int64_t xi = (r / g.out_pixels * g.in_pixels + (int64_t(id * g.in[1] + ih) * g.in[2] + iw)) *
-                           g.C + j / M;
+    const int64_t pixel =
+        r / g.out_pixels * g.in_pixels + (int64_t(id * g.in[1] + ih) * g.in[2] + iw);
+    const int64_t xi = pixel * g.C + j / M;
     s[0] += double(x[xi]) * double(dy[r * CM + j]);
   }
 };

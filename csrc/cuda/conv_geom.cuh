@@ -50,7 +50,8 @@ inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 1
 // The int geometry of s, after checking that every tile index fits an int.
 inline ConvGeom conv_geometry(const ConvShape& s, const char* op) {
   const int64_t taps = s.k[0] * s.k[1] * s.k[2];
-  const int64_t in_pixels = s.in[0] * s.in[1] * s.in[2], out_pixels = s.out[0] * s.out[1] * s.out[2];
+  const int64_t in_pixels = s.in[0] * s.in[1] * s.in[2];
+  const int64_t out_pixels = s.out[0] * s.out[1] * s.out[2];
   const int64_t Cg = s.C / s.groups, Kg = s.K / s.groups;
   const int64_t limit = INT_MAX - 128;
   const int64_t sizes[] = {s.N * in_pixels, s.N * out_pixels, taps * Cg, taps * Kg, s.C, s.K};

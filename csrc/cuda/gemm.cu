@@ -100,8 +100,10 @@ __global__ void __launch_bounds__(256) tf32_gemm_kernel(LA la, LB lb, Epilogue e
   float4 va[S::kAChunks], vb[S::kBChunks];
   for (int j = 0; j < S::kAChunks; ++j) va[j] = la.load(ra[j], ak[j]);
   for (int j = 0; j < S::kBChunks; ++j) vb[j] = lb.load(rb[j], bk[j]);
-  for (int j = 0; j < S::kAChunks; ++j) store_chunk<kTfLd, LA::kKContig>(As[0], ai[j], ak[j], va[j]);
-  for (int j = 0; j < S::kBChunks; ++j) store_chunk<kTfLd, LB::kKContig>(Bs[0], bi[j], bk[j], vb[j]);
+  for (int j = 0; j < S::kAChunks; ++j)
+    store_chunk<kTfLd, LA::kKContig>(As[0], ai[j], ak[j], va[j]);
+  for (int j = 0; j < S::kBChunks; ++j)
+    store_chunk<kTfLd, LB::kKContig>(Bs[0], bi[j], bk[j], vb[j]);
   __syncthreads();
   int stage = 0;
   for (int k0 = 0; k0 < K; k0 += S::BK) {
@@ -175,17 +177,18 @@ void run_tf32(const LA& la, const LB& lb, const Epilogue& e, int K, int64_t zcou
   const int64_t tiles_n = ceil_div(e.N, 128);
   const int64_t blocks = ceil_div(e.M, 128) * tiles_n * zcount;
   if (blocks > INT_MAX)
-    throw std::invalid_argument("sgemm (cuda): the problem needs more thread blocks than one grid holds");
+    throw std::invalid_argument(
+        "sgemm (cuda): the problem needs more thread blocks than one grid holds");
   tf32_gemm_kernel<LA, LB><<<unsigned(blocks), 256>>>(la, lb, e, int(tiles_n), K, za, zb);
   PK_LAUNCH_CHECK("sgemm_tf32");
 }
 
 template <bool kContigA, bool kContigB>
 void run_gemm(const GemmArgs& g, const GemmBatch& b, int64_t zcount, bool tf32) {
-  const Dense<kContigA> la{g.A, g.lda, int(g.M), int(g.K),
-                           g.lda % 4 == 0 && aligned16(g.A) && strides_multiple_of_4(b, b.a_stride)};
-  const Dense<kContigB> lb{g.B, g.ldb, int(g.N), int(g.K),
-                           g.ldb % 4 == 0 && aligned16(g.B) && strides_multiple_of_4(b, b.b_stride)};
+  const bool vec_a = g.lda % 4 == 0 && aligned16(g.A) && strides_multiple_of_4(b, b.a_stride);
+  const bool vec_b = g.ldb % 4 == 0 && aligned16(g.B) && strides_multiple_of_4(b, b.b_stride);
+  const Dense<kContigA> la{g.A, g.lda, int(g.M), int(g.K), vec_a};
+  const Dense<kContigB> lb{g.B, g.ldb, int(g.N), int(g.K), vec_b};
   const BatchIndex za = batch_index(b, b.a_stride), zb = batch_index(b, b.b_stride);
   Epilogue e;
   e.C = g.C;

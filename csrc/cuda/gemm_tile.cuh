@@ -239,9 +239,11 @@ __global__ void __launch_bounds__(S::kThreads)
 #pragma unroll
     for (int j = 0; j < S::kBChunks; ++j) vb[j] = lb.load(rb[j], k_begin + bk[j]);
 #pragma unroll
-    for (int j = 0; j < S::kAChunks; ++j) store_chunk<S::BM, LA::kKContig>(As[0], ai[j], ak[j], va[j]);
+    for (int j = 0; j < S::kAChunks; ++j)
+      store_chunk<S::BM, LA::kKContig>(As[0], ai[j], ak[j], va[j]);
 #pragma unroll
-    for (int j = 0; j < S::kBChunks; ++j) store_chunk<S::BN, LB::kKContig>(Bs[0], bi[j], bk[j], vb[j]);
+    for (int j = 0; j < S::kBChunks; ++j)
+      store_chunk<S::BN, LB::kKContig>(Bs[0], bi[j], bk[j], vb[j]);
     __syncthreads();
     int stage = 0;
     for (int k0 = k_begin; k0 < k_end; k0 += S::BK) {
@@ -257,12 +259,14 @@ __global__ void __launch_bounds__(S::kThreads)
         float a[S::TM], b[S::TN];
 #pragma unroll
         for (int g = 0; g < S::TM / 4; ++g) {
-          const float4 q = *reinterpret_cast<const float4*>(&As[stage][kk][owned<S::BM, S::TM>(ty, 4 * g)]);
+          const float* p = &As[stage][kk][owned<S::BM, S::TM>(ty, 4 * g)];
+          const float4 q = *reinterpret_cast<const float4*>(p);
           a[4 * g] = q.x, a[4 * g + 1] = q.y, a[4 * g + 2] = q.z, a[4 * g + 3] = q.w;
         }
 #pragma unroll
         for (int g = 0; g < S::TN / 4; ++g) {
-          const float4 q = *reinterpret_cast<const float4*>(&Bs[stage][kk][owned<S::BN, S::TN>(tx, 4 * g)]);
+          const float* p = &Bs[stage][kk][owned<S::BN, S::TN>(tx, 4 * g)];
+          const float4 q = *reinterpret_cast<const float4*>(p);
           b[4 * g] = q.x, b[4 * g + 1] = q.y, b[4 * g + 2] = q.z, b[4 * g + 3] = q.w;
         }
 #pragma unroll
@@ -351,7 +355,9 @@ struct TilePlan {
 inline TilePlan plan_tiles(int64_t M, int64_t N, int64_t K, int64_t zcount, bool allow_split) {
   constexpr int64_t kFillCtas = 128, kMinSplitK = 512;
   TilePlan p;
-  p.big = ceil_div(M, 128) * ceil_div(N, 128) * zcount >= kFillCtas;
+  // Large tiles only where they are mostly full: a 7 x 7 product in a 128 x 128
+  // tile would idle 99% of its threads however many entries the batch has.
+  p.big = M >= 96 && N >= 96 && ceil_div(M, 128) * ceil_div(N, 128) * zcount >= kFillCtas;
   const int64_t tiles = p.big ? ceil_div(M, 128) * ceil_div(N, 128) * zcount
                               : ceil_div(M, 64) * ceil_div(N, 64) * zcount;
   int64_t splits = 1;
@@ -383,7 +389,8 @@ void launch_tiles(const LA& la, const LB& lb, const Epilogue& e, int K, int64_t 
   const int64_t blocks = int64_t(g.tiles_m) * g.tiles_n * g.splits * zcount;
   if (blocks > INT_MAX)
     throw std::invalid_argument(std::string(op) + " (cuda): the problem needs " +
-                                std::to_string(blocks) + " thread blocks, more than one grid holds");
+                                std::to_string(blocks) +
+                                " thread blocks, more than one grid holds");
   DeviceBuffer ws(g.splits > 1 ? size_t(zcount) * g.splits * size_t(e.M) * e.N * sizeof(float) : 0);
   g.partial = ws.f32();
   tile_gemm_kernel<S, LA, LB><<<unsigned(blocks), S::kThreads>>>(la, lb, e, g);

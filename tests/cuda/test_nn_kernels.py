@@ -52,8 +52,13 @@ from test_conv_kernels import CASES_1D, CASES_2D, CASES_3D, Conv, case_id  # noq
 from test_pool_norm_kernels import (BN_SHAPES, GRID, LN_SHAPES, as4, bn_inputs,  # noqa: E402
                                     pool_cases)
 
-pytestmark = pytest.mark.cuda
-needs_gpu = pytest.mark.skipif(_cuda.device_count() == 0, reason="no CUDA device is visible")
+
+def needs_gpu(test):
+    """Marks a test `cuda` and skips it where no GPU is visible (the tests above the
+    bindings run everywhere: TypeErrors come before the device is touched)."""
+    skip = pytest.mark.skipif(_cuda.device_count() == 0, reason="no CUDA device is visible")
+    return pytest.mark.cuda(skip(test))
+
 
 CPU = devices.CPU.k
 GPU = CudaNNKernels()
@@ -91,7 +96,7 @@ def repeat_equal(fn, times=2):
         assert run() == first
 
 
-# ---- without a GPU: the table's shape and the bindings' type checks ----------------------------
+# ---- without a GPU: the table's shape and the bindings' type checks --------------------------
 
 TABLE_METHODS = ["gemm", "matmul", "activation", "conv", "conv_backward_data",
                  "conv_backward_filter", "depthwise_conv", "depthwise_conv_backward_data",
@@ -156,7 +161,7 @@ def test_tf32_is_off_by_default_and_takes_a_bool():
         config.set_tf32(False)
 
 
-# ---- GEMM and matmul ------------------------------------------------------------------------------
+# ---- GEMM and matmul -------------------------------------------------------------------------
 
 def gemm_on_gpu(a, b, bias=None, act="none", trans_a=False, trans_b=False):
     return get(GPU.gemm(put(a), put(b), put(bias), act, trans_a, trans_b))
@@ -306,7 +311,7 @@ def test_activation_matches_cpu(act):
     np.testing.assert_allclose(got, CPU.activation(x, act), rtol=2e-6, atol=1e-7, equal_nan=True)
 
 
-# ---- convolution ------------------------------------------------------------------------------------
+# ---- convolution -----------------------------------------------------------------------------
 
 def gpu_conv_passes(conv, activation="relu", bias=True):
     """(forward, backward_data, backward_filter) of the CUDA table on conv's operands."""
@@ -439,7 +444,7 @@ def test_conv_argument_errors_name_op_and_shapes():
         GPU.conv(x, w3, None, (1, 1), (1, 1), (0, 0), (0, 0), 1, "elu")
 
 
-# ---- pooling ----------------------------------------------------------------------------------------
+# ---- pooling ---------------------------------------------------------------------------------
 
 @needs_gpu
 @pytest.mark.parametrize("rank,pool,stride,padding", GRID)
@@ -543,7 +548,7 @@ def test_pooling_is_bitwise_repeatable_and_checks_geometry():
         GPU.avg_pool_backward(x, x.shape, *args)
 
 
-# ---- normalization -----------------------------------------------------------------------------
+# ---- normalization ---------------------------------------------------------------------------
 
 @needs_gpu
 @pytest.mark.parametrize("affine", [True, False])

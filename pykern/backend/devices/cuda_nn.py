@@ -26,7 +26,7 @@ class CudaNNKernels:
         """An activation ('sigmoid', 'elu', ...) applied to a new array."""
         return _cuda.activation(x, act)
 
-    # --- convolution: x (N, *spatial, C), w (*kernel, C/groups, K), y (N, *out, K) ------------------
+    # --- convolution: x (N, *spatial, C), w (*kernel, C/groups, K), y (N, *out, K) ---------
     def conv(self, x, w, bias, strides, dilations, pad_begin, pad_end, groups, act):
         """act(conv(x, w) + bias), cross-correlation, zero padding pad_begin/pad_end."""
         return _cuda.conv_forward(x, w, bias, strides, dilations, pad_begin, pad_end, groups, act)

@@ -1,0 +1,44 @@
+"""Helpers of the GPU benchmarks (--device cuda): PyTorch as the baseline on the same
+GPU, and timing that waits for the device."""
+import statistics
+import time
+
+
+def import_torch(tf32=False):
+    """torch with CUDA, or None; TF32 off for matmul and cuDNN unless asked for, and
+    cuDNN's autotuner on (it picks its fastest algorithm for each shape)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    set_torch_tf32(torch, tf32)
+    torch.backends.cudnn.benchmark = True
+    return torch
+
+
+def set_torch_tf32(torch, enabled):
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
+def gpu_time_s(fn, sync, min_time_s=0.1, repeats=7):
+    """(median, samples): seconds per call of fn, each sample a batch of back-to-back
+    calls lasting about min_time_s, from an idle device to its last kernel's end."""
+    fn()
+    sync()
+    t0 = time.perf_counter()
+    fn()
+    sync()
+    one = max(time.perf_counter() - t0, 1e-7)
+    calls = max(1, int(min_time_s / one))
+    samples = []
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync()
+        samples.append((time.perf_counter() - t0) / calls)
+    return statistics.median(samples), samples
