@@ -54,7 +54,8 @@ def _rates(fn, flops, min_time_s):
     return flops / statistics.median(samples) * 1e-9, flops / min(samples) * 1e-9
 
 
-def _measure_layer(batch, hwc, filters, min_time_s):
+def _operands(batch, hwc, filters):
+    """x, w, bias, the CPU's forward y (ReLU fused) and an upstream gradient dy."""
     import numpy as np
 
     from pykern import _cpu
@@ -65,7 +66,17 @@ def _measure_layer(batch, hwc, filters, min_time_s):
     w = rng.standard_normal((3, 3, c, filters), dtype=np.float32) * 0.1
     b = rng.standard_normal(filters, dtype=np.float32)
     y = _cpu.conv_forward(x, w, b, *GEOMETRY, 1, "relu")
-    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    return x, w, b, y, rng.standard_normal(y.shape, dtype=np.float32)
+
+
+def _measure_layer(batch, hwc, filters, min_time_s):
+    import numpy as np
+
+    from pykern import _cpu
+
+    x, w, b, y, dy = _operands(batch, hwc, filters)
+    c = hwc[-1]
+    rng = np.random.default_rng(1)
     passes = {
         "forward": (lambda: _cpu.conv_forward(x, w, b, *GEOMETRY, 1, "relu"),
                     lambda: _cpu.conv_forward_ref(x, w, b, *GEOMETRY, 1, "relu")),
@@ -89,18 +100,11 @@ def _measure_layer(batch, hwc, filters, min_time_s):
 
 def _gpu_layer(batch, hwc, filters, budget, torch):
     """GFLOP/s of pykern's three passes on the GPU and of PyTorch's, per pass."""
-    import numpy as np
-
     from bench._gpu import gpu_time_s
     from pykern import _cpu, _cuda
 
-    rng = np.random.default_rng(0)
-    h, w_, c = hwc
-    x = rng.standard_normal((batch, h, w_, c), dtype=np.float32)
-    w = rng.standard_normal((3, 3, c, filters), dtype=np.float32) * 0.1
-    b = rng.standard_normal(filters, dtype=np.float32)
-    y = _cpu.conv_forward(x, w, b, *GEOMETRY, 1, "relu")
-    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    x, w, b, y, dy = _operands(batch, hwc, filters)
+    c = hwc[-1]
     X, W, B, DY = (_cuda.to_device(v) for v in (x, w, b, dy))
     ours = {
         "forward": (lambda: _cuda.conv_forward(X, W, B, *GEOMETRY, 1, "relu"), y),

@@ -101,18 +101,12 @@ struct FilterTerm {
   const float* dy;
   __device__ void operator()(int64_t, int64_t r, int64_t col, double* s) const {
     const int CM = g.K;
-    const int t = int(col / CM), j = int(col % CM);
-    int kd, kh, kw, od, oh, ow;
-    tap_of(g, t, &kd, &kh, &kw);
-    out_coords(g, int(r % g.out_pixels), &od, &oh, &ow);
-    const int id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
-    const int ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
-    const int iw = ow * g.stride[2] - g.pad[2] + kw * g.dil[2];
-    if (!inside(id, g.in[0]) || !inside(ih, g.in[1]) || !inside(iw, g.in[2])) return;
-    const int64_t pixel =
-        r / g.out_pixels * g.in_pixels + (int64_t(id * g.in[1] + ih) * g.in[2] + iw);
-    const int64_t xi = pixel * g.C + j / M;
-    s[0] += double(x[xi]) * double(dy[r * CM + j]);
+    const int j = int(col % CM);
+    int d0, h0, w0;
+    window_origin(g, int(r % g.out_pixels), &d0, &h0, &w0);
+    const float* p =
+        tap_pixel(g, x, r / g.out_pixels * g.in_pixels * g.C, d0, h0, w0, int(col / CM));
+    if (p) s[0] += double(p[j / M]) * double(dy[r * CM + j]);
   }
 };
 

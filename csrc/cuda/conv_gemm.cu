@@ -39,21 +39,13 @@ struct FwdA {
   __device__ Row row(int m) const {
     Row r{0, 0, 0, 0, m < rows};
     if (!r.ok) return r;
-    int od, oh, ow;
-    out_coords(g, m % g.out_pixels, &od, &oh, &ow);
+    window_origin(g, m % g.out_pixels, &r.d0, &r.h0, &r.w0);
     r.base = int64_t(m / g.out_pixels) * g.in_pixels * g.C;
-    r.d0 = od * g.stride[0] - g.pad[0];
-    r.h0 = oh * g.stride[1] - g.pad[1];
-    r.w0 = ow * g.stride[2] - g.pad[2];
     return r;
   }
-  // x at tap t, channel c of the row's window; 0 in the padding.
+  // The pixel tap t of the row's window reads, or null in the padding.
   __device__ const float* at(const Row& r, int t) const {
-    int kd, kh, kw;
-    tap_of(g, t, &kd, &kh, &kw);
-    const int id = r.d0 + kd * g.dil[0], ih = r.h0 + kh * g.dil[1], iw = r.w0 + kw * g.dil[2];
-    if (!inside(id, g.in[0]) || !inside(ih, g.in[1]) || !inside(iw, g.in[2])) return nullptr;
-    return x + r.base + (int64_t(id * g.in[1] + ih) * g.in[2] + iw) * g.C;
+    return tap_pixel(g, x, r.base, r.d0, r.h0, r.w0, t);
   }
   __device__ float4 load(const Row& r, int k) const {
     if (!r.ok || k >= K) return zero4();
@@ -165,30 +157,21 @@ struct WgradA {
   };
   __device__ void shift(int64_t offset) { x += offset; }
   __device__ Row row(int m) const { return {m}; }
-  __device__ float value(int64_t base, int d0, int h0, int w0, int m) const {
-    int kd, kh, kw;
-    tap_of(g, m / g.Cg, &kd, &kh, &kw);
-    const int id = d0 + kd * g.dil[0], ih = h0 + kh * g.dil[1], iw = w0 + kw * g.dil[2];
-    if (!inside(id, g.in[0]) || !inside(ih, g.in[1]) || !inside(iw, g.in[2])) return 0.0f;
-    return x[base + (int64_t(id * g.in[1] + ih) * g.in[2] + iw) * g.C + m % g.Cg];
-  }
   __device__ float4 load(const Row& r, int k) const {
     if (k >= K || r.m >= rows) return zero4();
-    int od, oh, ow;
-    out_coords(g, k % g.out_pixels, &od, &oh, &ow);
+    int d0, h0, w0;
+    window_origin(g, k % g.out_pixels, &d0, &h0, &w0);
     const int64_t base = int64_t(k / g.out_pixels) * g.in_pixels * g.C;
-    const int d0 = od * g.stride[0] - g.pad[0], h0 = oh * g.stride[1] - g.pad[1],
-              w0 = ow * g.stride[2] - g.pad[2];
     if (vec) {  // Cg % 4 == 0: rows m..m+3 are channels c..c+3 of one tap
-      int kd, kh, kw;
-      tap_of(g, r.m / g.Cg, &kd, &kh, &kw);
-      const int id = d0 + kd * g.dil[0], ih = h0 + kh * g.dil[1], iw = w0 + kw * g.dil[2];
-      if (!inside(id, g.in[0]) || !inside(ih, g.in[1]) || !inside(iw, g.in[2])) return zero4();
-      return *reinterpret_cast<const float4*>(
-          x + base + (int64_t(id * g.in[1] + ih) * g.in[2] + iw) * g.C + r.m % g.Cg);
+      const float* p = tap_pixel(g, x, base, d0, h0, w0, r.m / g.Cg);
+      return p ? *reinterpret_cast<const float4*>(p + r.m % g.Cg) : zero4();
     }
     float v[4];
-    for (int j = 0; j < 4; ++j) v[j] = r.m + j < rows ? value(base, d0, h0, w0, r.m + j) : 0.0f;
+    for (int j = 0; j < 4; ++j) {
+      const int m = r.m + j;
+      const float* p = m < rows ? tap_pixel(g, x, base, d0, h0, w0, m / g.Cg) : nullptr;
+      v[j] = p ? p[m % g.Cg] : 0.0f;
+    }
     return make_float4(v[0], v[1], v[2], v[3]);
   }
 };

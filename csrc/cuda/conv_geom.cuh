@@ -36,6 +36,27 @@ __device__ __forceinline__ void out_coords(const ConvGeom& g, int p, int* od, in
   *od = r / g.out[1];
 }
 
+// The window origin o*stride - pad_begin (per axis) of output pixel p.
+__device__ __forceinline__ void window_origin(const ConvGeom& g, int p, int* d0, int* h0,
+                                              int* w0) {
+  int od, oh, ow;
+  out_coords(g, p, &od, &oh, &ow);
+  *d0 = od * g.stride[0] - g.pad[0];
+  *h0 = oh * g.stride[1] - g.pad[1];
+  *w0 = ow * g.stride[2] - g.pad[2];
+}
+
+// The pixel (C channels at x + base + pixel*C) that tap t reads from window
+// origin (d0, h0, w0), or null in the padding.
+__device__ __forceinline__ const float* tap_pixel(const ConvGeom& g, const float* x, int64_t base,
+                                                  int d0, int h0, int w0, int t) {
+  int kd, kh, kw;
+  tap_of(g, t, &kd, &kh, &kw);
+  const int id = d0 + kd * g.dil[0], ih = h0 + kh * g.dil[1], iw = w0 + kw * g.dil[2];
+  if (!inside(id, g.in[0]) || !inside(ih, g.in[1]) || !inside(iw, g.in[2])) return nullptr;
+  return x + base + (int64_t(id * g.in[1] + ih) * g.in[2] + iw) * g.C;
+}
+
 // Output index o along one axis with o*stride - pad + t*dil == i, given
 // p = i + pad; -1 if there is none.
 __device__ __forceinline__ int out_index(int p, int t, int dil, int stride, int out) {

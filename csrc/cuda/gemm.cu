@@ -78,40 +78,20 @@ __global__ void __launch_bounds__(256) tf32_gemm_kernel(LA la, LB lb, Epilogue e
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int wm = warp / 4, wn = warp % 4;
 
-  int ai[S::kAChunks], ak[S::kAChunks], bi[S::kBChunks], bk[S::kBChunks];
-  typename LA::Row ra[S::kAChunks];
-  typename LB::Row rb[S::kBChunks];
-#pragma unroll
-  for (int j = 0; j < S::kAChunks; ++j) {
-    chunk_pos<S::BM, LA::kKContig>(tid + j * S::kThreads, &ai[j], &ak[j]);
-    ra[j] = la.row(m0 + ai[j]);
-  }
-#pragma unroll
-  for (int j = 0; j < S::kBChunks; ++j) {
-    chunk_pos<S::BN, LB::kKContig>(tid + j * S::kThreads, &bi[j], &bk[j]);
-    rb[j] = lb.row(n0 + bi[j]);
-  }
+  TileFeeder<S, LA, LB> feed(la, lb, m0, n0, tid);
   wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4][2];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
 #pragma unroll
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
-  float4 va[S::kAChunks], vb[S::kBChunks];
-  for (int j = 0; j < S::kAChunks; ++j) va[j] = la.load(ra[j], ak[j]);
-  for (int j = 0; j < S::kBChunks; ++j) vb[j] = lb.load(rb[j], bk[j]);
-  for (int j = 0; j < S::kAChunks; ++j)
-    store_chunk<kTfLd, LA::kKContig>(As[0], ai[j], ak[j], va[j]);
-  for (int j = 0; j < S::kBChunks; ++j)
-    store_chunk<kTfLd, LB::kKContig>(Bs[0], bi[j], bk[j], vb[j]);
+  feed.fetch(0);
+  feed.store(As[0], Bs[0]);
   __syncthreads();
   int stage = 0;
   for (int k0 = 0; k0 < K; k0 += S::BK) {
     const bool more = k0 + S::BK < K;
-    if (more) {
-      for (int j = 0; j < S::kAChunks; ++j) va[j] = la.load(ra[j], k0 + S::BK + ak[j]);
-      for (int j = 0; j < S::kBChunks; ++j) vb[j] = lb.load(rb[j], k0 + S::BK + bk[j]);
-    }
+    if (more) feed.fetch(k0 + S::BK);
 #pragma unroll
     for (int kk = 0; kk < S::BK; kk += 8) {
       // As[k][i] holds op(A)(i, k): column-major A with ldm kTfLd; Bs[k][j] is row-major B.
@@ -134,12 +114,7 @@ __global__ void __launch_bounds__(256) tf32_gemm_kernel(LA la, LB lb, Epilogue e
 #pragma unroll
         for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
     }
-    if (more) {
-      for (int j = 0; j < S::kAChunks; ++j)
-        store_chunk<kTfLd, LA::kKContig>(As[stage ^ 1], ai[j], ak[j], va[j]);
-      for (int j = 0; j < S::kBChunks; ++j)
-        store_chunk<kTfLd, LB::kKContig>(Bs[stage ^ 1], bi[j], bk[j], vb[j]);
-    }
+    if (more) feed.store(As[stage ^ 1], Bs[stage ^ 1]);
     __syncthreads();
     stage ^= 1;
   }

@@ -60,14 +60,12 @@ __device__ __forceinline__ int owned(int t, int r) {
 // k of one row (a warp takes 32 consecutive rows at one k, so its transposing
 // stores hit 32 banks); the others 4 consecutive rows at one k.
 template <int E, bool kKContig>
-__device__ __forceinline__ void chunk_pos(int c, int* i, int* k) {
-  if (kKContig) {
-    *i = c % E;
-    *k = (c / E) * 4;
-  } else {
-    *i = (c % (E / 4)) * 4;
-    *k = c / (E / 4);
-  }
+__device__ __forceinline__ int chunk_i(int c) {
+  return kKContig ? c % E : (c % (E / 4)) * 4;
+}
+template <int E, bool kKContig>
+__device__ __forceinline__ int chunk_k(int c) {
+  return kKContig ? (c / E) * 4 : c / (E / 4);
 }
 
 // s is the k-major stage s[k][i] with rows of LD floats (>= the tile extent).
@@ -106,7 +104,7 @@ struct BatchIndex {
   }
 };
 
-// A loader's interface: kKContig (chunk layout, see chunk_pos), Row (what
+// A loader's interface: kKContig (chunk layout, see chunk_i), Row (what
 // stays fixed for one chunk across k steps), row(i), load(row, k) (4 floats,
 // zero outside the operand) and shift(offset) (moves the base pointer to a
 // batch entry or group).
@@ -199,6 +197,66 @@ struct TileGrid {
   BatchIndex za, zb;         // entry z's offsets into the A and B loaders' operands
 };
 
+// One thread's share of the operand tiles: its chunks of A and B (rows fixed
+// for the whole k loop), fetched from global memory into registers for the
+// next tile while the current one is computed, then stored into a stage.
+template <class S, class LA, class LB>
+struct TileFeeder {
+  const LA& la;
+  const LB& lb;
+  int tid;
+  typename LA::Row ra[S::kAChunks];
+  typename LB::Row rb[S::kBChunks];
+  float4 va[S::kAChunks], vb[S::kBChunks];
+
+  __device__ static int ai(int c) { return chunk_i<S::BM, LA::kKContig>(c); }
+  __device__ static int ak(int c) { return chunk_k<S::BM, LA::kKContig>(c); }
+  __device__ static int bi(int c) { return chunk_i<S::BN, LB::kKContig>(c); }
+  __device__ static int bk(int c) { return chunk_k<S::BN, LB::kKContig>(c); }
+  __device__ int chunk(int j) const { return tid + j * S::kThreads; }
+
+  __device__ TileFeeder(const LA& a, const LB& b, int m0, int n0, int t) : la(a), lb(b), tid(t) {
+#pragma unroll
+    for (int j = 0; j < S::kAChunks; ++j) ra[j] = la.row(m0 + ai(chunk(j)));
+#pragma unroll
+    for (int j = 0; j < S::kBChunks; ++j) rb[j] = lb.row(n0 + bi(chunk(j)));
+  }
+  // The tile of k columns [k0, k0 + BK) into registers.
+  __device__ void fetch(int k0) {
+#pragma unroll
+    for (int j = 0; j < S::kAChunks; ++j) va[j] = la.load(ra[j], k0 + ak(chunk(j)));
+#pragma unroll
+    for (int j = 0; j < S::kBChunks; ++j) vb[j] = lb.load(rb[j], k0 + bk(chunk(j)));
+  }
+  // The registers into a stage whose k rows hold LD floats.
+  template <int LD>
+  __device__ void store(float (*as)[LD], float (*bs)[LD]) const {
+#pragma unroll
+    for (int j = 0; j < S::kAChunks; ++j)
+      store_chunk<LD, LA::kKContig>(as, ai(chunk(j)), ak(chunk(j)), va[j]);
+#pragma unroll
+    for (int j = 0; j < S::kBChunks; ++j)
+      store_chunk<LD, LB::kKContig>(bs, bi(chunk(j)), bk(chunk(j)), vb[j]);
+  }
+};
+
+// Calls f(row, col) for the first column of each group of 4 a thread owns in
+// its TM x TN block, rows inside M and columns inside N only.
+template <class S, class F>
+__device__ __forceinline__ void for_each_owned(int m0, int n0, int ty, int tx, int M, int N,
+                                               const F& f) {
+#pragma unroll
+  for (int r = 0; r < S::TM; ++r) {
+    const int row = m0 + owned<S::BM, S::TM>(ty, r);
+    if (row >= M) continue;
+#pragma unroll
+    for (int h = 0; h < S::TN / 4; ++h) {
+      const int col = n0 + owned<S::BN, S::TN>(tx, 4 * h);
+      if (col < N) f(r, h, row, col);
+    }
+  }
+}
+
 template <class S, class LA, class LB>
 __global__ void __launch_bounds__(S::kThreads)
     tile_gemm_kernel(LA la, LB lb, Epilogue e, TileGrid grid) {
@@ -217,43 +275,16 @@ __global__ void __launch_bounds__(S::kThreads)
 
   const int tid = threadIdx.x;
   const int ty = tid / S::kThreadsN, tx = tid % S::kThreadsN;
-  int ai[S::kAChunks], ak[S::kAChunks], bi[S::kBChunks], bk[S::kBChunks];
-  typename LA::Row ra[S::kAChunks];
-  typename LB::Row rb[S::kBChunks];
-#pragma unroll
-  for (int j = 0; j < S::kAChunks; ++j) {
-    chunk_pos<S::BM, LA::kKContig>(tid + j * S::kThreads, &ai[j], &ak[j]);
-    ra[j] = la.row(m0 + ai[j]);
-  }
-#pragma unroll
-  for (int j = 0; j < S::kBChunks; ++j) {
-    chunk_pos<S::BN, LB::kKContig>(tid + j * S::kThreads, &bi[j], &bk[j]);
-    rb[j] = lb.row(n0 + bi[j]);
-  }
-
+  TileFeeder<S, LA, LB> feed(la, lb, m0, n0, tid);
   float acc[S::TM][S::TN] = {};
   if (k_begin < k_end) {
-    float4 va[S::kAChunks], vb[S::kBChunks];
-#pragma unroll
-    for (int j = 0; j < S::kAChunks; ++j) va[j] = la.load(ra[j], k_begin + ak[j]);
-#pragma unroll
-    for (int j = 0; j < S::kBChunks; ++j) vb[j] = lb.load(rb[j], k_begin + bk[j]);
-#pragma unroll
-    for (int j = 0; j < S::kAChunks; ++j)
-      store_chunk<S::BM, LA::kKContig>(As[0], ai[j], ak[j], va[j]);
-#pragma unroll
-    for (int j = 0; j < S::kBChunks; ++j)
-      store_chunk<S::BN, LB::kKContig>(Bs[0], bi[j], bk[j], vb[j]);
+    feed.fetch(k_begin);
+    feed.store(As[0], Bs[0]);
     __syncthreads();
     int stage = 0;
     for (int k0 = k_begin; k0 < k_end; k0 += S::BK) {
       const bool more = k0 + S::BK < k_end;
-      if (more) {
-#pragma unroll
-        for (int j = 0; j < S::kAChunks; ++j) va[j] = la.load(ra[j], k0 + S::BK + ak[j]);
-#pragma unroll
-        for (int j = 0; j < S::kBChunks; ++j) vb[j] = lb.load(rb[j], k0 + S::BK + bk[j]);
-      }
+      if (more) feed.fetch(k0 + S::BK);
 #pragma unroll
       for (int kk = 0; kk < S::BK; ++kk) {
         float a[S::TM], b[S::TN];
@@ -274,14 +305,7 @@ __global__ void __launch_bounds__(S::kThreads)
 #pragma unroll
           for (int c = 0; c < S::TN; ++c) acc[r][c] = fmaf(a[r], b[c], acc[r][c]);
       }
-      if (more) {
-#pragma unroll
-        for (int j = 0; j < S::kAChunks; ++j)
-          store_chunk<S::BM, LA::kKContig>(As[stage ^ 1], ai[j], ak[j], va[j]);
-#pragma unroll
-        for (int j = 0; j < S::kBChunks; ++j)
-          store_chunk<S::BN, LB::kKContig>(Bs[stage ^ 1], bi[j], bk[j], vb[j]);
-      }
+      if (more) feed.store(As[stage ^ 1], Bs[stage ^ 1]);
       __syncthreads();
       stage ^= 1;
     }
@@ -290,33 +314,18 @@ __global__ void __launch_bounds__(S::kThreads)
   if (grid.splits > 1) {
     // Raw partial sums, reduced (and the epilogue applied) by splitk_reduce.
     float* part = grid.partial + (z * grid.splits + split) * int64_t(e.M) * e.N;
-#pragma unroll
-    for (int r = 0; r < S::TM; ++r) {
-      const int row = m0 + owned<S::BM, S::TM>(ty, r);
-      if (row >= e.M) continue;
-#pragma unroll
-      for (int h = 0; h < S::TN / 4; ++h) {
-        const int col = n0 + owned<S::BN, S::TN>(tx, 4 * h);
-        for (int j = 0; j < 4; ++j)
-          if (col + j < e.N) part[int64_t(row) * e.N + col + j] = acc[r][4 * h + j];
-      }
-    }
+    for_each_owned<S>(m0, n0, ty, tx, e.M, e.N, [&](int r, int h, int row, int col) {
+      for (int j = 0; j < 4; ++j)
+        if (col + j < e.N) part[int64_t(row) * e.N + col + j] = acc[r][4 * h + j];
+    });
     return;
   }
   float* c_z = e.C + z * e.c_step;
   const float* bias_z = e.bias ? e.bias + z * e.bias_step : nullptr;
-#pragma unroll
-  for (int r = 0; r < S::TM; ++r) {
-    const int row = m0 + owned<S::BM, S::TM>(ty, r);
-    if (row >= e.M) continue;
-#pragma unroll
-    for (int h = 0; h < S::TN / 4; ++h) {
-      const int col = n0 + owned<S::BN, S::TN>(tx, 4 * h);
-      if (col >= e.N) continue;
-      float v[4] = {acc[r][4 * h], acc[r][4 * h + 1], acc[r][4 * h + 2], acc[r][4 * h + 3]};
-      epilogue_store4(e, c_z + int64_t(row) * e.ldc + col, bias_z, col, v);
-    }
-  }
+  for_each_owned<S>(m0, n0, ty, tx, e.M, e.N, [&](int r, int h, int row, int col) {
+    float v[4] = {acc[r][4 * h], acc[r][4 * h + 1], acc[r][4 * h + 2], acc[r][4 * h + 3]};
+    epilogue_store4(e, c_z + int64_t(row) * e.ldc + col, bias_z, col, v);
+  });
 }
 
 // C = epilogue(sum over splits of partial), the splits added in order. One
