@@ -1,21 +1,7 @@
-"""Helpers of the GPU benchmarks (--device cuda): PyTorch as the baseline on the same
-GPU, and timing that waits for the device."""
+"""Helpers of the GPU benchmarks (--device cuda): timing that waits for the device, and
+PyTorch's TF32 switch (bench.common.torch_cuda gives PyTorch with TF32 off)."""
 import statistics
 import time
-
-
-def import_torch(tf32=False):
-    """torch with CUDA, or None; TF32 off for matmul and cuDNN unless asked for, and
-    cuDNN's autotuner on (it picks its fastest algorithm for each shape)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    set_torch_tf32(torch, tf32)
-    torch.backends.cudnn.benchmark = True
-    return torch
 
 
 def set_torch_tf32(torch, enabled):
@@ -25,7 +11,8 @@ def set_torch_tf32(torch, enabled):
 
 def gpu_time_s(fn, sync, min_time_s=0.1, repeats=7):
     """(median, samples): seconds per call of fn, each sample a batch of back-to-back
-    calls lasting about min_time_s, from an idle device to its last kernel's end."""
+    calls lasting about min_time_s, from an idle device to its last kernel's end (so
+    large kernels are timed without a host round trip per call)."""
     fn()
     sync()
     t0 = time.perf_counter()

@@ -74,3 +74,29 @@ def print_table(headers, rows):
     print("-" * len(line))
     for r in rows:
         print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+
+
+def require_gpu(benchmark):
+    """The pykern CUDA device's description; exits with a clear message when pykern has
+    no CUDA build or no GPU is visible (a --device cuda run must not fall back)."""
+    import pykern
+    if not pykern.config.cuda_available():
+        raise SystemExit(f"bench {benchmark} --device cuda: no CUDA device (pykern._cuda "
+                         f"{'is built but sees no GPU' if pykern.config._cuda_module() else 'is not built'}"
+                         f"); run it on a GPU machine")
+    info = pykern.config.get_device_details("cuda:0")
+    return f"{info['device_name']} (sm_{''.join(map(str, info['compute_capability']))})"
+
+
+def torch_cuda():
+    """PyTorch configured for an exact fp32 comparison on the GPU (TF32 off), or None
+    when PyTorch or its CUDA is missing."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    return torch

@@ -140,19 +140,18 @@ def _gpu_layer(batch, hwc, filters, budget, torch):
 
 
 def measure_cuda(quick):
-    from bench._gpu import import_torch
-    from pykern import _cuda
+    from bench.common import require_gpu, torch_cuda
 
-    if _cuda.device_count() == 0:
-        raise SystemExit("python -m bench conv --device cuda: no CUDA device is visible")
-    torch = import_torch()
+    name = require_gpu("conv")
+    torch = torch_cuda()
+    if torch is not None:
+        torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest algorithm per shape
     rows = []
     for model, layer, batch, hwc, filters in LAYERS:
         r = _gpu_layer(batch, hwc, filters, 0.03 if quick else 0.2, torch)
         r.update(model=model, layer=layer, batch=batch, input=list(hwc), filters=filters)
         rows.append(r)
-    return {"device": _cuda.device_info(0)["name"],
-            "torch": None if torch is None else torch.__version__, "rows": rows}
+    return {"device": name, "torch": None if torch is None else torch.__version__, "rows": rows}
 
 
 def _report_cuda(run):

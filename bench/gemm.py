@@ -97,12 +97,12 @@ def _validate_rows(got, a, b, shape, tf32=False):
 def _measure_cuda(quick):
     import numpy as np
 
-    from bench._gpu import gpu_time_s, import_torch, set_torch_tf32
+    from bench._gpu import gpu_time_s, set_torch_tf32
+    from bench.common import require_gpu, torch_cuda
     from pykern import _cuda
 
-    if _cuda.device_count() == 0:
-        raise SystemExit("python -m bench gemm --device cuda: no CUDA device is visible")
-    torch = import_torch()
+    name = require_gpu("gemm")
+    torch = torch_cuda()
     rng = np.random.default_rng(0)
     squares = CUDA_SQUARES[-1:] if quick else CUDA_SQUARES
     shapes = [("square", (n, n, n)) for n in squares] + [("training", s) for s in TRAINING]
@@ -130,8 +130,7 @@ def _measure_cuda(quick):
                          "torch_gflops": None if t_torch is None else flops / t_torch * 1e-9,
                          "torch_us": None if t_torch is None else t_torch * 1e6,
                          "pct_of_torch": None if t_torch is None else 100.0 * t_torch / t})
-    return {"device": _cuda.device_info(0)["name"],
-            "torch": None if torch is None else torch.__version__, "rows": rows}
+    return {"device": name, "torch": None if torch is None else torch.__version__, "rows": rows}
 
 
 def _report_cuda(run):

@@ -1,6 +1,8 @@
 """Training and predict throughput of the seed models: pykern vs TF-Keras and PyTorch, side by side.
 
 Models (`--model`, default all; `--model dense mnist_cnn ...` picks some):
+  mnist_mlp  Input(784) -> Dense(512, relu) -> Dropout(0.2) -> Dense(10, softmax); RMSprop,
+             categorical crossentropy, batch 128 (the seed MLP).
   dense      Input(20) -> Dense(64, relu) -> Dropout(0.5) -> Dense(64, relu) -> Dropout(0.5) ->
              Dense(1, sigmoid); RMSprop, binary crossentropy, batch 32, predict batch 256.
   mnist_cnn  Input(28,28,1) -> Conv2D(32,3,relu) -> Conv2D(64,3,relu) -> MaxPooling2D(2) ->
@@ -26,7 +28,13 @@ samples/s, the ratio to each peer, and pykern's GFLOP/s as % of the fp32 peak
 measured in the same run (FLOPs counted from the layer shapes: 2 per multiply-add,
 training = 3x the forward pass).
 
+With `--device cuda` pykern trains on the GPU (cuda:0) next to PyTorch on the same GPU,
+fp32 with TF32 off (torch.backends.cuda.matmul.allow_tf32 = cudnn.allow_tf32 = False);
+both copy each batch from host memory to the GPU, as fit does. No TF-Keras there
+(tensorflow-cpu has no GPU). Without a GPU it stops with an error, never falls back.
+
     python -m bench models [--model dense mnist_cnn cifar_cnn] [--repeats 5] [--json PATH]
+                           [--device cpu|cuda]
 """
 import argparse
 import os
@@ -42,6 +50,15 @@ from bench.common import machine_info, print_table, write_json
 def _dense_layers(L):
     return [L.Input((20,)), L.Dense(64, activation="relu"), L.Dropout(0.5),
             L.Dense(64, activation="relu"), L.Dropout(0.5), L.Dense(1, activation="sigmoid")]
+
+
+def _mlp_layers(L):
+    return [L.Input((784,)), L.Dense(512, activation="relu"), L.Dropout(0.2),
+            L.Dense(10, activation="softmax")]
+
+
+def _mlp_torch(nn):
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 10))
 
 
 def _mnist_layers(L):
@@ -134,6 +151,9 @@ VOCAB = 20000
 # spec: layers, torch model, input shape (channels last), labels, optimizer, loss,
 # batch, predict batch, samples, forward FLOPs per sample
 MODELS = {
+    "mnist_mlp": dict(layers=_mlp_layers, torch=_mlp_torch, shape=(784,), labels="onehot10",
+                      optimizer="rmsprop", loss="categorical_crossentropy", batch=128,
+                      predict_batch=512, samples=8192, flops=2 * (784 * 512 + 512 * 10)),
     "dense": dict(layers=_dense_layers, torch=_dense_torch, shape=(20,), labels="binary",
                   optimizer="rmsprop", loss="binary_crossentropy", batch=32,
                   predict_batch=256, samples=16384,
@@ -208,8 +228,14 @@ def _keras_like(lib, spec, x, y, repeats):
     return train, predict
 
 
-def _pykern(spec, x, y, repeats, threads=None):
+def _pykern(spec, x, y, repeats, threads=None, device="cpu"):
     import pykern
+    if device == "cuda":
+        from bench.common import require_gpu
+        name = require_gpu("models")
+        pykern.config.set_device("cuda")
+        train, predict = _keras_like(pykern, spec, x, y, repeats)
+        return train, predict, f"pykern on {name}", None
     if threads:
         pykern.config.set_num_threads(threads)
     peak = pykern._cpu.fma_peak_gflops(0.3, pykern.config.num_threads())
@@ -226,16 +252,22 @@ def _keras(spec, x, y, repeats):
     return train, predict, f"tensorflow {tf.__version__}, keras {keras.__version__}", None
 
 
-def _torch(spec, x, y, repeats, threads=None):
-    try:
-        import torch
-    except ImportError:
-        return None
+def _torch(spec, x, y, repeats, threads=None, device="cpu"):
+    if device == "cuda":
+        from bench.common import torch_cuda
+        torch = torch_cuda()
+        if torch is None:
+            return None
+    else:
+        try:
+            import torch
+        except ImportError:
+            return None
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     nn = torch.nn
-    m = spec["torch"](nn)
+    m = spec["torch"](nn).to(device)
     if spec["optimizer"] == "rmsprop":  # Keras' constants, so both do the same arithmetic
         opt = torch.optim.RMSprop(m.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
     else:
@@ -257,17 +289,22 @@ def _torch(spec, x, y, repeats, threads=None):
         for i in range(0, n, batch):
             idx = perm[i:i + batch]
             opt.zero_grad()
-            loss = loss_fn(m(xt[idx]), yt[idx])
+            loss = loss_fn(m(xt[idx].to(device)), yt[idx].to(device))
             loss.backward()
             opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     def predict():
         m.eval()
         with torch.no_grad():
-            torch.cat([m(xt[i:i + pbatch]) for i in range(0, n, pbatch)]).numpy()
+            torch.cat([m(xt[i:i + pbatch].to(device))
+                       for i in range(0, n, pbatch)]).cpu().numpy()
     train = _median_s(epoch, repeats)
     pred = _median_s(predict, repeats)
-    return train, pred, f"torch {torch.__version__}, {torch.get_num_threads()} threads", None
+    where = (f"on {torch.cuda.get_device_name(0)}, TF32 off" if device == "cuda" else
+             f"{torch.get_num_threads()} threads")
+    return train, pred, f"torch {torch.__version__} {where}", None
 
 
 def _torch_one_thread(spec, x, y, repeats):
@@ -278,10 +315,19 @@ def _pykern_one_thread(spec, x, y, repeats):
     return _pykern(spec, x, y, repeats, threads=1)
 
 
+def _pykern_cuda(spec, x, y, repeats):
+    return _pykern(spec, x, y, repeats, device="cuda")
+
+
+def _torch_cuda(spec, x, y, repeats):
+    return _torch(spec, x, y, repeats, device="cuda")
+
+
 # Both are also run on one thread: on a shared 2-core machine a two-thread OpenMP team
 # collapses whenever another process holds a core
 _RUNNERS = {"pykern": _pykern, "pykern-1-thread": _pykern_one_thread, "tf-keras": _keras,
-            "pytorch": _torch, "pytorch-1-thread": _torch_one_thread}
+            "pytorch": _torch, "pytorch-1-thread": _torch_one_thread,
+            "pykern-cuda": _pykern_cuda, "pytorch-cuda": _torch_cuda}
 
 
 def _run_isolated(name, model, samples, repeats):
@@ -294,9 +340,12 @@ def _run_isolated(name, model, samples, repeats):
 def _bench_model(model, args, ctx):
     spec = MODELS[model]
     n = args.samples or spec["samples"]
-    names = ["pykern", "pykern-1-thread"] + [
-        name for name, flag in (("tf-keras", "keras"), ("pytorch", "torch"),
-                                ("pytorch-1-thread", "torch")) if flag not in args.skip]
+    if args.device == "cuda":
+        names = ["pykern-cuda"] + (["pytorch-cuda"] if "torch" not in args.skip else [])
+    else:
+        names = ["pykern", "pykern-1-thread"] + [
+            name for name, flag in (("tf-keras", "keras"), ("pytorch", "torch"),
+                                    ("pytorch-1-thread", "torch")) if flag not in args.skip]
     results = {}
     for name in names:
         with ctx.Pool(1) as pool:
@@ -319,8 +368,8 @@ def _bench_model(model, args, ctx):
           f"{spec['flops'] / 1e6:.2f} MFLOP per sample forward")
     print_table(["framework", "train samples/s", "predict samples/s", "GFLOP/s train / predict",
                  "% of fp32 peak (GFLOP/s)", "configuration"], rows)
-    ours = results["pykern"]
-    for other in ("tf-keras", "pytorch", "pytorch-1-thread"):
+    ours = results[names[0]]
+    for other in ("tf-keras", "pytorch", "pytorch-1-thread", "pytorch-cuda"):
         if other in results:
             print(f"pykern vs {other}: training {results[other][0] / ours[0]:.2f}x, "
                   f"predict {results[other][1] / ours[1]:.2f}x")
@@ -334,7 +383,14 @@ def main(argv):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--skip", nargs="*", default=[], choices=["keras", "torch"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cuda: pykern and PyTorch on the GPU (fp32, TF32 off)")
     args = p.parse_args(argv)
+    if args.device == "cuda":
+        from bench.common import require_gpu, torch_cuda
+        print(f"pykern on {require_gpu('models')}")
+        if torch_cuda() is None and "torch" not in args.skip:
+            print("PyTorch with CUDA is not available: pykern alone")
     import multiprocessing
     ctx = multiprocessing.get_context("spawn")
     models = sorted(MODELS) if "all" in args.model else args.model

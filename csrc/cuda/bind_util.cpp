@@ -18,12 +18,16 @@ void value_error(const char* op, const std::string& msg) {
   throw py::value_error(std::string(op) + ": " + msg);
 }
 
+void not_an_array(py::handle h, const char* op, const char* name, bool or_number) {
+  type_error(op, std::string(name) + " must be a pykern._cuda.Array" +
+                     (or_number ? " or a number" : "") + ", got " +
+                     std::string(py::str(py::type::handle_of(h).attr("__name__"))) +
+                     (py::isinstance<py::array>(h) ? " (move host data with to_device first)"
+                                                    : ""));
+}
+
 const Array& arg_array(py::handle h, const char* op, const char* name) {
-  if (!py::isinstance<Array>(h))
-    type_error(op, std::string(name) + " must be a pykern._cuda.Array, got " +
-                       std::string(py::str(py::type::handle_of(h).attr("__name__"))) +
-                       (py::isinstance<py::array>(h) ? " (move host data with to_device first)"
-                                                      : ""));
+  if (!py::isinstance<Array>(h)) not_an_array(h, op, name, false);
   return h.cast<const Array&>();
 }
 

@@ -16,6 +16,10 @@ namespace pykern::cuda {
 
 namespace py = pybind11;
 
+// TypeError "<op>: <name> must be a pykern._cuda.Array[ or a number], got <type>" (with a
+// hint for a NumPy array).
+[[noreturn]] void not_an_array(py::handle h, const char* op, const char* name, bool or_number);
+
 // `h` as an Array: TypeError naming op and argument unless h is a
 // pykern._cuda.Array (a NumPy array is not: move it with to_device first).
 const Array& arg_array(py::handle h, const char* op, const char* name);

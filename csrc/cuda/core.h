@@ -126,6 +126,19 @@ Array accumulate(const Array* state, const Operand& total, const Operand& count,
                  int device);
 
 // ---- gathers, one-hot, collectives' packing, random --------------------------------------------
+// A device word for kernels that validate their input: it starts as "none" and kernels
+// lower it (atomicMin) to the first bad position; first_bad() reads it back, waiting
+// for the GPU: -1 when every position was good.
+class BadPositionFlag {
+ public:
+  explicit BadPositionFlag(int device);
+  unsigned long long* ptr() const { return static_cast<unsigned long long*>(word_.raw()); }
+  int64_t first_bad() const;
+
+ private:
+  Array word_;
+};
+
 // np.take along `axis` of x viewed (outer, n, inner); idx int32/int64, negative
 // wraps. Reads back a validation flag: std::out_of_range for an index outside [-n, n).
 Array take(const Array& x, const Array& idx, int64_t outer, int64_t n, int64_t inner,

@@ -68,24 +68,6 @@ __global__ void unary_grad_kernel(UnaryOp op, const T* __restrict__ g, const T* 
 // ---- binary ------------------------------------------------------------------------------------
 
 template <class T>
-__device__ __forceinline__ T max_nan(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (is_nan(a)) return a;
-    if (is_nan(b)) return b;
-  }
-  return a >= b ? a : b;
-}
-
-template <class T>
-__device__ __forceinline__ T min_nan(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (is_nan(a)) return a;
-    if (is_nan(b)) return b;
-  }
-  return a <= b ? a : b;
-}
-
-template <class T>
 __device__ __forceinline__ T int_power(T a, T b) {
   if constexpr (std::is_signed_v<T>)
     if (b < T(0)) return T(0);  // NumPy refuses negative integer powers

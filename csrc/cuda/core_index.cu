@@ -61,20 +61,6 @@ __global__ void unpack_kernel(Tx* __restrict__ x, const Tb* __restrict__ buf, in
   for (int64_t i = global_index(); i < n; i += grid_stride()) x[i] = Tx(buf[i] / divisor);
 }
 
-// A device int64 holding INT64_MAX, lowered by kernels that find a bad index.
-Array bad_flag(int device) {
-  Array f({1}, DType::i64, device);
-  fill(f, double(INT64_MAX));
-  return f;
-}
-
-// Reads the flag back (waits for the kernel): the first bad position, or -1.
-int64_t read_flag(const Array& f) {
-  int64_t v = 0;
-  download(&v, f);
-  return v == INT64_MAX ? -1 : v;
-}
-
 int64_t index_at(const Array& idx, int64_t j) {
   int64_t v = 0;
   if (idx.dtype() == DType::i32) {
@@ -95,6 +81,17 @@ void dispatch_index(DType d, F&& f) {
 
 }  // namespace
 
+BadPositionFlag::BadPositionFlag(int device) : word_({1}, DType::i64, device) {
+  DeviceGuard g(device);
+  PK_CUDA_CHECK(cudaMemsetAsync(word_.raw(), 0xFF, sizeof(unsigned long long), 0));
+}
+
+int64_t BadPositionFlag::first_bad() const {
+  unsigned long long v = 0;
+  download(&v, word_);
+  return v == ~0ull ? -1 : static_cast<int64_t>(v);
+}
+
 Array take(const Array& x, const Array& idx, int64_t outer, int64_t n, int64_t inner,
            const std::vector<int64_t>& out_shape) {
   DeviceGuard g(x.device());
@@ -104,8 +101,8 @@ Array take(const Array& x, const Array& idx, int64_t outer, int64_t n, int64_t i
   if (n == 0)
     throw std::out_of_range("take: cannot take from an empty axis (index " +
                             std::to_string(index_at(idx, 0)) + ")");
-  Array flag = bad_flag(x.device());
-  auto* fp = reinterpret_cast<unsigned long long*>(flag.data<int64_t>());
+  const BadPositionFlag flag(x.device());
+  unsigned long long* fp = flag.ptr();
   const int64_t total = outer * m * inner;
   dispatch_index(idx.dtype(), [&](auto it) {
     using I = decltype(it);
@@ -127,7 +124,7 @@ Array take(const Array& x, const Array& idx, int64_t outer, int64_t n, int64_t i
     }
   });
   PK_LAUNCH_CHECK("take");
-  const int64_t bad = read_flag(flag);
+  const int64_t bad = flag.first_bad();
   if (bad >= 0)
     throw std::out_of_range("take: index " + std::to_string(index_at(idx, bad)) +
                             " is out of bounds for an axis of size " + std::to_string(n));
@@ -144,8 +141,8 @@ Array one_hot(const Array& idx, int64_t depth, DType dtype) {
   if (depth == 0)
     throw std::out_of_range("one_hot: index " + std::to_string(index_at(idx, 0)) +
                             " is out of bounds for depth 0");
-  Array flag = bad_flag(idx.device());
-  auto* fp = reinterpret_cast<unsigned long long*>(flag.data<int64_t>());
+  const BadPositionFlag flag(idx.device());
+  unsigned long long* fp = flag.ptr();
   dispatch_index(idx.dtype(), [&](auto it) {
     using I = decltype(it);
     dispatch_dtype(dtype, [&](auto t) {
@@ -155,7 +152,7 @@ Array one_hot(const Array& idx, int64_t depth, DType dtype) {
     });
   });
   PK_LAUNCH_CHECK("one_hot");
-  const int64_t bad = read_flag(flag);
+  const int64_t bad = flag.first_bad();
   if (bad >= 0)
     throw std::out_of_range("one_hot: index " + std::to_string(index_at(idx, bad)) +
                             " is out of bounds for depth " + std::to_string(depth));

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "cuda/core.h"
 
@@ -34,6 +35,25 @@ __device__ __forceinline__ double m_pow(double a, double b) { return pow(a, b); 
 template <class T>
 __device__ __forceinline__ bool is_nan(T v) {
   return v != v;
+}
+
+// np.maximum / np.minimum: NaN wins (either side); any dtype.
+template <class T>
+__device__ __forceinline__ T max_nan(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (is_nan(a)) return a;
+    if (is_nan(b)) return b;
+  }
+  return a >= b ? a : b;
+}
+
+template <class T>
+__device__ __forceinline__ T min_nan(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (is_nan(a)) return a;
+    if (is_nan(b)) return b;
+  }
+  return a <= b ? a : b;
 }
 
 // np.sign: -1, 0, 1; NaN stays NaN.

@@ -23,13 +23,6 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// NaN-propagating max (np.max).
-__device__ __forceinline__ float max_nan(float a, float b) {
-  if (is_nan(a)) return a;
-  if (is_nan(b)) return b;
-  return a >= b ? a : b;
-}
-
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int o = kWarp / 2; o > 0; o >>= 1) v = max_nan(v, __shfl_xor_sync(0xffffffffu, v, o));
@@ -40,6 +33,16 @@ __device__ __forceinline__ float warp_max(float v) {
 __device__ __forceinline__ int64_t warp_id() { return global_index() / kWarp; }
 __device__ __forceinline__ int64_t warp_count() { return grid_stride() / kWarp; }
 __device__ __forceinline__ int lane() { return threadIdx.x % kWarp; }
+
+// log(sum(exp(zr))) of a row of C, stable (max subtracted), the same on every lane.
+__device__ __forceinline__ float warp_logsumexp(const float* zr, int64_t C) {
+  float m = -INFINITY;
+  for (int64_t c = lane(); c < C; c += kWarp) m = max_nan(m, zr[c]);
+  m = warp_max(m);
+  float s = 0.0f;
+  for (int64_t c = lane(); c < C; c += kWarp) s += expf(zr[c] - m);
+  return m + logf(warp_sum(s));
+}
 
 // Blocks for one warp per row (rows > 0).
 dim3 warp_grid(int64_t rows) { return grid_for(rows * kWarp); }
@@ -112,12 +115,7 @@ __global__ void categorical_ce_kernel(const float* __restrict__ y, const float* 
     const float* zr = z + row * C;
     float* gr = grad + row * C;
     if (from_logits) {
-      float m = -INFINITY;
-      for (int64_t c = lane(); c < C; c += kWarp) m = max_nan(m, zr[c]);
-      m = warp_max(m);
-      float s = 0.0f;
-      for (int64_t c = lane(); c < C; c += kWarp) s += expf(zr[c] - m);
-      const float lse = m + logf(warp_sum(s));
+      const float lse = warp_logsumexp(zr, C);
       float v = 0.0f, ysum = 0.0f;
       for (int64_t c = lane(); c < C; c += kWarp) {
         v += yr[c] * (zr[c] - lse);
@@ -186,12 +184,7 @@ __global__ void sparse_ce_kernel(const L* __restrict__ labels, const float* __re
     float* gr = grad + row * C;
     const float keep = valid ? 1.0f : 0.0f;
     if (from_logits) {
-      float m = -INFINITY;
-      for (int64_t c = lane(); c < C; c += kWarp) m = max_nan(m, zr[c]);
-      m = warp_max(m);
-      float s = 0.0f;
-      for (int64_t c = lane(); c < C; c += kWarp) s += expf(zr[c] - m);
-      const float lse = m + logf(warp_sum(s));
+      const float lse = warp_logsumexp(zr, C);
       for (int64_t c = lane(); c < C; c += kWarp)
         gr[c] = (expf(zr[c] - lse) - (c == idx ? 1.0f : 0.0f)) * keep;
       if (lane() == 0) values[row] = valid ? lse - zr[idx] : 0.0f;
@@ -313,19 +306,17 @@ std::pair<Array, Array> sparse_categorical_crossentropy(const Array& labels, con
   Array values(labels.shape(), DType::f32, z.device()), grad(z.shape(), DType::f32, z.device());
   const int64_t rows = labels.size(), C = z.dim(-1);
   if (rows == 0) return {values, grad};
-  Array first_bad({1}, DType::i64, z.device());
-  fill(first_bad, double(INT64_MAX));
+  const BadPositionFlag flag(z.device());
   dispatch_dtype(labels.dtype(), [&](auto t) {
     using L = decltype(t);
     sparse_ce_kernel<L><<<warp_grid(rows), kBlock>>>(
         labels.data<L>(), z.data<float>(), values.data<float>(), grad.data<float>(), rows, C,
         from_logits, has_ignore, ignore_class,
-        reinterpret_cast<unsigned long long*>(first_bad.data<int64_t>()));
+        flag.ptr());
   });
   PK_LAUNCH_CHECK("sparse_categorical_crossentropy");
-  int64_t bad = 0;
-  download(&bad, first_bad);
-  if (bad != INT64_MAX) {
+  const int64_t bad = flag.first_bad();
+  if (bad >= 0) {
     Array one = cast(labels, DType::f64);
     double v = 0.0;
     PK_CUDA_CHECK(cudaMemcpy(&v, one.data<double>() + bad, sizeof v, cudaMemcpyDeviceToHost));

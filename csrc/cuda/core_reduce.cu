@@ -68,26 +68,14 @@ struct Max {
   using Acc = In;
   __device__ static Acc init() { return lowest<In>(); }
   __device__ static Acc load(In v, int64_t) { return v; }
-  __device__ static Acc combine(Acc a, Acc b) {
-    if constexpr (std::is_floating_point_v<In>) {
-      if (is_nan(a)) return a;
-      if (is_nan(b)) return b;
-    }
-    return a >= b ? a : b;
-  }
+  __device__ static Acc combine(Acc a, Acc b) { return max_nan(a, b); }
 };
 template <class In>
 struct Min {
   using Acc = In;
   __device__ static Acc init() { return highest<In>(); }
   __device__ static Acc load(In v, int64_t) { return v; }
-  __device__ static Acc combine(Acc a, Acc b) {
-    if constexpr (std::is_floating_point_v<In>) {
-      if (is_nan(a)) return a;
-      if (is_nan(b)) return b;
-    }
-    return a <= b ? a : b;
-  }
+  __device__ static Acc combine(Acc a, Acc b) { return min_nan(a, b); }
 };
 template <class In>
 struct Any {

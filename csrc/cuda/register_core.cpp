@@ -38,10 +38,7 @@ Value arg_value(py::handle h, const char* op, const char* name) {
   if (py::isinstance<Array>(h)) {
     v.array = &h.cast<const Array&>();
   } else if (!as_scalar(h, &v.scalar)) {
-    type_error(op, std::string(name) + " must be a pykern._cuda.Array or a number, got " +
-                       std::string(py::str(py::type::handle_of(h).attr("__name__"))) +
-                       (py::isinstance<py::array>(h) ? " (move host data with to_device first)"
-                                                      : ""));
+    not_an_array(h, op, name, true);
   }
   return v;
 }
@@ -98,7 +95,7 @@ Operand operand_as(const Value& v, DType compute, std::vector<Array>& keep) {
     }
   } else {
     o.value = v.scalar.value;
-    o.ivalue = v.scalar.kind == ScalarKind::floating ? int64_t(v.scalar.value) : v.scalar.ivalue;
+    o.ivalue = v.scalar.ivalue;
   }
   return o;
 }
@@ -673,31 +670,30 @@ Array one_hot_b(py::handle ih, int64_t depth, py::handle dtype) {
 
 // ---- losses and metrics --------------------------------------------------------------------------
 
-py::tuple bce_b(py::handle yh, py::handle zh, bool from_logits) {
-  const Array& z = arg_array(zh, "binary_crossentropy", "z", DType::f32);
-  const Array& y = arg_array(yh, "binary_crossentropy", "y", DType::f32);
-  require_shape(y, z.shape(), "binary_crossentropy", "y");
-  same_device(y, z, "binary_crossentropy", "y", "z");
+// (values, grad) of a crossentropy of float32 labels y and predictions z of one shape.
+template <class F>
+py::tuple crossentropy_b(const char* op, py::handle yh, py::handle zh, bool from_logits,
+                         bool needs_class_axis, F fn) {
+  const Array& z = arg_array(zh, op, "z", DType::f32);
+  const Array& y = arg_array(yh, op, "y", DType::f32);
+  if (needs_class_axis && z.ndim() == 0) value_error(op, "z needs a class axis");
+  require_shape(y, z.shape(), op, "y");
+  same_device(y, z, op, "y", "z");
   std::pair<Array, Array> r;
   {
     py::gil_scoped_release nogil;
-    r = binary_crossentropy(y, z, from_logits);
+    r = fn(y, z, from_logits);
   }
   return py::make_tuple(r.first, r.second);
 }
 
+py::tuple bce_b(py::handle yh, py::handle zh, bool from_logits) {
+  return crossentropy_b("binary_crossentropy", yh, zh, from_logits, false, &binary_crossentropy);
+}
+
 py::tuple cce_b(py::handle yh, py::handle zh, bool from_logits) {
-  const Array& z = arg_array(zh, "categorical_crossentropy", "z", DType::f32);
-  const Array& y = arg_array(yh, "categorical_crossentropy", "y", DType::f32);
-  if (z.ndim() == 0) value_error("categorical_crossentropy", "z needs a class axis");
-  require_shape(y, z.shape(), "categorical_crossentropy", "y");
-  same_device(y, z, "categorical_crossentropy", "y", "z");
-  std::pair<Array, Array> r;
-  {
-    py::gil_scoped_release nogil;
-    r = categorical_crossentropy(y, z, from_logits);
-  }
-  return py::make_tuple(r.first, r.second);
+  return crossentropy_b("categorical_crossentropy", yh, zh, from_logits, true,
+                        &categorical_crossentropy);
 }
 
 py::tuple scce_b(py::handle lh, py::handle zh, bool from_logits, py::handle ignore) {

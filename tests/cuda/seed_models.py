@@ -75,3 +75,20 @@ def train(name, device, epochs=3, seed=0):
         model.compile(**compile_args)
         history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=True, verbose=0)
     return history.history, model
+
+
+def fit_mlp_counting(device, reset, counts):
+    """Fits the seed MLP for 3 epochs of 8 batches on `device` between reset() and
+    counts() (host<->device copies) and checks fit copied each batch once and read
+    values back only for the epoch logs."""
+    x, y = mlp_data(512)
+    pykern.utils.set_random_seed(0)
+    with pykern.device(device):
+        model = seed_mlp()
+        model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    reset()
+    model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+    moved = counts()
+    assert moved.get("to_device", 0) <= 2 * 3 * 8 + 8  # x and y of each batch, no more
+    assert moved.get("to_host", 0) <= 4 * 3 + 4  # the loss and accuracy of each epoch
+    return model, x, y

@@ -83,18 +83,8 @@ def test_seed_models_train_on_the_cuda_table_as_on_the_cpu(fake_gpu, name):
 
 
 def test_fit_moves_each_batch_once_and_reads_back_only_for_the_logs(fake_gpu):
-    x, y = seed_models.mlp_data(512)
-    pykern.utils.set_random_seed(0)
-    with pykern.device("cuda"):
-        model = seed_models.seed_mlp()
-        model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
-                      metrics=["accuracy"])
-    fake_cuda.reset_counts()
-    epochs, steps = 3, 512 // 64
-    model.fit(x, y, batch_size=64, epochs=epochs, verbose=0)
-    moved = fake_cuda.transfers()
-    assert moved.get("to_device", 0) <= 2 * epochs * steps + 8  # x and y per batch, no more
-    assert moved.get("to_host", 0) <= 4 * epochs + 4  # loss and accuracy per epoch
+    model, x, y = seed_models.fit_mlp_counting("cuda", fake_cuda.reset_counts,
+                                               fake_cuda.transfers)
     fake_cuda.reset_counts()
     model.evaluate(x, y, batch_size=128, verbose=0)
     assert fake_cuda.transfers().get("to_host", 0) <= 4

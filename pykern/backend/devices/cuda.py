@@ -31,6 +31,9 @@ def _held(v):
     """A host array in a dtype the device holds (float32/64, int32/64, uint8, bool):
     smaller and unsigned integers widen, float16 becomes float32."""
     kind, size = v.dtype.kind, v.dtype.itemsize
+    if kind not in "fiub":
+        raise ValueError(f"cannot place an array of dtype {v.dtype} on the GPU: device storage "
+                         f"is numeric (float, int, uint8, bool)")
     if kind == "f" and size < 4:
         return v.astype(np.float32)
     if kind == "i" and size < 4:
