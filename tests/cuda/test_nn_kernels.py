@@ -41,7 +41,7 @@ except ImportError:
 if _cuda is None:
     pytest.skip("pykern._cuda is not built", allow_module_level=True)
 
-from pykern import _cpu, config  # noqa: E402
+from pykern import config  # noqa: E402
 from pykern.backend import devices  # noqa: E402
 from pykern.backend.devices.cuda_nn import CudaNNKernels  # noqa: E402
 from reference import (assert_gemm_matches, assert_within_sum_bound,  # noqa: E402
@@ -499,7 +499,7 @@ def test_int64_argmax_on_request_and_in_the_backward():
     x = rng.standard_normal((2, 9, 8, 70)).astype(F32)
     args = ((3, 2), (2, 2), (1, 0), (1, 0))
     y32, a32 = _cuda.max_pool_forward(put(x), *args)
-    y64, a64 = _cuda.max_pool_forward(put(x), *args, argmax_dtype=np.int64)
+    _, a64 = _cuda.max_pool_forward(put(x), *args, argmax_dtype=np.int64)
     assert a64.dtype == np.int64
     np.testing.assert_array_equal(get(a64), get(a32))
     dy = put(rng.standard_normal(y32.shape).astype(F32))
@@ -607,7 +607,7 @@ def test_batch_norm_statistics_are_stable_far_from_zero_and_nan_when_empty():
     np.testing.assert_allclose(var, x64.var(axis=(0, 2)), rtol=2 * EPS32)
     y, mean, var, inv_std = GPU.batch_norm_train(put(np.zeros((0, 3, 2), F32)), None, None, 1e-3)
     assert y.shape == (0, 3, 2) and np.isnan(get(mean)).all() and np.isnan(get(var)).all()
-    _, dg, db = GPU.batch_norm_backward(y, y, mean, inv_std, None)
+    _, dg, _ = GPU.batch_norm_backward(y, y, mean, inv_std, None)
     np.testing.assert_array_equal(get(dg), np.zeros(3, F32))
 
 
