@@ -7,11 +7,13 @@ Within a process every shape is timed for pykern and for NumPy back to back
 library's idle threads stop spinning), so both see the same machine state.
 
     python -m bench gemm [--threads 1,2] [--json out.json] [--quick]
+    python -m bench gemm --device cuda [--json out.json] [--quick]
 
-`--device cuda`: the CUDA kernel table's gemm on device arrays against PyTorch's
-torch.mm (cuBLAS) on the same GPU, fp32 with TF32 off, at 4096^3 and the training
-shapes; each product is validated against a float64 reference before it is timed.
-Without a GPU it stops with an error.
+With --device cuda the same shapes (and squares up to 4096) run on the GPU through
+pykern._cuda.gemm, side by side with torch.mm (cuBLAS) on the same GPU, both fp32 with
+TF32 off; at the largest square both also run with TF32 on. Each product is checked
+against a float64 oracle (its first 64 rows) before it is timed; times are batches of
+back-to-back calls ending in a device synchronize (bench/_gpu.py).
 """
 import argparse
 import json
@@ -76,6 +78,75 @@ def _validate(got, a, b, shape):
                          f"(max error {np.max(np.abs(got - ref)):.3g}); not timing it")
 
 
+CUDA_SQUARES = [1024, 2048, 4096]
+
+
+def _validate_rows(got, a, b, shape, tf32=False):
+    """The first 64 rows of a GPU product within the float32 (or TF32) error bound."""
+    import numpy as np
+    r = min(a.shape[0], 64)
+    ref = a[:r].astype(np.float64) @ b.astype(np.float64)
+    mag = np.abs(a[:r]).astype(np.float64) @ np.abs(b)
+    bound = 4 * np.sqrt(a.shape[1]) * np.finfo(np.float32).eps * mag + (2.0 ** -9 * mag if tf32
+                                                                        else 0)
+    if not np.all(np.abs(got[:r] - ref) <= bound):
+        raise SystemExit(f"bench gemm: the GPU product of shape {shape} (tf32={tf32}) is wrong "
+                         f"(max error {np.max(np.abs(got[:r] - ref)):.3g}); not timing it")
+
+
+def _measure_cuda(quick):
+    import numpy as np
+
+    from bench._gpu import gpu_time_s, set_torch_tf32
+    from bench.common import require_gpu, torch_cuda
+    from pykern import _cuda
+
+    name = require_gpu("gemm")
+    torch = torch_cuda()
+    rng = np.random.default_rng(0)
+    squares = CUDA_SQUARES[-1:] if quick else CUDA_SQUARES
+    shapes = [("square", (n, n, n)) for n in squares] + [("training", s) for s in TRAINING]
+    budget = 0.05 if quick else 0.2
+    rows = []
+    for kind, (m, k, n) in shapes:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        A, B = _cuda.to_device(a), _cuda.to_device(b)
+        ta = tb = None
+        if torch is not None:
+            ta, tb = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
+        modes = [False, True] if (kind, n) == ("square", squares[-1]) else [False]
+        for tf32 in modes:
+            _validate_rows(_cuda.to_host(_cuda.gemm(A, B, tf32=tf32)), a, b, (m, k, n), tf32)
+            t = gpu_time_s(lambda: _cuda.gemm(A, B, tf32=tf32), _cuda.synchronize, budget)[0]
+            t_torch = None
+            if torch is not None:
+                set_torch_tf32(torch, tf32)
+                t_torch = gpu_time_s(lambda: torch.mm(ta, tb), torch.cuda.synchronize, budget)[0]
+                set_torch_tf32(torch, False)
+            flops = 2.0 * m * n * k
+            rows.append({"kind": kind, "m": m, "k": k, "n": n, "tf32": tf32,
+                         "pykern_gflops": flops / t * 1e-9, "pykern_us": t * 1e6,
+                         "torch_gflops": None if t_torch is None else flops / t_torch * 1e-9,
+                         "torch_us": None if t_torch is None else t_torch * 1e6,
+                         "pct_of_torch": None if t_torch is None else 100.0 * t_torch / t})
+    return {"device": name, "torch": None if torch is None else torch.__version__, "rows": rows}
+
+
+def _report_cuda(run):
+    from bench.common import print_table
+
+    print(f"\n{run['device']}  PyTorch {run['torch'] or '(not available)'}  "
+          f"(torch.mm = cuBLAS; TF32 only where the column says so)")
+    rows = [(f"{r['m']}x{r['k']}x{r['n']}", r["kind"], "on" if r["tf32"] else "off",
+             f"{r['pykern_gflops']:.0f}", "-" if r["torch_gflops"] is None else
+             f"{r['torch_gflops']:.0f}", "-" if r["pct_of_torch"] is None else
+             f"{r['pct_of_torch']:.0f}%", f"{r['pykern_us']:.1f}",
+             "-" if r["torch_us"] is None else f"{r['torch_us']:.1f}") for r in run["rows"]]
+    print_table(["MxKxN", "kind", "TF32", "pykern GF/s", "torch GF/s", "% of torch",
+                 "pykern us", "torch us"], rows)
+
+
 def _run_child(threads, quick):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
@@ -100,73 +171,23 @@ def _report(runs):
                      "pykern us", "numpy us"], rows)
 
 
-CUDA_SHAPES = [(4096, 4096, 4096), (2048, 2048, 2048)] + TRAINING
-
-
-def _cuda_time_s(fn, sync, min_time_s=0.2):
-    """Median per-call seconds of fn on the GPU (each sample synchronised)."""
-    from bench.common import median_time_s
-
-    def timed():
-        fn()
-        sync()
-    return median_time_s(timed, min_time_s=min_time_s, repeats=5)
-
-
-def _bench_cuda(json_path):
-    import numpy as np
-
-    from bench.common import print_table, require_gpu, save_runs, torch_cuda
-    from pykern import _cuda
-    from pykern.backend import devices
-
-    name = require_gpu("gemm")
-    k = devices.get("cuda").k
-    if not hasattr(k, "gemm"):
-        raise SystemExit("bench gemm --device cuda: the CUDA kernel table has no gemm yet "
-                         "(the dense-network family, cuda_nn.py, is not merged)")
-    torch = torch_cuda()
-    rng = np.random.default_rng(0)
-    rows = []
-    for m, kk, n in CUDA_SHAPES:
-        a = rng.standard_normal((m, kk), dtype=np.float32)
-        b = rng.standard_normal((kk, n), dtype=np.float32)
-        da, db = k.from_host(a), k.from_host(b)
-        _validate(k.to_host(k.gemm(da, db)), a, b, (m, kk, n))
-        flops = 2.0 * m * n * kk
-        t_pk = _cuda_time_s(lambda: k.gemm(da, db), _cuda.synchronize)
-        row = {"m": m, "k": kk, "n": n, "pykern_gflops": flops / t_pk * 1e-9,
-               "pykern_us": t_pk * 1e6}
-        if torch is not None:
-            ta, tb = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
-            t_tc = _cuda_time_s(lambda: torch.mm(ta, tb), torch.cuda.synchronize)
-            row.update(cublas_gflops=flops / t_tc * 1e-9, cublas_us=t_tc * 1e6,
-                       ratio=t_tc / t_pk)
-        rows.append(row)
-    print(f"\nSGEMM on {name}, fp32 (TF32 off){'' if torch else '; no PyTorch: pykern alone'}")
-    print_table(["MxKxN", "pykern GF/s", "cuBLAS GF/s", "pykern/cuBLAS", "pykern us",
-                 "cuBLAS us"],
-                [(f"{r['m']}x{r['k']}x{r['n']}", f"{r['pykern_gflops']:.0f}",
-                  f"{r.get('cublas_gflops', 0):.0f}", f"{r.get('ratio', 0):.2f}",
-                  f"{r['pykern_us']:.1f}", f"{r.get('cublas_us', 0):.1f}") for r in rows])
-    save_runs(json_path, "gemm_cuda", [{"device": name, "rows": rows}])
-    return 0
-
-
 def main(argv):
     p = argparse.ArgumentParser(prog="python -m bench gemm", description=__doc__.splitlines()[0])
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,all)")
     p.add_argument("--json", default=None, help="write the figures to this file")
     p.add_argument("--quick", action="store_true", help="fewer sizes, shorter repeats")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="cpu (threads, vs NumPy) or cuda (the GPU, vs PyTorch)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
-                   help="cuda: the GPU kernel against cuBLAS (PyTorch), TF32 off")
     args = p.parse_args(argv)
-    if args.device == "cuda":
-        return _bench_cuda(args.json)
 
     from bench.common import save_runs, thread_counts, write_json
 
+    if args.device == "cuda":
+        run = _measure_cuda(args.quick)
+        _report_cuda(run)
+        save_runs(args.json, "gemm-cuda", [run])
+        return 0
     if args.child:
         write_json(args.json, _measure_one_process(int(args.threads), args.quick))
         return 0

@@ -54,10 +54,14 @@ python -c "import pykern._cuda as c; print('devices', c.device_count(), c.device
 
 # --- tests ------------------------------------------------------------------------------------
 step tests 240 python -m pytest -q -p no:cacheprovider -rfE tests/cuda tests/test_cuda.py \
-  --junitxml="$OUT/tests.xml"
+  --ignore=tests/cuda/test_nn_kernels.py --junitxml="$OUT/tests.xml"
+# the dense-network kernels (GEMM, conv, pooling, norms) against the CPU: its own time limit
+step tests_nn 240 python -m pytest -q -p no:cacheprovider -rfE tests/cuda/test_nn_kernels.py \
+  --junitxml="$OUT/tests_nn.xml"
 
 # --- benchmarks: GPU side by side with PyTorch (one line each) -----------------------------------
 step bench_gemm 90 python -m bench gemm --device cuda --json "$OUT/gemm_cuda.json"
+step bench_conv 90 python -m bench conv --device cuda --json "$OUT/conv_cuda.json"
 step bench_models 180 python -m bench models --device cuda --repeats 3 \
   --model mnist_mlp mnist_cnn cifar_cnn lstm_series --json "$OUT/models_cuda.json"
 

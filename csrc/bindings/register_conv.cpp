@@ -14,31 +14,26 @@
 #include <vector>
 
 #include "bindings/array_view.h"
+#include "bindings/conv_shape.h"
 #include "bindings/gemm_call.h"
 #include "pykern/conv.h"
 
 namespace pykern::bind {
 namespace {
 
-using Shape = std::vector<int64_t>;
-using Ints = std::vector<int64_t>;
-
-Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
-
 using ForwardFn = void (*)(const ConvShape&, const float*, const float*, const float*, Act, float*);
 using BackwardFn = void (*)(const ConvShape&, const float*, const float*, float*);
 
-// One call's arguments, its error context ("[x (2, 5, 5, 3), w (3, 3, 3, 8)]")
-// and the ConvShape they describe.
-class ConvCall {
+// ConvArgs plus the NumPy arrays of one call.
+class ConvCall : public ConvArgs {
  public:
-  ConvCall(const char* op, bool depthwise) : op_(op), depthwise_(depthwise) {}
+  using ConvArgs::ConvArgs;
 
   // A float32, C-contiguous ndarray, named in the context.
   py::array array(py::handle obj, const char* name) {
     if (!py::isinstance<py::array>(obj))
-      fail(op_, std::string(name) + " must be a numpy.ndarray, got " +
-                    std::string(py::str(py::type::of(obj).attr("__name__"))));
+      fail(op(), std::string(name) + " must be a numpy.ndarray, got " +
+                     std::string(py::str(py::type::of(obj).attr("__name__"))));
     py::array a = py::reinterpret_borrow<py::array>(obj);
     note(name, shape_of(a));
     if (!a.dtype().is(py::dtype::of<float>()))
@@ -46,94 +41,6 @@ class ConvCall {
     if (!(a.flags() & py::array::c_style)) error(std::string(name) + " must be C-contiguous");
     return a;
   }
-
-  void note(const char* name, const Shape& shape) {
-    context_ += (context_.empty() ? "" : ", ") + std::string(name) + " " + shape_str(shape);
-  }
-
-  [[noreturn]] void error(const std::string& what) const {
-    fail(op_, what + " [" + context_ + "]");
-  }
-
-  // Fills shape_ from x's shape (N, *spatial, C) and w's (*kernel, Cg, K), or
-  // (*kernel, C, M) for depthwise, and checks it.
-  void geometry(const Shape& x, const Shape& w, const Ints& strides, const Ints& dilations,
-                const Ints& pad_begin, const Ints& pad_end, int64_t groups) {
-    const size_t rank = x.size();
-    if (rank < 3 || rank > 5)
-      error("x must have 1 to 3 spatial axes: shape (N, *spatial, C), rank 3 to 5");
-    const int sp = static_cast<int>(rank) - 2, off = 3 - sp;
-    if (w.size() != rank)
-      error("w must have rank " + std::to_string(rank) + " (*kernel, " +
-            (depthwise_ ? "C, M" : "C/groups, K") + ") to match x");
-    const std::pair<const char*, const Ints*> lists[] = {
-        {"strides", &strides}, {"dilations", &dilations}, {"pad_begin", &pad_begin},
-        {"pad_end", &pad_end}};
-    for (const auto& l : lists)
-      if (l.second->size() != size_t(sp))
-        error(std::string(l.first) + " must hold " + std::to_string(sp) + " ints, got " +
-              std::to_string(l.second->size()));
-    const int64_t C = x[rank - 1];
-    ConvShape& s = shape_;
-    s.N = x[0];
-    s.C = C;
-    if (depthwise_) {
-      if (w[sp] != C)
-        error("x has " + std::to_string(C) + " channels but the depthwise kernel expects " +
-              std::to_string(w[sp]));
-      s.groups = C;
-      if (w[sp + 1] < 1 || __builtin_mul_overflow(C, w[sp + 1], &s.K))
-        error("the channel multiplier must be >= 1");
-    } else {
-      if (groups < 1 || C % groups)
-        error("groups (" + std::to_string(groups) + ") must be >= 1 and divide the " +
-              std::to_string(C) + " input channels");
-      if (w[sp] != C / groups)
-        error("x has " + std::to_string(C) + " channels but w expects " + std::to_string(w[sp]) +
-              " per group, times groups " + std::to_string(groups));
-      s.groups = groups;
-      s.K = w[sp + 1];
-    }
-    for (int a = 0; a < sp; ++a) {
-      s.in[off + a] = x[1 + a];
-      s.k[off + a] = w[a];
-      s.stride[off + a] = strides[a];
-      s.dil[off + a] = dilations[a];
-      s.pad_begin[off + a] = pad_begin[a];
-      s.pad_end[off + a] = pad_end[a];
-    }
-    try {
-      validate_conv(s, op_, depthwise_);
-    } catch (const std::invalid_argument& e) {
-      fail(op_, std::string(e.what()).substr(std::string(op_).size() + 2) + " [" + context_ + "]");
-    }
-    spatial_ = sp;
-  }
-
-  // (N, *out, K): the output's shape.
-  Shape y_shape() const {
-    Shape y{shape_.N};
-    for (int a = 3 - spatial_; a < 3; ++a) y.push_back(shape_.out[a]);
-    y.push_back(shape_.K);
-    return y;
-  }
-
-  // dy must have the output's shape.
-  void check_dy(const py::array& dy) const {
-    const Shape got = shape_of(dy), want = y_shape();
-    if (got != want)
-      error("dy must have the output's shape " + shape_str(want) + ", got " + shape_str(got));
-  }
-
-  const ConvShape& shape() const { return shape_; }
-  const char* op() const { return op_; }
-
- private:
-  const char* op_;
-  bool depthwise_;
-  std::string context_;
-  ConvShape shape_;
-  int spatial_ = 0;
 };
 
 const float* data(const py::array& a) { return static_cast<const float*>(a.data()); }
@@ -174,7 +81,7 @@ py::array backward_py(const char* op, bool depthwise, BackwardFn run, bool data_
   call.note(data_pass ? "x_shape" : "w_shape", out_shape);
   call.geometry(data_pass ? out_shape : shape_of(a), data_pass ? shape_of(b) : out_shape,
                 strides, dilations, pad_begin, pad_end, groups);
-  call.check_dy(data_pass ? a : b);
+  call.check_dy(shape_of(data_pass ? a : b));
   py::array out = new_matrix(out_shape);
   float* o = data(out);
   {

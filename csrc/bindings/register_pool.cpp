@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bindings/array_view.h"
+#include "bindings/pool_shape.h"
 #include "pykern/pool.h"
 
 namespace pykern::bind {
@@ -24,64 +25,6 @@ constexpr PoolKernels kFast{&max_pool_forward, &max_pool_backward, &avg_pool_for
 constexpr PoolKernels kRef{&max_pool_forward_ref, &max_pool_backward_ref, &avg_pool_forward_ref,
                            &avg_pool_backward_ref};
 
-// N, spatial dims and C of an x shape of rank 3, 4 or 5 (leading spatial dims 1).
-PoolGeometry geometry_of(const std::vector<int64_t>& x_shape, const char* op, const char* arg) {
-  const int64_t rank = static_cast<int64_t>(x_shape.size());
-  if (rank < 3 || rank > 5)
-    fail(op, std::string(arg) + " of shape " + shape_str(x_shape) +
-                 " must have rank 3, 4 or 5: (N, spatial..., C) with 1 to 3 spatial dims");
-  for (int64_t v : x_shape)
-    if (v < 0) fail(op, std::string(arg) + " " + shape_str(x_shape) + " has a negative size");
-  PoolGeometry g;
-  g.rank = static_cast<int>(rank - 2);
-  g.N = x_shape.front();
-  g.C = x_shape.back();
-  for (int k = 0; k < g.rank; ++k) g.in[3 - g.rank + k] = x_shape[1 + k];
-  return g;
-}
-
-// One int per spatial dim of g, stored in v[3 - rank ...].
-void spatial_arg(py::handle seq, const PoolGeometry& g, const std::vector<int64_t>& x_shape,
-                 const char* op, const char* arg, int64_t* v) {
-  std::vector<int64_t> vals;
-  try {
-    vals = seq.cast<std::vector<int64_t>>();
-  } catch (const py::cast_error&) {
-    fail(op, std::string(arg) + " must be a sequence of ints, got " + std::string(py::repr(seq)));
-  }
-  if (static_cast<int>(vals.size()) != g.rank)
-    fail(op, std::string(arg) + " " + shape_str(vals) + " must have " + std::to_string(g.rank) +
-                 " entries, one per spatial dim of x of shape " + shape_str(x_shape));
-  for (int k = 0; k < g.rank; ++k) v[3 - g.rank + k] = vals[k];
-}
-
-PoolGeometry pool_geometry(const std::vector<int64_t>& x_shape, py::handle pool,
-                           py::handle strides, py::handle pad_begin, py::handle pad_end,
-                           const char* op, const char* arg) {
-  PoolGeometry g = geometry_of(x_shape, op, arg);
-  spatial_arg(pool, g, x_shape, op, "pool", g.pool);
-  spatial_arg(strides, g, x_shape, op, "strides", g.stride);
-  spatial_arg(pad_begin, g, x_shape, op, "pad_begin", g.pad_begin);
-  spatial_arg(pad_end, g, x_shape, op, "pad_end", g.pad_end);
-  validate_pool(g, op);
-  return g;
-}
-
-std::vector<int64_t> y_shape(const PoolGeometry& g) {
-  std::vector<int64_t> s{g.N};
-  for (int k = 3 - g.rank; k < 3; ++k) s.push_back(g.out[k]);
-  s.push_back(g.C);
-  return s;
-}
-
-std::vector<int64_t> int_shape(py::handle obj, const char* op, const char* arg) {
-  try {
-    return obj.cast<std::vector<int64_t>>();
-  } catch (const py::cast_error&) {
-    fail(op, std::string(arg) + " must be a sequence of ints, got " + std::string(py::repr(obj)));
-  }
-}
-
 // Whether argmax is int64: argmax_dtype None picks the smallest type that fits
 // (the kernel refuses an int32 one that cannot).
 bool wide_argmax(const PoolGeometry& g, py::handle argmax_dtype, const char* op) {
@@ -97,7 +40,7 @@ py::tuple max_forward_py(const PoolKernels& k, py::handle x, py::handle pool, py
   const char* op = "max_pool_forward";
   py::array xa = exact_array(x, op, "x", py::dtype::of<float>());
   const PoolGeometry g = pool_geometry(shape_of(xa), pool, strides, pad_begin, pad_end, op, "x");
-  const std::vector<int64_t> ys = y_shape(g);
+  const std::vector<int64_t> ys = pool_y_shape(g);
   py::array y = new_matrix(ys);
   const std::vector<py::ssize_t> ps(ys.begin(), ys.end());
   ArgmaxOut am;
@@ -157,7 +100,7 @@ py::array avg_forward_py(const PoolKernels& k, py::handle x, py::handle pool, py
   const char* op = "avg_pool_forward";
   py::array xa = exact_array(x, op, "x", py::dtype::of<float>());
   const PoolGeometry g = pool_geometry(shape_of(xa), pool, strides, pad_begin, pad_end, op, "x");
-  py::array y = new_matrix(y_shape(g));
+  py::array y = new_matrix(pool_y_shape(g));
   const float* xp = static_cast<const float*>(xa.data());
   float* yp = static_cast<float*>(y.mutable_data());
   {
@@ -174,9 +117,9 @@ py::array avg_backward_py(const PoolKernels& k, py::handle dy, py::handle x_shap
   const std::vector<int64_t> xs = int_shape(x_shape, op, "x_shape");
   const PoolGeometry g = pool_geometry(xs, pool, strides, pad_begin, pad_end, op, "x_shape");
   py::array dya = exact_array(dy, op, "dy", py::dtype::of<float>());
-  if (shape_of(dya) != y_shape(g))
+  if (shape_of(dya) != pool_y_shape(g))
     fail(op, "dy of shape " + shape_str(shape_of(dya)) + " does not match the forward output " +
-                 shape_str(y_shape(g)) + " of x_shape " + shape_str(xs));
+                 shape_str(pool_y_shape(g)) + " of x_shape " + shape_str(xs));
   py::array dx = new_matrix(xs);
   const float* dyp = static_cast<const float*>(dya.data());
   float* dxp = static_cast<float*>(dx.mutable_data());

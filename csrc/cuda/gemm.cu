@@ -1,8 +1,9 @@
-// SGEMM kernel: shared-memory tiles with 2-D register blocking (siboehm's
-// kernel 5/6 and llm.c's matmul_forward kernel 4 in kernels.md section 2:
-// about 70-80% of cuBLAS fp32 on large squares). One CTA of 256 threads
-// computes a 128x128 tile of C, stepping K by 16; each thread holds 8x8
-// accumulators.
+// SGEMM and batched SGEMM on the tiled main loop of cuda/gemm_tile.cuh
+// (kernels.md 8.3: 2-D block tiling + vectorised loads reach ~80% of cuBLAS
+// fp32 on large squares), an opt-in TF32 tensor-core variant (WMMA m16n16k8),
+// and the element-wise activation kernel.
+#include <mma.h>
+
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
@@ -10,152 +11,27 @@
 
 #include "cuda/check.h"
 #include "cuda/gemm.h"
+#include "cuda/gemm_tile.cuh"
 
 namespace pykern::cuda {
 namespace {
 
-constexpr int kTile = 128;  // CTA tile in M and in N
-constexpr int kBK = 16;     // K step per shared-memory tile
-constexpr int kThreads = 256;
-static_assert(kThreads == (kTile / 8) * (kTile / 8), "one thread per 8x8 block of the tile");
-
-// Loads op(X)[i0 : i0+128, k0 : k0+kBK] into s[k][i] (k-major, so the inner
-// product loop reads 4 consecutive i with one float4), zero-filling past
-// `extent` rows and past K. op(X)[i][k] is x[i*ld + k] when kContig (k runs
-// along memory), else x[k*ld + i]. `vec`: x is 16-byte aligned and ld % 4 == 0,
-// so a chunk of 4 along the contiguous axis starting at a multiple of 4 can be
-// read with one float4 when it is wholly inside the matrix.
-template <bool kContig>
-__device__ __forceinline__ void load_tile(float (*s)[kTile], const float* __restrict__ x,
-                                          int64_t ld, int extent, int K, int i0, int k0,
-                                          bool vec) {
-  constexpr int kChunks = kBK * kTile / 4;  // float4 chunks per tile
-  for (int c = threadIdx.x; c < kChunks; c += kThreads) {
-    // kContig: a warp takes 32 consecutive i at one k, so its transposing
-    // stores s[k+j][i] hit 32 different banks.
-    const int i = kContig ? c % kTile : (c % (kTile / 4)) * 4;
-    const int k = kContig ? (c / kTile) * 4 : c / (kTile / 4);
-    const int gi = i0 + i, gk = k0 + k;
-    float v[4];
-    if (kContig) {
-      const bool row_in = gi < extent;
-      const int64_t off = int64_t(gi) * ld + gk;
-      if (vec && row_in && gk + 3 < K) {
-        const float4 q = *reinterpret_cast<const float4*>(x + off);
-        v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-      } else {
-        for (int j = 0; j < 4; ++j) v[j] = row_in && gk + j < K ? x[off + j] : 0.0f;
-      }
-      for (int j = 0; j < 4; ++j) s[k + j][i] = v[j];
-    } else {
-      const bool row_in = gk < K;
-      const int64_t off = int64_t(gk) * ld + gi;
-      if (vec && row_in && gi + 3 < extent) {
-        const float4 q = *reinterpret_cast<const float4*>(x + off);
-        v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-      } else {
-        for (int j = 0; j < 4; ++j) v[j] = row_in && gi + j < extent ? x[off + j] : 0.0f;
-      }
-      *reinterpret_cast<float4*>(&s[k][i]) = make_float4(v[0], v[1], v[2], v[3]);
-    }
-  }
-}
-
-__device__ __forceinline__ float activate(float v, Act act) {
-  switch (act) {
-    case Act::relu: return v > 0.0f ? v : 0.0f;
-    case Act::sigmoid: return 1.0f / (1.0f + expf(-v));
-    case Act::tanh: return tanhf(v);
-    default: return v;
-  }
-}
-
-// Thread (ty, tx) of the 16x16 grid owns tile rows {ty*4 + r, 64 + ty*4 + r}
-// and columns {tx*4 + j, 64 + tx*4 + j}, r, j < 4: its shared-memory float4
-// reads are then conflict-free (16 lanes read 64 consecutive floats) and its
-// stores of C cover 64 consecutive columns per half-warp.
-__device__ __forceinline__ int owned(int t, int r) { return (r < 4 ? 0 : 64) + t * 4 + (r & 3); }
-
-// kContigA: A stored (M,K) (not trans_a). kContigB: B stored (N,K) (trans_b).
-// The grid is 1-D over tiles, row-major: consecutive CTAs share a panel of A.
-template <bool kContigA, bool kContigB>
-__global__ void __launch_bounds__(kThreads)
-    sgemm_kernel(GemmArgs g, int tiles_n, bool vec_a, bool vec_b, bool vec_c) {
-  __shared__ __align__(16) float As[kBK][kTile];
-  __shared__ __align__(16) float Bs[kBK][kTile];
-  const int M = int(g.M), N = int(g.N), K = int(g.K);
-  const int m0 = int(blockIdx.x) / tiles_n * kTile, n0 = int(blockIdx.x) % tiles_n * kTile;
-  const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
-
-  float acc[8][8] = {};
-  for (int k0 = 0; k0 < K; k0 += kBK) {
-    load_tile<kContigA>(As, g.A, g.lda, M, K, m0, k0, vec_a);
-    load_tile<kContigB>(Bs, g.B, g.ldb, N, K, n0, k0, vec_b);
-    __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < kBK; ++kk) {
-      alignas(16) float a[8], b[8];
-      *reinterpret_cast<float4*>(a) = *reinterpret_cast<const float4*>(&As[kk][ty * 4]);
-      *reinterpret_cast<float4*>(a + 4) = *reinterpret_cast<const float4*>(&As[kk][64 + ty * 4]);
-      *reinterpret_cast<float4*>(b) = *reinterpret_cast<const float4*>(&Bs[kk][tx * 4]);
-      *reinterpret_cast<float4*>(b + 4) = *reinterpret_cast<const float4*>(&Bs[kk][64 + tx * 4]);
-#pragma unroll
-      for (int r = 0; r < 8; ++r)
-#pragma unroll
-        for (int j = 0; j < 8; ++j) acc[r][j] = fmaf(a[r], b[j], acc[r][j]);
-    }
-    __syncthreads();
-  }
-
-  // Epilogue on 4 consecutive columns at a time: float4 when they are all
-  // inside C and C's rows are 16-byte aligned, element by element otherwise.
-#pragma unroll
-  for (int r = 0; r < 8; ++r) {
-    const int row = m0 + owned(ty, r);
-    if (row >= M) continue;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int col = n0 + owned(tx, h * 4);
-      if (col >= N) continue;
-      float* c = g.C + int64_t(row) * g.ldc + col;
-      const bool whole = vec_c && col + 3 < N;
-      alignas(16) float v[4];
-      for (int j = 0; j < 4; ++j) v[j] = g.alpha * acc[r][h * 4 + j];
-      if (g.beta != 0.0f) {
-        alignas(16) float old[4];
-        if (whole) {
-          *reinterpret_cast<float4*>(old) = *reinterpret_cast<const float4*>(c);
-        } else {
-          for (int j = 0; j < 4; ++j) old[j] = col + j < N ? c[j] : 0.0f;
-        }
-        for (int j = 0; j < 4; ++j) v[j] += g.beta * old[j];
-      }
-      if (g.bias)
-        for (int j = 0; j < 4; ++j) v[j] += col + j < N ? g.bias[col + j] : 0.0f;
-      for (int j = 0; j < 4; ++j) v[j] = activate(v[j], g.act);
-      if (whole) {
-        *reinterpret_cast<float4*>(c) = *reinterpret_cast<const float4*>(v);
-      } else {
-        for (int j = 0; j < 4; ++j)
-          if (col + j < N) c[j] = v[j];
-      }
-    }
-  }
-}
-
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-// The checks of validate_gemm (pykern/gemm.h), plus the kernel's int indexing.
-void check_args(const GemmArgs& g) {
-  auto bad = [&](const char* what) {
-    throw std::invalid_argument(std::string("sgemm (cuda): ") + what + " (M=" +
-                                std::to_string(g.M) + ", N=" + std::to_string(g.N) +
-                                ", K=" + std::to_string(g.K) + ")");
+// The checks of validate_gemm (pykern/gemm.h), plus the kernels' int indexing.
+void check_args(const GemmArgs& g, const GemmBatch& b) {
+  auto bad = [&](const std::string& what) {
+    throw std::invalid_argument("sgemm (cuda): " + what + " (M=" + std::to_string(g.M) +
+                                ", N=" + std::to_string(g.N) + ", K=" + std::to_string(g.K) + ")");
   };
   if (g.M < 0 || g.N < 0 || g.K < 0) bad("negative size");
-  // Tile indices (i0 + 127, k0 + kBK) are ints: keep them from overflowing.
-  constexpr int64_t kMaxSize = INT_MAX - kTile;
+  // Tile indices (i0 + 127, k0 + 15) are ints: keep them from overflowing.
+  constexpr int64_t kMaxSize = INT_MAX - 128;
   if (g.M > kMaxSize || g.N > kMaxSize || g.K > kMaxSize) bad("a size of 2^31 - 128 or more");
+  if (b.ndim < 0 || b.ndim > kGemmMaxBatchDims)
+    bad("at most " + std::to_string(kGemmMaxBatchDims) + " batch axes");
+  for (int d = 0; d < b.ndim; ++d)
+    if (b.dims[d] < 0) bad("negative batch size");
   if (g.M == 0 || g.N == 0) return;
   if (!g.C || g.ldc < g.N) bad("C is null or ldc < N");
   if (g.K == 0) return;
@@ -163,29 +39,193 @@ void check_args(const GemmArgs& g) {
   if (!g.B || g.ldb < (g.trans_b ? g.K : g.N)) bad("B is null or ldb too small for op(B)");
 }
 
+BatchIndex batch_index(const GemmBatch& b, const int64_t* stride) {
+  BatchIndex i;
+  i.ndim = b.ndim;
+  for (int d = 0; d < b.ndim; ++d) {
+    i.dims[d] = b.dims[d];
+    i.stride[d] = stride[d];
+  }
+  return i;
+}
+
+bool strides_multiple_of_4(const GemmBatch& b, const int64_t* stride) {
+  for (int d = 0; d < b.ndim; ++d)
+    if (stride[d] % 4) return false;
+  return true;
+}
+
+// ---- TF32 tensor cores ------------------------------------------------------
+// The SIMT kernel's loaders and epilogue, with the inner product on WMMA
+// fragments: 8 warps as 2 x 4, each computing 64 x 32 of the 128 x 128 tile as
+// 4 x 2 accumulators of 16 x 16. The stages are padded to 132 floats per k row
+// (a multiple of 4 floats, as WMMA's tf32 ldm must be, and fewer bank conflicts).
+namespace wmma = nvcuda::wmma;
+constexpr int kTfLd = 132;
+
+template <class LA, class LB>
+__global__ void __launch_bounds__(256) tf32_gemm_kernel(LA la, LB lb, Epilogue e, int tiles_n,
+                                                        int K, BatchIndex za, BatchIndex zb) {
+  using S = BigTile;
+  __shared__ __align__(128) float As[2][S::BK][kTfLd];
+  __shared__ __align__(128) float Bs[2][S::BK][kTfLd];
+  const int tiles = int(ceil_div(e.M, S::BM)) * tiles_n;
+  const int tile = int(blockIdx.x % unsigned(tiles));
+  const int64_t z = blockIdx.x / unsigned(tiles);
+  const int m0 = tile / tiles_n * S::BM, n0 = tile % tiles_n * S::BN;
+  la.shift(za.offset(z));
+  lb.shift(zb.offset(z));
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int wm = warp / 4, wn = warp % 4;
+
+  TileFeeder<S, LA, LB> feed(la, lb, m0, n0, tid);
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4][2];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+  feed.fetch(0);
+  feed.store(As[0], Bs[0]);
+  __syncthreads();
+  int stage = 0;
+  for (int k0 = 0; k0 < K; k0 += S::BK) {
+    const bool more = k0 + S::BK < K;
+    if (more) feed.fetch(k0 + S::BK);
+#pragma unroll
+    for (int kk = 0; kk < S::BK; kk += 8) {
+      // As[k][i] holds op(A)(i, k): column-major A with ldm kTfLd; Bs[k][j] is row-major B.
+      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[4];
+      wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[2];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        wmma::load_matrix_sync(fa[i], &As[stage][kk][wm * 64 + i * 16], kTfLd);
+#pragma unroll
+        for (int t = 0; t < fa[i].num_elements; ++t) fa[i].x[t] = wmma::__float_to_tf32(fa[i].x[t]);
+      }
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        wmma::load_matrix_sync(fb[j], &Bs[stage][kk][wn * 32 + j * 16], kTfLd);
+#pragma unroll
+        for (int t = 0; t < fb[j].num_elements; ++t) fb[j].x[t] = wmma::__float_to_tf32(fb[j].x[t]);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+    if (more) feed.store(As[stage ^ 1], Bs[stage ^ 1]);
+    __syncthreads();
+    stage ^= 1;
+  }
+
+  // Each warp moves its accumulators through a 16 x 16 patch of the (now idle)
+  // A stages, then applies the epilogue 4 columns at a time: lane l takes row
+  // l / 2 and columns 8 * (l % 2) .. + 7 of the patch.
+  float* patch = &As[0][0][0] + warp * 256;
+  float* c_z = e.C + z * e.c_step;
+  const float* bias_z = e.bias ? e.bias + z * e.bias_step : nullptr;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      wmma::store_matrix_sync(patch, acc[i][j], 16, wmma::mem_row_major);
+      __syncwarp();
+      const int r = lane / 2, c0 = (lane % 2) * 8;
+      const int row = m0 + wm * 64 + i * 16 + r;
+      for (int h = 0; h < 2; ++h) {
+        const int col = n0 + wn * 32 + j * 16 + c0 + 4 * h;
+        if (row < e.M && col < e.N) {
+          const float* p = patch + r * 16 + c0 + 4 * h;
+          float v[4] = {p[0], p[1], p[2], p[3]};
+          epilogue_store4(e, c_z + int64_t(row) * e.ldc + col, bias_z, col, v);
+        }
+      }
+      __syncwarp();
+    }
+}
+
+template <class LA, class LB>
+void run_tf32(const LA& la, const LB& lb, const Epilogue& e, int K, int64_t zcount,
+              const BatchIndex& za, const BatchIndex& zb) {
+  if (e.M == 0 || e.N == 0 || zcount == 0) return;
+  const int64_t tiles_n = ceil_div(e.N, 128);
+  const int64_t blocks = ceil_div(e.M, 128) * tiles_n * zcount;
+  if (blocks > INT_MAX)
+    throw std::invalid_argument(
+        "sgemm (cuda): the problem needs more thread blocks than one grid holds");
+  tf32_gemm_kernel<LA, LB><<<unsigned(blocks), 256>>>(la, lb, e, int(tiles_n), K, za, zb);
+  PK_LAUNCH_CHECK("sgemm_tf32");
+}
+
+template <bool kContigA, bool kContigB>
+void run_gemm(const GemmArgs& g, const GemmBatch& b, int64_t zcount, bool tf32) {
+  const bool vec_a = g.lda % 4 == 0 && aligned16(g.A) && strides_multiple_of_4(b, b.a_stride);
+  const bool vec_b = g.ldb % 4 == 0 && aligned16(g.B) && strides_multiple_of_4(b, b.b_stride);
+  const Dense<kContigA> la{g.A, g.lda, int(g.M), int(g.K), vec_a};
+  const Dense<kContigB> lb{g.B, g.ldb, int(g.N), int(g.K), vec_b};
+  const BatchIndex za = batch_index(b, b.a_stride), zb = batch_index(b, b.b_stride);
+  Epilogue e;
+  e.C = g.C;
+  e.ldc = g.ldc;
+  e.c_step = b.ndim ? b.c_step : 0;
+  e.M = int(g.M);
+  e.N = int(g.N);
+  e.alpha = g.alpha;
+  e.beta = g.beta;
+  e.bias = g.bias;
+  e.act = g.act;
+  e.vec = g.ldc % 4 == 0 && e.c_step % 4 == 0 && aligned16(g.C);
+  if (tf32 && g.K > 0)
+    run_tf32(la, lb, e, int(g.K), zcount, za, zb);
+  else
+    run_tiles(la, lb, e, int(g.K), zcount, za, zb, /*allow_split=*/true, "sgemm");
+}
+
+// ---- activation -------------------------------------------------------------
+constexpr int kActThreads = 256;
+
+__global__ void activation_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t n,
+                                  Act act) {
+  for (int64_t i = blockIdx.x * int64_t(kActThreads) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * kActThreads)
+    y[i] = act_apply(x[i], act);
+}
+
+// In place: x and y alias, so no __restrict__.
+__global__ void activation_inplace_kernel(float* y, int64_t n, Act act) {
+  for (int64_t i = blockIdx.x * int64_t(kActThreads) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * kActThreads)
+    y[i] = act_apply(y[i], act);
+}
+
 }  // namespace
 
-void sgemm_device(const GemmArgs& g) {
-  check_args(g);
-  if (g.M == 0 || g.N == 0) return;
-  const int64_t tiles_m = (g.M + kTile - 1) / kTile, tiles_n = (g.N + kTile - 1) / kTile;
-  if (tiles_m * tiles_n > INT_MAX)
-    throw std::invalid_argument("sgemm (cuda): too many tiles for one grid (M=" +
-                                std::to_string(g.M) + ", N=" + std::to_string(g.N) + ")");
-  const bool vec_a = g.lda % 4 == 0 && aligned16(g.A);
-  const bool vec_b = g.ldb % 4 == 0 && aligned16(g.B);
-  const bool vec_c = g.ldc % 4 == 0 && aligned16(g.C);
-  const dim3 grid(static_cast<unsigned>(tiles_m * tiles_n)), block(kThreads);
-  const int tn = static_cast<int>(tiles_n);
+void sgemm_batched_device(const GemmArgs& g, const GemmBatch& b, bool tf32) {
+  check_args(g, b);
+  int64_t zcount = 1;
+  for (int d = 0; d < b.ndim; ++d) zcount *= b.dims[d];
+  if (g.M == 0 || g.N == 0 || zcount == 0) return;
   if (!g.trans_a && !g.trans_b)
-    sgemm_kernel<true, false><<<grid, block>>>(g, tn, vec_a, vec_b, vec_c);
+    run_gemm<true, false>(g, b, zcount, tf32);
   else if (!g.trans_a && g.trans_b)
-    sgemm_kernel<true, true><<<grid, block>>>(g, tn, vec_a, vec_b, vec_c);
+    run_gemm<true, true>(g, b, zcount, tf32);
   else if (g.trans_a && !g.trans_b)
-    sgemm_kernel<false, false><<<grid, block>>>(g, tn, vec_a, vec_b, vec_c);
+    run_gemm<false, false>(g, b, zcount, tf32);
   else
-    sgemm_kernel<false, true><<<grid, block>>>(g, tn, vec_a, vec_b, vec_c);
-  PK_CUDA_CHECK(cudaGetLastError());
+    run_gemm<false, true>(g, b, zcount, tf32);
+}
+
+void sgemm_device(const GemmArgs& g, bool tf32) { sgemm_batched_device(g, GemmBatch{}, tf32); }
+
+void activation_device(const float* x, float* y, int64_t n, Act act) {
+  if (n <= 0) return;
+  const unsigned grid = unsigned(std::min<int64_t>(ceil_div(n, kActThreads), 65535 * 8));
+  if (x == y)
+    activation_inplace_kernel<<<grid, kActThreads>>>(y, n, act);
+  else
+    activation_kernel<<<grid, kActThreads>>>(x, y, n, act);
+  PK_LAUNCH_CHECK("activation");
 }
 
 }  // namespace pykern::cuda

@@ -12,6 +12,7 @@ namespace pykern::cuda {
 void register_array(py::module_& m);
 void register_core(py::module_& m);
 void register_gemm(py::module_& m);
+void register_nn(py::module_& m);
 void register_random(py::module_& m);
 void register_seq(py::module_& m);
 }  // namespace pykern::cuda
@@ -43,6 +44,7 @@ PYBIND11_MODULE(_cuda, m) {
   register_array(m);
   register_core(m);
   register_gemm(m);
+  register_nn(m);
   register_random(m);
   register_seq(m);
 }

@@ -6,7 +6,8 @@ first kernel call); `OMP_NUM_THREADS` sets the initial thread count.
 from pykern import _cpu
 
 __all__ = ["cpu_isa", "hardware_isa", "peak_gflops", "num_threads", "set_num_threads", "get_num_threads",
-           "list_devices", "get_device_details", "cuda_available", "set_device", "get_device"]
+           "list_devices", "get_device_details", "cuda_available", "set_device", "get_device",
+           "set_tf32", "get_tf32"]
 
 
 def cpu_isa():
@@ -92,3 +93,22 @@ def get_device():
     """The name of the device new tensors and variables go to here."""
     from pykern.backend import devices
     return devices.current().name
+
+
+# TF32 tensor cores for the CUDA GEMM/matmul (process-wide; read by the CUDA table at
+# each call). Off by default: results are exact float32 unless a program opts in.
+_tf32 = [False]
+
+
+def set_tf32(enabled):
+    """Lets the CUDA GEMM and matmul kernels use TF32 tensor cores (operands rounded to
+    10 mantissa bits, float32 accumulation: about 1e-3 relative error, several times
+    faster). Default False: exact float32. The CPU kernels are unaffected."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_tf32: enabled must be a bool, got {enabled!r}")
+    _tf32[0] = enabled
+
+
+def get_tf32():
+    """Whether the CUDA GEMM and matmul kernels may use TF32 tensor cores."""
+    return _tf32[0]
