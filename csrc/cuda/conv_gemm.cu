@@ -21,6 +21,25 @@
 namespace pykern::cuda {
 namespace {
 
+// The 4 values at k..k+3 of a gathered row whose k = (tap, j) runs over `run`
+// channels per tap: l.at(row, tap) is the tap's pixel (null in the padding),
+// channel j at pixel[j]. vec: run % 4 == 0, so the 4 are one float4 of one pixel.
+template <class L>
+__device__ __forceinline__ float4 gather4(const L& l, const typename L::Row& r, int k, int run) {
+  if (!r.ok || k >= l.K) return zero4();
+  if (l.vec) {
+    const float* p = l.at(r, k / run);
+    return p ? *reinterpret_cast<const float4*>(p + k % run) : zero4();
+  }
+  float v[4];
+  for (int j = 0; j < 4; ++j) {
+    const int kk = k + j;
+    const float* p = kk < l.K ? l.at(r, kk / run) : nullptr;
+    v[j] = p ? p[kk % run] : 0.0f;
+  }
+  return make_float4(v[0], v[1], v[2], v[3]);
+}
+
 // Forward A = im2col(x): row m = output pixel (n, od, oh, ow), k = (tap, c) with
 // c fastest over the group's Cg channels.
 struct FwdA {
@@ -47,20 +66,7 @@ struct FwdA {
   __device__ const float* at(const Row& r, int t) const {
     return tap_pixel(g, x, r.base, r.d0, r.h0, r.w0, t);
   }
-  __device__ float4 load(const Row& r, int k) const {
-    if (!r.ok || k >= K) return zero4();
-    if (vec) {  // Cg % 4 == 0: k..k+3 are channels c..c+3 of one tap
-      const float* p = at(r, k / g.Cg);
-      return p ? *reinterpret_cast<const float4*>(p + k % g.Cg) : zero4();
-    }
-    float v[4];
-    for (int j = 0; j < 4; ++j) {
-      const int kk = k + j;
-      const float* p = kk < K ? at(r, kk / g.Cg) : nullptr;
-      v[j] = p ? p[kk % g.Cg] : 0.0f;
-    }
-    return make_float4(v[0], v[1], v[2], v[3]);
-  }
+  __device__ float4 load(const Row& r, int k) const { return gather4(*this, r, k, g.Cg); }
 };
 
 // Backward-data A = the dy values each input pixel receives: row m = input
@@ -98,20 +104,7 @@ struct DgradA {
     if (od < 0 || oh < 0 || ow < 0) return nullptr;
     return dy + r.base + (int64_t(od * g.out[1] + oh) * g.out[2] + ow) * g.K;
   }
-  __device__ float4 load(const Row& r, int k) const {
-    if (!r.ok || k >= K) return zero4();
-    if (vec) {  // Kg % 4 == 0
-      const float* p = at(r, k / g.Kg);
-      return p ? *reinterpret_cast<const float4*>(p + k % g.Kg) : zero4();
-    }
-    float v[4];
-    for (int j = 0; j < 4; ++j) {
-      const int kk = k + j;
-      const float* p = kk < K ? at(r, kk / g.Kg) : nullptr;
-      v[j] = p ? p[kk % g.Kg] : 0.0f;
-    }
-    return make_float4(v[0], v[1], v[2], v[3]);
-  }
+  __device__ float4 load(const Row& r, int k) const { return gather4(*this, r, k, g.Kg); }
 };
 
 // Backward-data B^T: row c < Cg, k = (tap, k'): w[tap, c, g*Kg + k'] (the group
