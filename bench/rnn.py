@@ -148,27 +148,15 @@ def _torch_case(torch, cell, U, B, T, I, args, upstream):
     return (lambda: mod(x), infer, lambda: y.backward(dy, retain_graph=True))
 
 
-def _import_torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    return torch
-
-
 def _measure_cuda(quick):
     import numpy as np
 
-    from bench.common import time_samples_s
+    from bench.common import time_samples_s, torch_cuda
     from pykern import _cuda
 
     if _cuda.device_count() == 0:
         raise SystemExit("python -m bench rnn --device cuda: no CUDA device is visible")
-    torch = _import_torch()
+    torch = torch_cuda()
     rng = np.random.default_rng(0)
     rows = []
     for name, cell, U, (B, T, I), opts in CASES:

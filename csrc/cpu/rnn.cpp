@@ -41,21 +41,7 @@ Dims dims_of(const RnnArgs& a) { return {a.B, a.T, a.I, a.U, cell_gates(a.cell) 
 
 bool gru_two_gemms(const RnnArgs& a) { return a.cell == Cell::gru && !a.reset_after; }
 
-// Views of a workspace (or of scratch with the same layout).
-struct Ws {
-  float* z = nullptr;      // (B,T,GU)
-  float* hprev = nullptr;  // (B,T,U), null when not saved
-  float* aux = nullptr;    // (B,T,U): LSTM Cprev, GRU Aux; null for SimpleRNN or not saved
-};
-
-Ws ws_views(const RnnArgs& a, const Dims& d, float* base, bool saved) {
-  Ws w;
-  w.z = base;
-  if (!saved) return w;
-  w.hprev = base + d.B * d.T * d.GU;
-  if (a.cell != Cell::simple) w.aux = w.hprev + d.B * d.T * d.U;
-  return w;
-}
+using Ws = RnnWorkspace;
 
 // C (M,N) = beta*C + op(A) op(B) [+ bias], row-major with leading dimensions.
 GemmArgs gemm_args(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a,
@@ -249,9 +235,9 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
 void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForward& out,
                    float* buf) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU;
-  const int team =
-      team_threads(a, d, B * (2.0 * U + kFlopsPerGate) * GU,
-                   gemm_args(B, GU, U, buf, U, false, a.recurrent, GU, buf, GU, 0.0f, nullptr, false));
+  const GemmArgs step = gemm_args(B, GU, U, buf, U, false, a.recurrent, GU, buf, GU, 0.0f,
+                                  nullptr, false);
+  const int team = team_threads(a, d, B * (2.0 * U + kFlopsPerGate) * GU, step);
   if (team > 1) return forward_steps_team(a, d, w, out, buf, team);
   float* h = buf;            // (B,U)
   float* c = h + B * U;      // (B,U)
@@ -309,7 +295,8 @@ void forward(const RnnArgs& a, const RnnForward& out) {
   const int64_t z_floats = d.B * d.T * d.GU;
   float* buf = thread_scratch(
       kFwdSlot, (forward_buffer_floats(d) + (out.ws ? 0 : z_floats)) * sizeof(float));
-  const Ws w = ws_views(a, d, out.ws ? out.ws : buf + forward_buffer_floats(d), out.ws != nullptr);
+  const Ws w = rnn_workspace_views(a, out.ws ? out.ws : buf + forward_buffer_floats(d),
+                                   out.ws != nullptr);
   // GRU: the input bias is row 0 of (2, 3U) or the whole (3U,).
   mm(d.B * d.T, d.GU, d.I, a.x, d.I, false, a.kernel, d.GU, w.z, d.GU, 0.0f, a.bias);
   forward_steps(a, d, w, out, buf);
@@ -484,7 +471,7 @@ void rnn_backward(const RnnArgs& a, const RnnBackward& g) {
     f.cT = buf + d.B * U;
     forward(a, f);
   }
-  const Ws w = ws_views(a, d, ws, true);
+  const Ws w = rnn_workspace_views(a, ws, true);
   transpose(a.recurrent, U, GU, rt);
   backward_steps(a, d, w, g, rt, dG, dGh, buf);
   // Whole-sequence products over the B*T rows (b,t).

@@ -68,21 +68,7 @@ dim3 fused_grid(const Dims& d) {
               static_cast<unsigned>((d.B + kTileB - 1) / kTileB));
 }
 
-// Views of a workspace (or of scratch with the same layout), as cpu/rnn.cpp.
-struct Ws {
-  float* z = nullptr;      // (B,T,GU)
-  float* hprev = nullptr;  // (B,T,U), null when not saved
-  float* aux = nullptr;    // (B,T,U): LSTM Cprev, GRU Aux; null for SimpleRNN or not saved
-};
-
-Ws ws_views(const RnnArgs& a, const Dims& d, float* base, bool saved) {
-  Ws w;
-  w.z = base;
-  if (!saved) return w;
-  w.hprev = base + d.B * d.T * d.GU;
-  if (a.cell != Cell::simple) w.aux = w.hprev + d.B * d.T * d.U;
-  return w;
-}
+using Ws = RnnWorkspace;
 
 // C (M,N) = beta*C + op(A) op(B) [+ bias], row-major, on the device.
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans_a,
@@ -359,7 +345,7 @@ void forward(const RnnArgs& a, const RnnForward& out) {
   const int64_t z_floats = saved ? 0 : d.B * d.T * d.GU;
   DeviceBuffer scratch((z_floats + d.B * d.GU + 3 * d.B * d.U) * sizeof(float));
   float* base = scratch.f32();
-  const Ws w = ws_views(a, d, saved ? out.ws : base, saved);
+  const Ws w = rnn_workspace_views(a, saved ? out.ws : base, saved);
   float* gh = base + z_floats;
   float* keep = gh + d.B * d.GU;
   float* rh = keep + d.B * d.U;
@@ -680,7 +666,7 @@ void rnn_backward_device(const RnnArgs& a, const RnnBackward& g) {
     f.cT = buf + d.B * U;
     forward(a, f);
   }
-  const Ws w = ws_views(a, d, ws, true);
+  const Ws w = rnn_workspace_views(a, ws, true);
   backward_steps(a, d, w, g, dG, dGh, buf);
   // Whole-sequence products over the B*T rows (b,t).
   gemm(d.I, GU, rows, a.x, d.I, true, dG, GU, false, g.dkernel, GU);

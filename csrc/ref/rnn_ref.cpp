@@ -267,6 +267,16 @@ int64_t rnn_workspace_floats(const RnnArgs& a) {
   return rows * (cell_gates(a.cell) + (a.cell == Cell::simple ? 1 : 2));
 }
 
+RnnWorkspace rnn_workspace_views(const RnnArgs& a, float* base, bool saved) {
+  RnnWorkspace w;
+  w.z = base;
+  if (!saved) return w;
+  const int64_t rows = a.B * a.T;
+  w.hprev = base + rows * cell_gates(a.cell) * a.U;
+  if (a.cell != Cell::simple) w.aux = w.hprev + rows * a.U;
+  return w;
+}
+
 void validate_rnn(const RnnArgs& a, const char* op) {
   auto bad = [op](const std::string& what) {
     throw std::invalid_argument(std::string(op) + ": " + what);

@@ -68,6 +68,16 @@ struct RnnArgs {
 // (B,T,U) = h R_h + b'_h (reset_after) or r*h (otherwise).
 int64_t rnn_workspace_floats(const RnnArgs& a);
 
+// Views of a workspace with that layout (or of scratch laid out the same way),
+// for the drivers of every device.
+struct RnnWorkspace {
+  float* z = nullptr;      // (B,T,G*U)
+  float* hprev = nullptr;  // (B,T,U), null when not saved
+  float* aux = nullptr;    // (B,T,U): LSTM Cprev, GRU Aux; null for SimpleRNN or not saved
+};
+// Z at base; with `saved` also Hprev and Cprev/Aux after it.
+RnnWorkspace rnn_workspace_views(const RnnArgs& a, float* base, bool saved);
+
 struct RnnForward {
   float* y = nullptr;   // (B,T,U)
   float* hT = nullptr;  // (B,U)
