@@ -151,11 +151,10 @@ def _torch_case(torch, cell, U, B, T, I, args, upstream):
 def _measure_cuda(quick):
     import numpy as np
 
-    from bench.common import time_samples_s, torch_cuda
-    from pykern import _cuda
+    from bench.common import require_gpu, time_samples_s, torch_cuda
 
-    if _cuda.device_count() == 0:
-        raise SystemExit("python -m bench rnn --device cuda: no CUDA device is visible")
+    require_gpu("rnn")
+    from pykern import _cuda
     torch = torch_cuda()
     rng = np.random.default_rng(0)
     rows = []
