@@ -105,13 +105,60 @@ const cpu::RnnRowKernels& row_kernels() {
   return k;
 }
 
-// The part of a row pass' arguments both directions share: row b at time t.
-cpu::RnnRow row_at(const RnnArgs& a, const Dims& d, const Ws& w, int64_t b, int64_t t) {
+// The part of a row pass' arguments both directions share: row b at time t,
+// units [j0, j0 + n) (all of them, or a team thread's slice).
+cpu::RnnRow row_at(const RnnArgs& a, const Dims& d, const Ws& w, int64_t b, int64_t t,
+                   int64_t j0, int64_t n) {
   cpu::RnnRow r;
-  r.U = d.U;
+  r.U = n;
+  r.gs = d.U;
   r.act = a.act;
   r.rec_act = a.rec_act;
-  r.z = w.z + (b * d.T + t) * d.GU;
+  r.z = w.z + (b * d.T + t) * d.GU + j0;
+  return r;
+}
+
+// The step buffers of the forward (h, c: (B,U); gh: (B,GU)) and of the backward
+// (dh, dhn, dc, dpo: (B,U); dG, dGh: (B,T,GU), dGh null but for GRU with reset_after).
+struct FwdBufs {
+  float *h, *c, *gh;
+};
+struct BwdBufs {
+  float *dh, *dhn, *dc, *dpo, *dG, *dGh;
+};
+
+// Row b's forward pass arguments at step s (time t) for units [j0, j0 + n).
+cpu::RnnRow forward_row(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForward& out,
+                        const FwdBufs& f, int64_t b, int64_t s, int64_t t, int64_t j0,
+                        int64_t n) {
+  cpu::RnnRow r = row_at(a, d, w, b, t, j0, n);
+  const int64_t U = d.U, i = (b * d.T + t) * U + j0;
+  r.gh = f.gh + b * d.GU + j0;
+  r.h = f.h + b * U + j0;
+  r.c = f.c + b * U + j0;
+  r.y = out.y + (b * d.T + s) * U + j0;
+  r.save_h = w.hprev ? w.hprev + i : nullptr;
+  if (a.cell == Cell::lstm) r.save_c = w.aux ? w.aux + i : nullptr;
+  if (a.cell == Cell::gru) r.aux = w.aux ? w.aux + i : nullptr;
+  return r;
+}
+
+// Row b's backward pass arguments at step s (time t) for units [j0, j0 + n).
+cpu::RnnRow backward_row(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackward& g,
+                         const BwdBufs& f, int64_t b, int64_t s, int64_t t, int64_t j0,
+                         int64_t n) {
+  cpu::RnnRow r = row_at(a, d, w, b, t, j0, n);
+  const int64_t U = d.U, row = b * d.T + t, i = row * U + j0;
+  r.hp = w.hprev + i;
+  if (a.cell == Cell::lstm) r.cp = w.aux + i;
+  if (a.cell == Cell::gru) r.aux = w.aux + i;
+  r.dh = f.dh + b * U + j0;
+  r.dy = g.dy ? g.dy + (b * d.T + s) * U + j0 : nullptr;
+  r.dpo = a.mask ? f.dpo + b * U + j0 : nullptr;
+  r.dc = f.dc + b * U + j0;
+  r.dg = f.dG + row * d.GU + j0;
+  r.dgh = f.dGh ? f.dGh + row * d.GU + j0 : nullptr;
+  r.dhn = f.dhn + b * U + j0;
   return r;
 }
 
@@ -208,17 +255,7 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
       for (int64_t b = 0; n > 0 && b < B; ++b) {
         const int64_t row = b * T + t;
         std::memcpy(hout + b * U + j0, hin + b * U + j0, n * sizeof(float));
-        cpu::RnnRow r = row_at(a, d, w, b, t);
-        r.U = n;
-        r.gs = U;
-        r.z += j0;
-        r.gh = gh + b * GU + j0;
-        r.h = hout + b * U + j0;
-        r.c = c + b * U + j0;
-        r.y = out.y + (b * T + s) * U + j0;
-        r.save_h = w.hprev ? w.hprev + row * U + j0 : nullptr;
-        if (a.cell == Cell::lstm) r.save_c = w.aux ? w.aux + row * U + j0 : nullptr;
-        if (a.cell == Cell::gru) r.aux = w.aux ? w.aux + row * U + j0 : nullptr;
+        const cpu::RnnRow r = forward_row(a, d, w, out, {hout, c, gh}, b, s, t, j0, n);
         if (!a.mask || a.mask[row])
           pass(r);
         else
@@ -256,15 +293,7 @@ void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForwar
     mm(B, two ? 2 * U : GU, U, h, U, false, a.recurrent, GU, gh, GU, 0.0f, rec_bias);
     auto used = [&](int64_t b) { return !a.mask || a.mask[b * T + t]; };
     auto row = [&](int64_t b) {
-      cpu::RnnRow r = row_at(a, d, w, b, t);
-      const int64_t i = b * T + t;
-      r.gh = gh + b * GU;
-      r.h = h + b * U;
-      r.c = c + b * U;
-      r.y = out.y + (b * T + s) * U;
-      r.save_h = w.hprev ? w.hprev + i * U : nullptr;
-      if (a.cell == Cell::lstm) r.save_c = w.aux ? w.aux + i * U : nullptr;
-      if (a.cell == Cell::gru) r.aux = w.aux ? w.aux + i * U : nullptr;
+      cpu::RnnRow r = forward_row(a, d, w, out, {h, c, gh}, b, s, t, 0, U);
       if (two) {
         r.keep = keep + b * U;
         r.rh = rh + b * U;
@@ -349,20 +378,8 @@ void backward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const Rnn
       const int64_t t = a.reverse ? T - 1 - s : s;
       for (int64_t b = 0; n > 0 && b < B; ++b) {
         const int64_t row = b * T + t;
-        cpu::RnnRow r = row_at(a, d, w, b, t);
-        r.U = n;
-        r.gs = U;
-        r.z += j0;
-        r.hp = w.hprev + row * U + j0;
-        if (a.cell == Cell::lstm) r.cp = w.aux + row * U + j0;
-        if (a.cell == Cell::gru) r.aux = w.aux + row * U + j0;
-        r.dh = dh + b * U + j0;
-        r.dy = g.dy ? g.dy + (b * T + s) * U + j0 : nullptr;
-        r.dpo = a.mask ? dpo + b * U + j0 : nullptr;
-        r.dc = dc + b * U + j0;
-        r.dg = dG + row * GU + j0;
-        r.dgh = dGh ? dGh + row * GU + j0 : nullptr;
-        r.dhn = dhn + b * U + j0;
+        const cpu::RnnRow r =
+            backward_row(a, d, w, g, {dh, dhn, dc, dpo, dG, dGh}, b, s, t, j0, n);
         if (!a.mask || a.mask[row])
           pass(r);
         else
@@ -402,18 +419,7 @@ void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackw
     const int64_t t = a.reverse ? T - 1 - s : s;
     auto used = [&](int64_t b) { return !a.mask || a.mask[b * T + t]; };
     auto row = [&](int64_t b) {
-      cpu::RnnRow r = row_at(a, d, w, b, t);
-      const int64_t i = b * T + t;
-      r.hp = w.hprev + i * U;
-      if (a.cell == Cell::lstm) r.cp = w.aux + i * U;
-      if (a.cell == Cell::gru) r.aux = w.aux + i * U;
-      r.dh = dh + b * U;
-      r.dy = g.dy ? g.dy + (b * T + s) * U : nullptr;
-      r.dpo = a.mask ? dpo + b * U : nullptr;
-      r.dc = dc + b * U;
-      r.dg = dG + i * GU;
-      r.dgh = dGh ? dGh + i * GU : nullptr;
-      r.dhn = dhn + b * U;
+      cpu::RnnRow r = backward_row(a, d, w, g, {dh, dhn, dc, dpo, dG, dGh}, b, s, t, 0, U);
       r.keep = keep + b * U;
       r.drh = drh + b * U;
       return r;
