@@ -18,7 +18,6 @@ and no go_backwards: it runs the tanh LSTM and the forward GRU, the same work.
 """
 import argparse
 import functools
-import os
 import statistics
 
 CASES = [  # name, cell, units, (B, T, I), options
@@ -218,22 +217,14 @@ def main(argv):
                    help="cpu (threads) or cuda (the GPU, next to PyTorch)")
     args = p.parse_args(argv)
 
-    from bench.common import machine_info, write_json
+    from bench.common import save_runs, thread_counts
 
     if args.device == "cuda":
         run = _measure_cuda(args.quick)
         _report_cuda(run)
-        if args.json:
-            write_json(args.json, {"benchmark": "rnn", "device": "cuda",
-                                   "machine": machine_info(), "runs": [run]})
-            print(f"\nwrote {args.json}")
+        save_runs(args.json, "rnn-cuda", [run])
         return 0
-
-    counts = ([int(t) for t in args.threads.split(",")] if args.threads
-              else sorted({1, os.cpu_count() or 1}))
-    runs = [_measure(t, args.quick) for t in counts]
+    runs = [_measure(t, args.quick) for t in thread_counts(args.threads)]
     _report(runs)
-    if args.json:
-        write_json(args.json, {"benchmark": "rnn", "machine": machine_info(), "runs": runs})
-        print(f"\nwrote {args.json}")
+    save_runs(args.json, "rnn", runs)
     return 0
