@@ -237,6 +237,77 @@ class TestActivations:
             np.testing.assert_allclose(x, want, rtol=3e-7, atol=1e-7)
 
 
+
+class TestBiasActGrad:
+    """_cpu.bias_act_grad, the fused backward of act(z + bias): against its double
+    oracle and NumPy, on odd shapes, and the same bits for any thread count."""
+
+    @staticmethod
+    def operands(rows, cols, act, seed=0):
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((rows, cols)).astype(np.float32)
+        y = _cpu.activation(z, "none" if act == "none" else act)
+        g = rng.standard_normal((rows, cols)).astype(np.float32)
+        return g, y
+
+    @pytest.mark.parametrize("act", ["none", "relu", "sigmoid", "tanh"])
+    @pytest.mark.parametrize("rows,cols", [(1, 1), (3, 7), (31, 33), (1000, 10), (57600, 32),
+                                           (7, 16385)])
+    def test_matches_oracle_and_numpy(self, act, rows, cols):
+        g, y = self.operands(rows, cols, act, rows + cols)
+        dz, db = _cpu.bias_act_grad(g, y, act, True)
+        dz_ref, db_ref = _cpu.bias_act_grad(g, y, act, True, ref=True)
+        d = {"none": np.ones_like(y, dtype=np.float64), "relu": (y > 0).astype(np.float64),
+             "sigmoid": y * (1.0 - y.astype(np.float64)),
+             "tanh": 1.0 - y.astype(np.float64) ** 2}[act]
+        want = g * d
+        if act == "none":
+            assert dz is g  # nothing to multiply: the gradient itself
+        # 1 - y*y (and y - y*y) cancel near |y| = 1: without FMA (the scalar path) the
+        # rounding of y*y, ~6e-8, is an absolute error of 6e-8 * |g| in dz
+        np.testing.assert_allclose(dz, want, rtol=1e-6, atol=3e-7 * np.abs(g).max())
+        np.testing.assert_allclose(dz_ref, want, rtol=1e-6, atol=1e-7)
+        # float32 partial sums over blocks of rows: relative to the sum of magnitudes
+        scale = np.abs(want).sum(axis=0) + 1e-30
+        assert np.all(np.abs(db - want.sum(axis=0)) <= 1e-6 * scale + 1e-30)
+        assert np.all(np.abs(db_ref - want.sum(axis=0)) <= 1e-6 * scale + 1e-30)
+
+    def test_without_bias_and_higher_rank(self):
+        g, y = self.operands(6 * 5 * 4, 3, "relu")
+        g4, y4 = g.reshape(6, 5, 4, 3), y.reshape(6, 5, 4, 3)
+        dz, db = _cpu.bias_act_grad(g4, y4, "relu", False)
+        assert db is None and dz.shape == (6, 5, 4, 3)
+        np.testing.assert_array_equal(dz, g4 * (y4 > 0))
+        _, db = _cpu.bias_act_grad(g4, y4, "relu", True)
+        np.testing.assert_allclose(db, (g * (y > 0)).sum(0), rtol=1e-6, atol=1e-6)
+
+    def test_bitwise_identical_across_threads(self, restore_threads):
+        g, y = self.operands(64 * 30 * 30, 32, "relu", 5)
+        results = []
+        for threads in (1, 2, 1):
+            config.set_num_threads(threads)
+            results.append(_cpu.bias_act_grad(g, y, "relu", True))
+        for dz, db in results[1:]:
+            assert dz.tobytes() == results[0][0].tobytes()
+            assert db.tobytes() == results[0][1].tobytes()
+
+    def test_bad_input_raises(self):
+        g = np.ones((4, 3), np.float32)
+        with pytest.raises(ValueError, match="bias_act_grad: y has shape"):
+            _cpu.bias_act_grad(g, np.ones((3, 4), np.float32), "relu", True)
+        with pytest.raises(ValueError, match="bias_act_grad: activation must be"):
+            _cpu.bias_act_grad(g, g, "elu", True)
+        with pytest.raises(ValueError, match="bias_act_grad"):
+            _cpu.bias_act_grad(g, g, "nonsense", True)
+        with pytest.raises(ValueError, match="bias_act_grad: g"):
+            _cpu.bias_act_grad(g.astype(np.float64), g, "relu", True)
+        with pytest.raises(ValueError, match="bias_act_grad: g"):
+            _cpu.bias_act_grad(np.ones((4, 6), np.float32)[:, ::2], g, "relu", True)
+        with pytest.raises(ValueError, match="scalar"):
+            _cpu.bias_act_grad(np.ones((), np.float32), None, "none", True)
+        with pytest.raises(TypeError):
+            _cpu.bias_act_grad([[1.0]], g, "relu", True)
+
 def test_config_reports_isa_and_threads(restore_threads):
     assert config.cpu_isa() in ("avx512", "avx2", "scalar")
     config.set_num_threads(1)
@@ -286,7 +357,7 @@ def rerun_capped(isa, test_file, selector):
 @not_in_a_capped_run
 @pytest.mark.parametrize("isa", ISAS)
 def test_every_capped_isa_path(isa):
-    rerun_capped(isa, "test_gemm.py", "test_core_ or bitwise or Activations")
+    rerun_capped(isa, "test_gemm.py", "test_core_ or bitwise or Activations or BiasActGrad")
 
 
 def test_bad_isa_cap_is_reported():

@@ -126,6 +126,40 @@ py::array activation_grad_py(py::handle x, py::handle g, const std::string& acti
   return out;
 }
 
+// (dz, db): the backward of act(z + bias) from y = act(z + bias) and the gradient g,
+// both (..., C). act none returns g itself as dz; db is None unless `bias`.
+py::tuple bias_act_grad_py(py::handle g, py::handle y, const std::string& activation,
+                           bool bias, bool ref) {
+  const char* op = "bias_act_grad";
+  const Act act = activation_arg(activation, op, false);
+  if (act != Act::none && act != Act::relu && act != Act::sigmoid && act != Act::tanh)
+    fail(op, "activation must be none, relu, sigmoid or tanh (a derivative from the output), "
+             "got " + activation);
+  py::array ga = exact_array(g, op, "g", py::dtype::of<float>());
+  const std::vector<int64_t> shape = shape_of(ga);
+  if (shape.empty()) fail(op, "g must have at least one axis (the channels), got a scalar");
+  py::array ya;
+  if (act != Act::none) ya = float_array(y, op, "y", shape);
+  const int64_t cols = shape.back();
+  const int64_t rows = cols ? ga.size() / cols : 0;
+  py::array dz = act == Act::none ? ga : py::array(new_matrix(shape));
+  py::object db = py::none();
+  float* dbp = nullptr;
+  if (bias) {
+    py::array_t<float> d = new_matrix({cols});
+    dbp = d.mutable_data();
+    db = d;
+  }
+  const float* gp = static_cast<const float*>(ga.data());
+  const float* yp = ya ? static_cast<const float*>(ya.data()) : nullptr;
+  float* dzp = act == Act::none ? nullptr : static_cast<float*>(dz.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    (ref ? bias_act_grad_ref : bias_act_grad)(gp, yp, dzp, dbp, rows, cols, act);
+  }
+  return py::make_tuple(dz, db);
+}
+
 }  // namespace
 
 void register_gemm(py::module_& m) {
@@ -143,6 +177,11 @@ void register_gemm(py::module_& m) {
   m.def("activation_grad", &activation_grad_py, py::arg("x"), py::arg("g"),
         py::arg("activation"),
         "g * act'(x) as a new float32 array (the derivatives the recurrent kernels use).");
+  m.def("bias_act_grad", &bias_act_grad_py, py::arg("g"), py::arg("y"), py::arg("activation"),
+        py::arg("bias"), py::arg("ref") = false,
+        "(dz, db) for act(z + bias) with y its output: dz = g * act'(y) (g itself for none), "
+        "db the sum of dz over all but the last axis (None unless bias). Both float32, "
+        "C-contiguous, one shape; act none/relu/sigmoid/tanh. ref=True: the double oracle.");
 }
 
 }  // namespace pykern::bind

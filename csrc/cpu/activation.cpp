@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cpu/gemm_kernels.h"
 #include "pykern/activation.h"
@@ -84,6 +86,47 @@ void activation_grad(const float* x, float* g, int64_t n, Act act) {
     std::memcpy(y, x + b, len * sizeof(float));
     activation_row(y, len, act);
     activation_grad_row(x + b, y, g + b, len, act);
+  }
+}
+
+void bias_act_grad(const float* g, const float* y, float* dz, float* db, int64_t rows,
+                   int64_t cols, Act act) {
+  if (rows <= 0 || cols <= 0) {
+    if (db) std::fill_n(db, cols > 0 ? cols : 0, 0.0f);
+    return;
+  }
+  const bool grad = act != Act::none;
+  // Blocks of about 16 K elements (whole rows): a block's g, y and dz stay in L1/L2.
+  // The size depends on cols only, never on the thread count.
+  const int64_t block_rows = std::max<int64_t>(1, 16384 / cols);
+  const int64_t blocks = (rows + block_rows - 1) / block_rows;
+  std::vector<float> partial(db ? blocks * cols : 0);
+  const int nt = threads_for(4.0 * rows * cols);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t r0 = b * block_rows, r1 = std::min(rows, r0 + block_rows);
+    const int64_t off = r0 * cols, n = (r1 - r0) * cols;
+    const float* src = g + off;
+    if (grad) {
+      if (dz + off != g + off) std::memcpy(dz + off, g + off, n * sizeof(float));
+      activation_grad_row(y + off, y + off, dz + off, n, act);
+      src = dz + off;
+    }
+    if (db) {
+      float* acc = partial.data() + b * cols;
+      std::copy_n(src, cols, acc);
+      for (int64_t r = 1; r < r1 - r0; ++r) {
+        const float* row = src + r * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+      }
+    }
+  }
+  if (!db) return;
+  for (int64_t c = 0; c < cols; ++c) {
+    double s = 0.0;
+    for (int64_t b = 0; b < blocks; ++b) s += partial[b * cols + c];
+    db[c] = static_cast<float>(s);
   }
 }
 

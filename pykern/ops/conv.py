@@ -95,10 +95,6 @@ def _act(activation, op):
     return act
 
 
-def _bias_grad(k, dz):
-    return k.reduce("sum", dz, tuple(range(dz.ndim - 1)))
-
-
 def _operands(x, kernel, bias, op):
     """(x, w, parents, device) as float32 tensors on one device, ranks checked."""
     x, w = _t(x), _t(kernel)
@@ -112,11 +108,9 @@ def _linear_backward(k, act, y, grad_x, grad_w):
     """The backward of act(linear(x, w) + bias): dz = g * act'(y), then grad_x(dz),
     grad_w(dz) and the bias gradient (a sum of dz over all but the channel axis)."""
     def backward(g, needs):
-        dz = g if act == "none" else k.unary_grad(act, g, None, y)
+        dz, db = k.bias_act_grad(act, g, y, len(needs) == 3 and needs[2])
         out = [grad_x(dz) if needs[0] else None, grad_w(dz) if needs[1] else None]
-        if len(needs) == 3:
-            out.append(_bias_grad(k, dz) if needs[2] else None)
-        return tuple(out)
+        return tuple(out) if len(needs) == 2 else (*out, db)
     return backward
 
 

@@ -155,12 +155,10 @@ def dense(x, kernel, bias=None, activation=None):
 
     def backward(g, needs):
         g2 = g if g.ndim == 2 else k.reshape(g, y2.shape)
-        dz = g2 if act == "none" else k.unary_grad(act, g2, None, y2)
+        dz, db = k.bias_act_grad(act, g2, y2, len(needs) == 3 and needs[2])
         dx = k.reshape(k.gemm(dz, w, None, "none", False, True), xv.shape) if needs[0] else None
         dw = k.gemm(x2, dz, None, "none", True) if needs[1] else None
-        if len(needs) == 2:
-            return dx, dw
-        return dx, dw, (k.reduce("sum", dz, (0,)) if needs[2] else None)
+        return (dx, dw) if len(needs) == 2 else (dx, dw, db)
     y = y2 if xv.ndim == 2 else k.reshape(y2, tuple(xv.shape[:-1]) + (w.shape[1],))
     return _out(y, parents, backward, d)
 

@@ -36,4 +36,17 @@ void activation_grad(const float* x, float* g, int64_t n, Act act);
 // g[i] *= act'(x[i]) on one row, where y[i] = act(x[i]) (either may be read).
 void activation_grad_row(const float* x, const float* y, float* g, int64_t n, Act act);
 
+// The backward of act(z) with a bias added in z, over `rows` rows of `cols`:
+// dz = g * act'(z) (read from y = act(z); act is none, relu, sigmoid or tanh)
+// and db[c] = sum of dz[:, c]. dz may alias g; with act none dz may be null (dz
+// is g). db may be null (no bias). The column sums run over fixed blocks of rows
+// whose partials are added in block order, so the result is the same bits for
+// any thread count. Threaded.
+void bias_act_grad(const float* g, const float* y, float* dz, float* db, int64_t rows,
+                   int64_t cols, Act act);
+
+// Its oracle (csrc/ref/activation_ref.cpp): the same in double, row by row.
+void bias_act_grad_ref(const float* g, const float* y, float* dz, float* db, int64_t rows,
+                       int64_t cols, Act act);
+
 }  // namespace pykern

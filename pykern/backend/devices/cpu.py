@@ -272,6 +272,14 @@ class CpuKernels:
             return -g
         return g * _UNARY[op][1](x, y, p)
 
+    def bias_act_grad(self, act, g, y, bias):
+        """(dz, db) for y = act(z + bias) (act none, relu, sigmoid or tanh): dz = g * act'(y)
+        (g itself for none) and db, the sum of dz over all but the last axis (None
+        unless bias). One threaded pass; the sum is the same for any thread count."""
+        if act == "none" and not bias:
+            return g, None
+        return _cpu.bias_act_grad(_c(g), None if act == "none" else _c(y), act, bias)
+
     def binary(self, op, a, b):
         """a op b with NumPy broadcasting; float32 operands stay float32."""
         try:

@@ -123,6 +123,13 @@ class CudaKernels(CudaNNKernels, CudaSeqKernels):
     def unary_grad(self, op, g, x, y, p=None):
         return _cuda.unary_grad(op, g, x, y, p)
 
+    def bias_act_grad(self, act, g, y, bias):
+        """(dz, db) for y = act(z + bias): dz = g * act'(y), db its sum over all but the
+        last axis (None unless bias); the element-wise and reduction kernels."""
+        dz = g if act == "none" else _cuda.unary_grad(act, g, None, y, None)
+        return dz, (_cuda.reduce("sum", dz, tuple(range(dz.ndim - 1)), False, False)
+                    if bias else None)
+
     def binary(self, op, a, b):
         """a op b with NumPy broadcasting and dtype rules (Python numbers are weak)."""
         return _cuda.binary(op, a, b)

@@ -129,6 +129,9 @@ class MetaKernels:
     def unary_grad(self, op, g, x, y, p=None):
         return MetaArray(g.shape, g.dtype)
 
+    def bias_act_grad(self, act, g, y, bias):
+        return MetaArray(g.shape, g.dtype), (MetaArray(g.shape[-1:], g.dtype) if bias else None)
+
     def binary(self, op, a, b):
         shape = broadcast_shapes(op, _shape(a), _shape(b))
         if op in _COMPARE:
