@@ -155,6 +155,13 @@ CASES_2D = [
     (40, (5, 5), 3, 4, (3, 3), (1, 1), (1, 1), "same", 1),          # many images per block
     (3, (34, 34), 32, 16, (3, 3), (1, 1), (1, 1), "same", 1),       # images cut in blocks
     (2, (35, 36), 16, 8, (3, 3), (2, 2), (2, 1), "same", 2),
+    # the direct path (no col): W padding at both ends, strides, K over two panels
+    (2, (9, 40), 5, 12, (3, 4), (2, 3), (1, 1), "same", 1),
+    (1, (5, 17), 4, 70, (3, 3), (1, 1), (1, 1), "same", 1),
+    (1, (1, 4), 3, 2, (3, 3), (1, 1), (1, 1), ((3, 3), (1, 1)), 1),  # lines of bias only
+    # the tile path (col rows gathered per micro-tile, across line ends): dilated W
+    (3, (9, 13), 32, 40, (3, 3), (1, 1), (1, 2), "same", 1),
+    (2, (6, 6), 64, 33, (3, 3), (1, 1), (1, 1), "valid", 1),
 ]
 
 CASES_1D = [

@@ -10,14 +10,6 @@
 namespace pykern {
 namespace {
 
-const cpu::IsaKernels& isa_kernels_now() {
-  switch (cpu_isa()) {
-    case Isa::avx512: return cpu::avx512::kernels();
-    case Isa::avx2: return cpu::avx2::kernels();
-    default: return cpu::generic::kernels();
-  }
-}
-
 const struct {
   const char* name;
   Act act;
@@ -56,12 +48,12 @@ bool is_epilogue_act(Act act) {
 }
 
 void activation_grad_row(const float* x, const float* y, float* g, int64_t n, Act act) {
-  static const cpu::ActGradRow row = isa_kernels_now().act_grad_row;
+  static const cpu::ActGradRow row = cpu::kernels_for(cpu_isa()).act_grad_row;
   row(x, y, g, n, act);
 }
 
 void activation_row(float* y, int64_t n, Act act) {
-  static const cpu::ActRow row = isa_kernels_now().act_row;
+  static const cpu::ActRow row = cpu::kernels_for(cpu_isa()).act_row;
   if (act != Act::none) row(y, n, act);
 }
 

@@ -58,14 +58,6 @@ BlockSizes block_sizes(Isa isa) {
   return tuned;
 }
 
-const cpu::IsaKernels& isa_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return cpu::avx512::kernels();
-    case Isa::avx2: return cpu::avx2::kernels();
-    default: return cpu::generic::kernels();
-  }
-}
-
 // Small problems skip packing: the copies cost more than they save (OpenBLAS'
 // "sgemm direct" draws a similar line, kernels.md 1.4). The direct kernel
 // re-reads op(B) for every DMR rows, so op(B) must also stay in L2. The line
@@ -245,13 +237,21 @@ void run_sgemm(const GemmArgs& g, bool serial) {
   validate_gemm(g);
   if (g.M == 0 || g.N == 0) return;
   const Isa isa = cpu_isa();
-  const cpu::IsaKernels& ks = isa_kernels(isa);
+  const cpu::IsaKernels& ks = cpu::kernels_for(isa);
   if (g.K == 0 || g.alpha == 0.0f) return scale_only(g, ks);
   if (use_direct(g)) return gemm_direct(g, ks, serial);
   gemm_packed(g, ks, block_sizes(isa), serial);
 }
 
 }  // namespace
+
+const cpu::IsaKernels& cpu::kernels_for(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return cpu::avx512::kernels();
+    case Isa::avx2: return cpu::avx2::kernels();
+    default: return cpu::generic::kernels();
+  }
+}
 
 void sgemm(const GemmArgs& g) { run_sgemm(g, false); }
 

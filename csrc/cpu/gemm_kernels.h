@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "pykern/activation.h"
+#include "pykern/isa.h"
 
 namespace pykern::cpu {
 
@@ -37,5 +38,8 @@ struct IsaKernels {
 namespace avx512 { const IsaKernels& kernels(); }
 namespace avx2 { const IsaKernels& kernels(); }
 namespace generic { const IsaKernels& kernels(); }
+
+// The slots of one ISA (cpu/gemm.cpp): kernels_for(cpu_isa()) for the current one.
+const IsaKernels& kernels_for(Isa isa);
 
 }  // namespace pykern::cpu
