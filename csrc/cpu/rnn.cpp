@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu/gemm_kernels.h"
 #include "cpu/rnn_kernels.h"
 #include "pykern/arena.h"
 #include "pykern/gemm.h"
@@ -32,6 +33,9 @@ namespace pykern {
 namespace {
 
 constexpr int kFwdSlot = 3, kBwdSlot = 1;
+// A team thread's packed weight columns (see pack_cols): sgemm's slot 2, free
+// because the team regions call the micro-kernel, never sgemm.
+constexpr int kPackSlot = 2;
 
 struct Dims {
   int64_t B, T, I, U, GU;
@@ -68,12 +72,6 @@ void mm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool trans
         const float* B, int64_t ldb, float* C, int64_t ldc, float beta = 0.0f,
         const float* bias = nullptr, bool trans_b = false) {
   sgemm(gemm_args(M, N, K, A, lda, trans_a, B, ldb, C, ldc, beta, bias, trans_b));
-}
-
-// The same on the calling thread only, for use inside a parallel region.
-void mm_serial(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-               int64_t ldb, float* C, int64_t ldc, float beta, const float* bias) {
-  sgemm_serial(gemm_args(M, N, K, A, lda, false, B, ldb, C, ldc, beta, bias, false));
 }
 
 // f(b) for every batch row; rows are independent, so any split gives the same
@@ -231,6 +229,40 @@ int64_t unit_split(int64_t U, int nt, int i) {
   return (U * i / nt + kTeamUnitAlign / 2) / kTeamUnitAlign * kTeamUnitAlign;
 }
 
+// A team thread's columns [c0, c0 + n) of the row-major (K, ld) matrix src,
+// copied once per sequence into NR-wide panels (k-major, zero-padded), so every
+// step's product reads them contiguously. In place, a panel's K rows lie ld
+// floats apart: with ld a multiple of 512 (4U for U = 128) they all fall in a
+// few L1 sets and the panel is fetched from L2 again for each micro-tile.
+float* pack_cols(const float* src, int64_t K, int64_t ld, int64_t c0, int64_t n, int nr,
+                 float* dst) {
+  for (int64_t p = 0; p * nr < n; ++p) {
+    const int64_t cols = std::min<int64_t>(nr, n - p * nr);
+    float* d = dst + p * nr * K;
+    for (int64_t k = 0; k < K; ++k) {
+      std::memcpy(d + k * nr, src + k * ld + c0 + p * nr, cols * sizeof(float));
+      std::fill(d + k * nr + cols, d + (k + 1) * nr, 0.0f);
+    }
+  }
+  return dst + (n + nr - 1) / nr * nr * K;
+}
+
+// C (M, n) = beta*C + A (M, K) @ the packed columns [+ bias]: micro-kernel calls
+// with the whole K chain, the same arithmetic as sgemm's (sgemm_single_k_chain).
+void mm_packed(const cpu::IsaKernels& ks, int64_t M, int64_t n, int64_t K, const float* A,
+               int64_t lda, const float* packed, float* C, int64_t ldc, float beta,
+               const float* bias) {
+  const int mr = ks.mr, nr = ks.nr;
+  for (int64_t p = 0; p * nr < n; ++p) {
+    const int cols = static_cast<int>(std::min<int64_t>(nr, n - p * nr));
+    for (int64_t i = 0; i < M; i += mr) {
+      const int m = static_cast<int>(std::min<int64_t>(mr, M - i));
+      ks.micro(K, A + i * lda, lda, 1, packed + p * nr * K, nr, C + i * ldc + p * nr, ldc, m,
+               cols, 1.0f, beta, bias ? bias + p * nr : nullptr);
+    }
+  }
+}
+
 void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForward& out,
                         float* buf, int nt) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU, G = GU / U;
@@ -241,16 +273,22 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
   copy_rows(c, a.c0, B * U);
   const cpu::RnnRowPass pass = forward_pass(a);
   const float* rec_bias = recurrent_bias(a, GU);
+  const cpu::IsaKernels& ks = cpu::kernels_for(cpu_isa());
 #pragma omp parallel num_threads(nt)
   {
     const int i = omp_get_thread_num();
     const int64_t j0 = unit_split(U, nt, i), j1 = unit_split(U, nt, i + 1), n = j1 - j0;
+    // the thread's columns of R, gate by gate
+    const int64_t panel_floats = (n + ks.nr - 1) / ks.nr * ks.nr * U;
+    float* rp = thread_scratch(kPackSlot, size_t(G * panel_floats) * sizeof(float));
+    for (int64_t g = 0; n > 0 && g < G; ++g)
+      pack_cols(a.recurrent, U, GU, g * U + j0, n, ks.nr, rp + g * panel_floats);
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = a.reverse ? T - 1 - s : s;
       const float* hin = hb[s & 1];
       float* hout = hb[(s + 1) & 1];
       for (int64_t g = 0; n > 0 && g < G; ++g)
-        mm_serial(B, n, U, hin, U, a.recurrent + g * U + j0, GU, gh + g * U + j0, GU, 0.0f,
+        mm_packed(ks, B, n, U, hin, U, rp + g * panel_floats, gh + g * U + j0, GU, 0.0f,
                   rec_bias ? rec_bias + g * U + j0 : nullptr);
       for (int64_t b = 0; n > 0 && b < B; ++b) {
         const int64_t row = b * T + t;
@@ -368,10 +406,15 @@ void backward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const Rnn
   std::memset(dpo, 0, B * U * sizeof(float));
   const cpu::RnnRowPass pass = backward_pass(a);
   const float* dsrc = dGh ? dGh : dG;
+  const cpu::IsaKernels& ks = cpu::kernels_for(cpu_isa());
 #pragma omp parallel num_threads(nt)
   {
     const int i = omp_get_thread_num();
     const int64_t j0 = unit_split(U, nt, i), j1 = unit_split(U, nt, i + 1), n = j1 - j0;
+    // the thread's columns of R^T
+    float* rtp = thread_scratch(kPackSlot, size_t((n + ks.nr - 1) / ks.nr * ks.nr * GU) *
+                                               sizeof(float));
+    if (n > 0) pack_cols(rt, GU, U, j0, n, ks.nr, rtp);
     float* dh = dh0;
     float* dhn = dhn0;
     for (int64_t s = T - 1; s >= 0; --s) {
@@ -386,7 +429,7 @@ void backward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const Rnn
           skip_step_backward(a, r, G);
       }
 #pragma omp barrier
-      if (n > 0) mm_serial(B, n, GU, dsrc + t * GU, T * GU, rt + j0, U, dhn + j0, U, 1.0f, nullptr);
+      if (n > 0) mm_packed(ks, B, n, GU, dsrc + t * GU, T * GU, rtp, dhn + j0, U, 1.0f, nullptr);
       std::swap(dh, dhn);
     }
   }
