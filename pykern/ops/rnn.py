@@ -86,7 +86,9 @@ def rnn(cell, inputs, kernel, recurrent_kernel, bias=None, initial_state=None, m
     side = {}  # gradients of the state outputs, left by their nodes for the one backward
 
     def backward(g, needs):
-        grads = k.rnn_backward(cell, g, side.pop("h", None), side.pop("c", None), xv, wv, rv,
+        # only the final states' nodes fed the sequence: no output gradient to read
+        dy = None if g is side.pop("zero", None) else g
+        grads = k.rnn_backward(cell, dy, side.pop("h", None), side.pop("c", None), xv, wv, rv,
                                bv, h0, c0, m, ws, *options)
         dx, dw, dr, db, dh0, dc0 = grads
         out = [dx if needs[0] else None, dw, dr]
@@ -101,12 +103,18 @@ def rnn(cell, inputs, kernel, recurrent_kernel, bias=None, initial_state=None, m
 def _state(outputs, data, key, side, d):
     """A final state as a node whose parent is the sequence node: its gradient is
     handed to the sequence's backward, and the sequence node gets zeros so that
-    its backward (the one kernel call) runs even when only the states are used."""
+    its backward (the one kernel call) runs even when only the states are used. The
+    zeros are a broadcast scalar, and the sequence's backward recognises them by
+    identity (the engine sums gradients into new arrays, never in place), so the
+    kernel then reads no (B, T, U) output gradient at all."""
     k = d.k
 
     def backward(g, needs):
         side[key] = g
-        return (k.full(outputs.shape, 0.0),)
+        zero = side.get("zero")
+        if zero is None:
+            zero = side["zero"] = k.broadcast_to(k.full((), 0.0), outputs.shape)
+        return (zero,)
     if outputs._parents or outputs._backward:
         return _out(data, (outputs,), backward, d)
     return _wrap(data, d)
