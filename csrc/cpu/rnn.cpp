@@ -263,18 +263,21 @@ void mm_packed(const cpu::IsaKernels& ks, int64_t M, int64_t n, int64_t K, const
   }
 }
 
-// Asks for step t's rows of the pre-activations Z, columns [j0, j0 + n) of every
-// gate, ahead of the step's row passes. Z (B, T, GU) is large (6.5 MB for
-// LSTM(128) on 64 x 50) and a step's rows lie T*GU floats apart, too far apart
-// for the hardware prefetcher: perf put a third of the forward's row pass on
-// the stores back into Z, waiting for those lines.
-void prefetch_z(const float* z, const Dims& d, int64_t t, int64_t j0, int64_t n) {
+// Asks for step t's rows of a (B, T, groups*U) array (Z: one group per gate),
+// columns [j0, j0 + n) of each group, ahead of the step's row passes. Z is
+// large (6.5 MB for LSTM(128) on 64 x 50) and a step's rows lie T*width floats
+// apart, too far apart for the hardware prefetcher: perf put a third of the forward's row pass on the
+// stores back into Z, waiting for those lines (the backward's row passes, tried
+// the same way for Z, dG and the saved states, measured no gain).
+void prefetch_step(const float* p, const Dims& d, int64_t groups, int64_t t, int64_t j0,
+                   int64_t n) {
+  if (!p) return;
   constexpr int64_t kLine = 16;  // floats per 64-byte line
-  const int64_t G = d.GU / d.U;
+  const int64_t width = groups * d.U;
   for (int64_t b = 0; b < d.B; ++b)
-    for (int64_t g = 0; g < G; ++g) {
-      const float* p = z + (b * d.T + t) * d.GU + g * d.U + j0;
-      for (int64_t k = 0; k < n; k += kLine) __builtin_prefetch(p + k, 1, 3);
+    for (int64_t g = 0; g < groups; ++g) {
+      const float* q = p + (b * d.T + t) * width + g * d.U + j0;
+      for (int64_t k = 0; k < n; k += kLine) __builtin_prefetch(q + k, 1, 3);
     }
 }
 
@@ -302,7 +305,7 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
       const int64_t t = a.reverse ? T - 1 - s : s;
       const float* hin = hb[s & 1];
       float* hout = hb[(s + 1) & 1];
-      if (n > 0) prefetch_z(w.z, d, t, j0, n);
+      if (n > 0) prefetch_step(w.z, d, G, t, j0, n);
       for (int64_t g = 0; n > 0 && g < G; ++g)
         mm_packed(ks, B, n, U, hin, U, rp + g * panel_floats, gh + g * U + j0, GU, 0.0f,
                   rec_bias ? rec_bias + g * U + j0 : nullptr);
@@ -344,7 +347,7 @@ void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForwar
   const double flops = kFlopsPerGate * GU;
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = a.reverse ? T - 1 - s : s;
-    prefetch_z(w.z, d, t, 0, U);
+    prefetch_step(w.z, d, GU / U, t, 0, U);
     mm(B, two ? 2 * U : GU, U, h, U, false, a.recurrent, GU, gh, GU, 0.0f, rec_bias);
     auto used = [&](int64_t b) { return !a.mask || a.mask[b * T + t]; };
     auto row = [&](int64_t b) {
