@@ -110,16 +110,23 @@ static void lstm_fwd_fixed(const pykern::cpu::RnnRow& r) {
   auto rec = [](vf x) __attribute__((always_inline)) {
     return RA == pykern::Act::sigmoid ? vsigmoid(x) : vact(x, RA);
   };
+  // The pointers in locals: stores through r's float pointers could otherwise alias r
+  // itself, and the compiler reloaded every pointer after every store. Without a
+  // saved state (inference) the pre-activations are not kept either.
+  float* const z = r.z;
+  const float* const gh = r.gh;
+  float* const cs = r.c;
+  const bool keep_z = r.save_h != nullptr;
   over_units(U, [&](int64_t j, int64_t n) __attribute__((always_inline)) {
     save_states(r, j, n);
     vf zg[4];
     for (int k = 0; k < 4; ++k) {
-      zg[k] = ld(r.z + k * S + j, n) + ld(r.gh + k * S + j, n);
-      st(r.z + k * S + j, zg[k], n);
+      zg[k] = ld(z + k * S + j, n) + ld(gh + k * S + j, n);
+      if (keep_z) st(z + k * S + j, zg[k], n);
     }
     const vf i = rec(zg[0]), f = rec(zg[1]), g = act(zg[2]), o = rec(zg[3]);
-    const vf c = f * ld(r.c + j, n) + i * g;
-    st(r.c + j, c, n);
+    const vf c = f * ld(cs + j, n) + i * g;
+    st(cs + j, c, n);
     put_h(r, j, n, o * act(c));
   });
 }
