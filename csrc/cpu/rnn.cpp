@@ -3,8 +3,8 @@
 // the per-step element-wise work is one fused pass per batch row (the per-ISA
 // kernels of cpu/rnn_kernels.h).
 //
-// Forward, per call:   Z (B*T, G*U) = x W + b           one GEMM for all steps
-// per step s (time t): Gh (B, G*U) = h R [+ b']         one GEMM
+// Forward, per step s (time t): Z[:, t] = x[:, t] W + b  (see forward_steps)
+//                      Gh (B, G*U) = h R [+ b']         one GEMM
 //                      rows: pre-activations Z[:, t] += Gh, gates, state, y[:, s]
 // Backward, per step (s = T-1..0): rows: dG[:, t] = d(pre-activations), dh_prev's
 // element-wise part;  dh_prev += dG[:, t] R^T (one GEMM, R^T transposed once).
@@ -263,24 +263,6 @@ void mm_packed(const cpu::IsaKernels& ks, int64_t M, int64_t n, int64_t K, const
   }
 }
 
-// Asks for step t's rows of a (B, T, groups*U) array (Z: one group per gate),
-// columns [j0, j0 + n) of each group, ahead of the step's row passes. Z is
-// large (6.5 MB for LSTM(128) on 64 x 50) and a step's rows lie T*width floats
-// apart, too far apart for the hardware prefetcher: perf put a third of the forward's row pass on the
-// stores back into Z, waiting for those lines (the backward's row passes, tried
-// the same way for Z, dG and the saved states, measured no gain).
-void prefetch_step(const float* p, const Dims& d, int64_t groups, int64_t t, int64_t j0,
-                   int64_t n) {
-  if (!p) return;
-  constexpr int64_t kLine = 16;  // floats per 64-byte line
-  const int64_t width = groups * d.U;
-  for (int64_t b = 0; b < d.B; ++b)
-    for (int64_t g = 0; g < groups; ++g) {
-      const float* q = p + (b * d.T + t) * width + g * d.U + j0;
-      for (int64_t k = 0; k < n; k += kLine) __builtin_prefetch(q + k, 1, 3);
-    }
-}
-
 void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForward& out,
                         float* buf, int nt) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU, G = GU / U;
@@ -297,18 +279,27 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
     const int i = omp_get_thread_num();
     const int64_t j0 = unit_split(U, nt, i), j1 = unit_split(U, nt, i + 1), n = j1 - j0;
     // the thread's columns of R, gate by gate
+    // ... and of W, for its columns of each step's projection (project_step)
     const int64_t panel_floats = (n + ks.nr - 1) / ks.nr * ks.nr * U;
-    float* rp = thread_scratch(kPackSlot, size_t(G * panel_floats) * sizeof(float));
-    for (int64_t g = 0; n > 0 && g < G; ++g)
+    const int64_t wpanel_floats = (n + ks.nr - 1) / ks.nr * ks.nr * d.I;
+    float* rp = thread_scratch(kPackSlot,
+                               size_t(G * (panel_floats + wpanel_floats)) * sizeof(float));
+    float* wp = rp + G * panel_floats;
+    for (int64_t g = 0; n > 0 && g < G; ++g) {
       pack_cols(a.recurrent, U, GU, g * U + j0, n, ks.nr, rp + g * panel_floats);
+      pack_cols(a.kernel, d.I, GU, g * U + j0, n, ks.nr, wp + g * wpanel_floats);
+    }
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = a.reverse ? T - 1 - s : s;
       const float* hin = hb[s & 1];
       float* hout = hb[(s + 1) & 1];
-      if (n > 0) prefetch_step(w.z, d, G, t, j0, n);
-      for (int64_t g = 0; n > 0 && g < G; ++g)
-        mm_packed(ks, B, n, U, hin, U, rp + g * panel_floats, gh + g * U + j0, GU, 0.0f,
-                  rec_bias ? rec_bias + g * U + j0 : nullptr);
+      for (int64_t g = 0; n > 0 && g < G; ++g) {
+        const int64_t col = g * U + j0;
+        mm_packed(ks, B, n, d.I, a.x + t * d.I, T * d.I, wp + g * wpanel_floats,
+                  w.z + t * GU + col, T * GU, 0.0f, a.bias ? a.bias + col : nullptr);
+        mm_packed(ks, B, n, U, hin, U, rp + g * panel_floats, gh + col, GU, 0.0f,
+                  rec_bias ? rec_bias + col : nullptr);
+      }
       for (int64_t b = 0; n > 0 && b < B; ++b) {
         const int64_t row = b * T + t;
         std::memcpy(hout + b * U + j0, hin + b * U + j0, n * sizeof(float));
@@ -325,7 +316,20 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
   if (a.cell == Cell::lstm) std::memcpy(out.cT, c, B * U * sizeof(float));
 }
 
-// The recurrence itself; w.z holds x W + b on entry.
+// Z[:, t] = x[:, t] W + b: the input projection of one step, made just before
+// the step's row passes read it, so they find it in cache. (One GEMM over all
+// B*T rows up front left Z, 6.5 MB for LSTM(128) on 64 x 50, in memory: a step's
+// rows lie T*G*U floats apart, the hardware prefetcher does not follow them, and
+// perf put about a third of the row passes on those loads; software prefetching
+// a step ahead recovered only part of it.) Every value is still one K chain, so
+// the bits are the same as the one GEMM's. GRU: the input bias is row 0 of
+// (2, 3U) or the whole (3U,).
+void project_step(const RnnArgs& a, const Dims& d, const Ws& w, int64_t t) {
+  mm(d.B, d.GU, d.I, a.x + t * d.I, d.T * d.I, false, a.kernel, d.GU, w.z + t * d.GU,
+     d.T * d.GU, 0.0f, a.bias);
+}
+
+// The recurrence itself, each step projecting its inputs first.
 void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForward& out,
                    float* buf) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU;
@@ -347,7 +351,7 @@ void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForwar
   const double flops = kFlopsPerGate * GU;
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = a.reverse ? T - 1 - s : s;
-    prefetch_step(w.z, d, GU / U, t, 0, U);
+    project_step(a, d, w, t);
     mm(B, two ? 2 * U : GU, U, h, U, false, a.recurrent, GU, gh, GU, 0.0f, rec_bias);
     auto used = [&](int64_t b) { return !a.mask || a.mask[b * T + t]; };
     auto row = [&](int64_t b) {
@@ -384,8 +388,6 @@ void forward(const RnnArgs& a, const RnnForward& out) {
       kFwdSlot, (forward_buffer_floats(d) + (out.ws ? 0 : z_floats)) * sizeof(float));
   const Ws w = rnn_workspace_views(a, out.ws ? out.ws : buf + forward_buffer_floats(d),
                                    out.ws != nullptr);
-  // GRU: the input bias is row 0 of (2, 3U) or the whole (3U,).
-  mm(d.B * d.T, d.GU, d.I, a.x, d.I, false, a.kernel, d.GU, w.z, d.GU, 0.0f, a.bias);
   forward_steps(a, d, w, out, buf);
 }
 
