@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pykern import _cpu
+from test_gemm import ISAS, not_in_a_capped_run, rerun_capped
 from reference import (dropout_mask_ref, philox4x32_10_ref, random_normal_ref,
                        random_uniform_ref)
 
@@ -97,6 +98,24 @@ def test_fill_matches_numpy_oracle_and_serial_twin_bitwise(name, seed, offset):
         assert_bitwise(fast(n, seed, offset), want)
         assert_bitwise(ref(n, seed, offset), want)
 
+
+
+@pytest.mark.parametrize("name", FILLS)
+def test_fill_runs_of_the_vector_philox_match_the_oracle_bitwise(name):
+    """Draws long enough for many runs of the per-ISA vector kernel (256 blocks a run,
+    16/8/4 blocks a vector), with a block counter that carries into its high word
+    and wraps past 2^64 - 1 inside a run."""
+    fast, _, oracle = FILLS[name]
+    for offset in (2**32 - 37, 2**64 - 300):
+        for n in (4 * 256 * 3 + 7, 1001):
+            assert_bitwise(fast(n, 2**63 + 5, offset), oracle(n, 2**63 + 5, offset))
+
+
+@not_in_a_capped_run
+@pytest.mark.parametrize("isa", ISAS)
+def test_every_capped_isa_path(isa):
+    rerun_capped(isa, "test_random_kernels.py", "matches_numpy_oracle or vector_philox or "
+                                                 "dropout_apply_is_x_times")
 
 @pytest.mark.parametrize("name", FILLS)
 def test_fill_is_bitwise_identical_for_1_and_2_threads(name, restore_threads):
