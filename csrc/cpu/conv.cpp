@@ -441,10 +441,16 @@ void add_partials(const float* part, int64_t count, int64_t wsize, float* dw) {
 // line ends) into an L1-resident buffer and runs the micro-kernel on it against
 // w in place, for every panel: the gathered rows are reused from L1 and col
 // never goes through L2. One thread computes each output tile whole, with one
-// K chain, so the result does not depend on the thread count. Two threads on
-// the Zen 4 box, GFLOP/s block path -> tile path (bench conv):
-//   CIFAR conv2d   (64x32x32x3,  K 32)  fwd  73 -> see the closing note
-//   CIFAR conv2d_1 (64x15x15x32, K 64)  fwd 147 -> ...
+// K chain, so the result does not depend on the thread count. Forward GFLOP/s
+// on two threads of the shared Zen 4 VM, block path -> direct or tile path,
+// medians of two interleaved runs of each (the VM's noise is +-15%):
+//   CIFAR conv2d   (64x32x32x3   -> 32, direct)   78-81 -> 112-113
+//   MNIST conv2d   (128x28x28x1  -> 32, direct)   33-37 ->  43-59
+//   MNIST conv2d_1 (128x26x26x32 -> 64, direct) 142-157 -> 173 (the other run disturbed)
+//   CIFAR conv2d_1 (64x15x15x32  -> 64, tile)   155-161 -> 157-159; 182-196 in a quiet spell
+//   CIFAR conv2d_2 (64x6x6x64    -> 64, tile)   170-183 -> 182-205
+// Backward-data the same way (dcol per tile, scattered at once) measured no gain
+// over the block path (165-177 either way on MNIST conv2d_1) and is not used.
 constexpr double kTileMaxWBytes = 512.0 * 1024;
 
 // Gathering a tile costs a few calls per pixel: only worth it on rows of 64+ floats.
