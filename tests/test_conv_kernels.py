@@ -159,6 +159,9 @@ CASES_2D = [
     (2, (9, 40), 5, 12, (3, 4), (2, 3), (1, 1), "same", 1),
     (1, (5, 17), 4, 70, (3, 3), (1, 1), (1, 1), "same", 1),
     (1, (1, 4), 3, 2, (3, 3), (1, 1), (1, 1), ((3, 3), (1, 1)), 1),  # lines of bias only
+    # ... and its backward-filter (few channels, lines of 8+ pixels)
+    (1, (1, 9), 3, 2, (3, 3), (1, 1), (1, 1), ((3, 3), (1, 1)), 1),
+    (3, (8, 12), 1, 33, (3, 3), (1, 1), (1, 1), "valid", 1),
     # the tile path (col rows gathered per micro-tile, across line ends): dilated W
     (3, (9, 13), 32, 40, (3, 3), (1, 1), (1, 2), "same", 1),
     (2, (6, 6), 64, 33, (3, 3), (1, 1), (1, 1), "valid", 1),
@@ -181,6 +184,7 @@ CASES_3D = [
     (1, (7, 3, 5), 4, 6, (3, 1, 2), (2, 1, 1), (1, 1, 1), "same", 2),
     (1, (5, 5, 5), 3, 3, (3, 3, 3), (2, 2, 2), (1, 1, 1), "same", 3),
     (2, (3, 3, 3), 33, 7, (1, 1, 1), (1, 1, 1), (1, 1, 1), "valid", 1),
+    (2, (3, 4, 10), 2, 5, (2, 3, 3), (1, 1, 2), (1, 1, 1), "same", 1),   # direct paths, 3-D
 ]
 
 
@@ -293,6 +297,7 @@ THREAD_CASES = [
     dict(n=8, spatial=(20, 20), c=16, k=16, kernel=(3, 3), padding="same"),
     dict(n=1, spatial=(64, 64), c=8, k=8, kernel=(3, 3), padding="same"),
     dict(n=1, spatial=(6, 6), c=64, k=128, kernel=(3, 3), padding="valid"),
+    dict(n=4, spatial=(32, 32), c=3, k=32, kernel=(3, 3), padding="same"),  # direct paths
     dict(n=1, spatial=(96, 96), c=16, k=16, kernel=(3, 3), strides=(2, 2), padding="same"),
     dict(n=2, spatial=(30, 30), c=16, k=32, kernel=(3, 3), strides=(2, 2), padding="same",
          groups=2),

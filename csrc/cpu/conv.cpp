@@ -582,6 +582,66 @@ void forward_direct(const ConvShape& s, const Plan& p, const float* x, const flo
   }
 }
 
+// backward_filter the same way, for the few-channel layers the direct forward
+// serves (a first layer: C = 1 or 3), where im2col's per-pixel copies cost more
+// than the products (CIFAR conv2d ran at ~80 GFLOP/s on two threads): for each
+// output line and kernel row, dw's KW*C rows of that kernel row += (the line's
+// input run)^T @ (the line's dy rows), the micro-kernel reading x transposed in
+// place (op(A)(r, k) = x[k*stride*C + r]) with one K chain of OW pixels.
+// Lines are cut into a fixed number of chunks (a function of the shape), each
+// summed into its own partial dw, and the partials are added in chunk order.
+bool filter_direct_path(const ConvShape& s, const Plan& p, int mr) {
+  return s.groups == 1 && s.dil[2] == 1 && p.cols < kTileMinCols && p.OW >= mr;
+}
+
+void backward_filter_direct(const ConvShape& s, const Plan& p, const float* x, const float* dy,
+                            float* dw) {
+  const cpu::IsaKernels& ks = cpu::kernels_for(cpu_isa());
+  const int mr = ks.mr, nr = ks.nr;
+  const int64_t run = s.k[2] * s.C, sw = s.stride[2], pw = s.pad_begin[2];
+  const int64_t span_px = (p.OW - 1) * sw + s.k[2];
+  const bool pad_w = pw > 0 || span_px - pw > s.in[2];
+  const int64_t line_floats = span_px * s.C, wsize = p.taps * s.C * s.K;
+  const int64_t chunks = std::min(p.lines, kFilterChunks);
+  float* part = chunks > 1
+                    ? thread_scratch(kPartialSlot, size_t((chunks - 1) * wsize) * sizeof(float))
+                    : nullptr;
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(flops(s)), chunks));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    float* buf = pad_w ? thread_scratch(kColSlot, size_t(line_floats) * sizeof(float)) : nullptr;
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+      float* d = c == 0 ? dw : part + (c - 1) * wsize;
+      std::memset(d, 0, size_t(wsize) * sizeof(float));
+      for (int64_t l = p.lines * c / chunks; l < p.lines * (c + 1) / chunks; ++l) {
+        const float* dyl = dy + l * p.OW * s.K;
+        for (int64_t kd = 0; kd < s.k[0]; ++kd)
+          for (int64_t kh = 0; kh < s.k[1]; ++kh) {
+            const int64_t il = cpu::conv_input_line(s, l, kd, kh);
+            if (il < 0) continue;
+            const float* src = x + il * s.in[2] * s.C;
+            if (pad_w) {  // buffer pixel q holds input column q - pw
+              const int64_t a = std::min(pw, span_px), b = std::clamp(pw + s.in[2], a, span_px);
+              std::memset(buf, 0, size_t(a * s.C) * sizeof(float));
+              std::memcpy(buf + a * s.C, src, size_t((b - a) * s.C) * sizeof(float));
+              std::memset(buf + b * s.C, 0, size_t((span_px - b) * s.C) * sizeof(float));
+              src = buf;
+            }
+            float* dws = d + (kd * s.k[1] + kh) * run * s.K;
+            for (int64_t i = 0; i < run; i += mr)
+              for (int64_t j = 0; j < s.K; j += nr)
+                ks.micro(p.OW, src + i, 1, sw * s.C, dyl + j, s.K, dws + i * s.K + j, s.K,
+                         static_cast<int>(std::min<int64_t>(mr, run - i)),
+                         static_cast<int>(std::min<int64_t>(nr, s.K - j)), 1.0f, 1.0f,
+                         nullptr);
+          }
+      }
+    }
+  }
+  if (chunks > 1) add_partials(part, chunks - 1, wsize, dw);
+}
+
 }  // namespace
 
 void conv_forward(const ConvShape& s, const float* x, const float* w, const float* bias, Act act,
@@ -624,6 +684,8 @@ void conv_backward_filter(const ConvShape& s, const float* x, const float* dy, f
   if (depthwise_shape(s)) return depthwise_backward_filter(s, x, dy, dw);
   const Plan p = make_plan(s);
   if (pointwise(s)) return backward_filter_gemms(sgemm, s, p, x, dy, x_pixels(s), false, dw);
+  if (p.lines > 0 && filter_direct_path(s, p, cpu::kernels_for(cpu_isa()).mr))
+    return backward_filter_direct(s, p, x, dy, dw);
   const int64_t wsize = p.taps * p.Cg * s.K;
   if (p.blocks == 0) {
     std::memset(dw, 0, size_t(wsize) * sizeof(float));
