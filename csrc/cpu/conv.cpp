@@ -521,6 +521,36 @@ void forward_tiles(const ConvShape& s, const Plan& p, const float* x, const floa
 // whose 32 channels the tile path gathers cheaply instead); the direct path is
 // taken where that is 90% or more, or where rows are too short to gather.
 // Each output pixel is summed by one thread in one fixed order.
+// The input an output line reads on the direct paths: span_px pixels from column
+// -pad_begin on. Where that reaches past either end of the input (padding along
+// W), the line is copied zero-extended into a buffer of line_floats.
+struct LineSpan {
+  int64_t span_px, line_floats;
+  bool pad_w;
+};
+
+LineSpan line_span(const ConvShape& s, const Plan& p) {
+  LineSpan r;
+  r.span_px = (p.OW - 1) * s.stride[2] + s.k[2];
+  r.pad_w = s.pad_begin[2] > 0 || r.span_px - s.pad_begin[2] > s.in[2];
+  r.line_floats = r.span_px * s.C;
+  return r;
+}
+
+// Input line il as the direct paths read it: x's own line, or its zero-extended
+// copy in buf (buffer pixel q holds input column q - pad_begin).
+const float* line_source(const ConvShape& s, const LineSpan& ls, const float* x, int64_t il,
+                         float* buf) {
+  const float* src = x + il * s.in[2] * s.C;
+  if (!ls.pad_w) return src;
+  const int64_t pw = s.pad_begin[2];
+  const int64_t a = std::min(pw, ls.span_px), b = std::clamp(pw + s.in[2], a, ls.span_px);
+  std::memset(buf, 0, size_t(a * s.C) * sizeof(float));
+  std::memcpy(buf + a * s.C, src, size_t((b - a) * s.C) * sizeof(float));
+  std::memset(buf + b * s.C, 0, size_t((ls.span_px - b) * s.C) * sizeof(float));
+  return buf;
+}
+
 bool direct_path(const ConvShape& s, const Plan& p, int mr) {
   if (s.groups != 1 || s.dil[2] != 1) return false;
   const int64_t tiles = ceil_div(p.OW, mr);
@@ -531,17 +561,14 @@ void forward_direct(const ConvShape& s, const Plan& p, const float* x, const flo
                     const float* bias, Act act, float* y) {
   const cpu::IsaKernels& ks = cpu::kernels_for(cpu_isa());
   const int mr = ks.mr, nr = ks.nr;
-  const int64_t run = s.k[2] * s.C, sw = s.stride[2], pw = s.pad_begin[2];
-  // The input columns an output line reads, from -pw on: one zero-extended line.
-  const int64_t span_px = (p.OW - 1) * sw + s.k[2];
-  const bool pad_w = pw > 0 || span_px - pw > s.in[2];
-  const int64_t line_floats = span_px * s.C, kernel_rows = s.k[0] * s.k[1];
+  const int64_t run = s.k[2] * s.C, sw = s.stride[2], kernel_rows = s.k[0] * s.k[1];
+  const LineSpan ls = line_span(s, p);
   const int nt = static_cast<int>(std::min<int64_t>(threads_for(flops(s)), p.lines));
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    float* buf = pad_w ? thread_scratch(kColSlot, size_t(kernel_rows * line_floats) *
-                                                      sizeof(float))
-                       : nullptr;
+    float* buf = ls.pad_w ? thread_scratch(kColSlot, size_t(kernel_rows * ls.line_floats) *
+                                                         sizeof(float))
+                          : nullptr;
     std::vector<const float*> seg_x(kernel_rows), seg_w(kernel_rows);
 #pragma omp for schedule(static)
     for (int64_t l = 0; l < p.lines; ++l) {
@@ -550,16 +577,8 @@ void forward_direct(const ConvShape& s, const Plan& p, const float* x, const flo
         for (int64_t kh = 0; kh < s.k[1]; ++kh) {
           const int64_t il = cpu::conv_input_line(s, l, kd, kh);
           if (il < 0) continue;
-          const float* src = x + il * s.in[2] * s.C;
-          if (pad_w) {  // buffer pixel q holds input column q - pw
-            float* d = buf + nseg * line_floats;
-            const int64_t a = std::min(pw, span_px), b = std::clamp(pw + s.in[2], a, span_px);
-            std::memset(d, 0, size_t(a * s.C) * sizeof(float));
-            std::memcpy(d + a * s.C, src, size_t((b - a) * s.C) * sizeof(float));
-            std::memset(d + b * s.C, 0, size_t((span_px - b) * s.C) * sizeof(float));
-            src = d;
-          }
-          seg_x[nseg] = src;
+          float* own = ls.pad_w ? buf + nseg * ls.line_floats : nullptr;
+          seg_x[nseg] = line_source(s, ls, x, il, own);
           seg_w[nseg] = w + (kd * s.k[1] + kh) * run * s.K;
           ++nseg;
         }
@@ -598,10 +617,8 @@ void backward_filter_direct(const ConvShape& s, const Plan& p, const float* x, c
                             float* dw) {
   const cpu::IsaKernels& ks = cpu::kernels_for(cpu_isa());
   const int mr = ks.mr, nr = ks.nr;
-  const int64_t run = s.k[2] * s.C, sw = s.stride[2], pw = s.pad_begin[2];
-  const int64_t span_px = (p.OW - 1) * sw + s.k[2];
-  const bool pad_w = pw > 0 || span_px - pw > s.in[2];
-  const int64_t line_floats = span_px * s.C, wsize = p.taps * s.C * s.K;
+  const int64_t run = s.k[2] * s.C, sw = s.stride[2], wsize = p.taps * s.C * s.K;
+  const LineSpan ls = line_span(s, p);
   const int64_t chunks = std::min(p.lines, kFilterChunks);
   float* part = chunks > 1
                     ? thread_scratch(kPartialSlot, size_t((chunks - 1) * wsize) * sizeof(float))
@@ -609,7 +626,8 @@ void backward_filter_direct(const ConvShape& s, const Plan& p, const float* x, c
   const int nt = static_cast<int>(std::min<int64_t>(threads_for(flops(s)), chunks));
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    float* buf = pad_w ? thread_scratch(kColSlot, size_t(line_floats) * sizeof(float)) : nullptr;
+    float* buf =
+        ls.pad_w ? thread_scratch(kColSlot, size_t(ls.line_floats) * sizeof(float)) : nullptr;
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < chunks; ++c) {
       float* d = c == 0 ? dw : part + (c - 1) * wsize;
@@ -620,14 +638,7 @@ void backward_filter_direct(const ConvShape& s, const Plan& p, const float* x, c
           for (int64_t kh = 0; kh < s.k[1]; ++kh) {
             const int64_t il = cpu::conv_input_line(s, l, kd, kh);
             if (il < 0) continue;
-            const float* src = x + il * s.in[2] * s.C;
-            if (pad_w) {  // buffer pixel q holds input column q - pw
-              const int64_t a = std::min(pw, span_px), b = std::clamp(pw + s.in[2], a, span_px);
-              std::memset(buf, 0, size_t(a * s.C) * sizeof(float));
-              std::memcpy(buf + a * s.C, src, size_t((b - a) * s.C) * sizeof(float));
-              std::memset(buf + b * s.C, 0, size_t((span_px - b) * s.C) * sizeof(float));
-              src = buf;
-            }
+            const float* src = line_source(s, ls, x, il, buf);
             float* dws = d + (kd * s.k[1] + kh) * run * s.K;
             for (int64_t i = 0; i < run; i += mr)
               for (int64_t j = 0; j < s.K; j += nr)
