@@ -138,6 +138,7 @@ py::tuple bias_act_grad_py(py::handle g, py::handle y, const std::string& activa
   py::array ga = exact_array(g, op, "g", py::dtype::of<float>());
   const std::vector<int64_t> shape = shape_of(ga);
   if (shape.empty()) fail(op, "g must have at least one axis (the channels), got a scalar");
+  // (a default py::array is an empty array, not a null handle: test `act`, not ya)
   py::array ya;
   if (act != Act::none) ya = float_array(y, op, "y", shape);
   const int64_t cols = shape.back();
@@ -151,7 +152,7 @@ py::tuple bias_act_grad_py(py::handle g, py::handle y, const std::string& activa
     db = d;
   }
   const float* gp = static_cast<const float*>(ga.data());
-  const float* yp = ya ? static_cast<const float*>(ya.data()) : nullptr;
+  const float* yp = act != Act::none ? static_cast<const float*>(ya.data()) : nullptr;
   float* dzp = act == Act::none ? nullptr : static_cast<float*>(dz.mutable_data());
   {
     py::gil_scoped_release nogil;

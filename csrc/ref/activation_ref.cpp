@@ -21,7 +21,7 @@ void bias_act_grad_ref(const float* g, const float* y, float* dz, float* db, int
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       const int64_t i = r * cols + c;
-      const double yv = y ? y[i] : 0.0;
+      const double yv = act == Act::none ? 0.0 : y[i];  // y is null for none
       double d = 1.0;
       switch (act) {
         case Act::relu: d = yv > 0.0 ? 1.0 : 0.0; break;
