@@ -234,8 +234,8 @@ int64_t unit_split(int64_t U, int nt, int i) {
 // step's product reads them contiguously. In place, a panel's K rows lie ld
 // floats apart: with ld a multiple of 512 (4U for U = 128) they all fall in a
 // few L1 sets and the panel is fetched from L2 again for each micro-tile.
-float* pack_cols(const float* src, int64_t K, int64_t ld, int64_t c0, int64_t n, int nr,
-                 float* dst) {
+void pack_cols(const float* src, int64_t K, int64_t ld, int64_t c0, int64_t n, int nr,
+               float* dst) {
   for (int64_t p = 0; p * nr < n; ++p) {
     const int64_t cols = std::min<int64_t>(nr, n - p * nr);
     float* d = dst + p * nr * K;
@@ -244,7 +244,6 @@ float* pack_cols(const float* src, int64_t K, int64_t ld, int64_t c0, int64_t n,
       std::fill(d + k * nr + cols, d + (k + 1) * nr, 0.0f);
     }
   }
-  return dst + (n + nr - 1) / nr * nr * K;
 }
 
 // C (M, n) = beta*C + A (M, K) @ the packed columns [+ bias]: micro-kernel calls

@@ -97,55 +97,27 @@ static void simple_fwd(const pykern::cpu::RnnRow& r) {
   });
 }
 
-// Keras' default activations (tanh, sigmoid) fixed at compile time: vact's switch
-// then folds away and the five activations of a vector inline side by side
-// (through the switch the pass ran at ~2.5 ns per gate value; perf put vact,
-// not inlined, at a third of the pass).
-template <pykern::Act A, pykern::Act RA>
-static void lstm_fwd_fixed(const pykern::cpu::RnnRow& r) {
-  const int64_t U = r.U, S = r.gs ? r.gs : U;
-  auto act = [](vf x) __attribute__((always_inline)) {
-    return A == pykern::Act::tanh ? vtanh(x) : vact(x, A);
-  };
-  auto rec = [](vf x) __attribute__((always_inline)) {
-    return RA == pykern::Act::sigmoid ? vsigmoid(x) : vact(x, RA);
-  };
+static void lstm_fwd(const pykern::cpu::RnnRow& r) {
+  const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   // The pointers in locals: stores through r's float pointers could otherwise alias r
   // itself, and the compiler reloaded every pointer after every store. Without a
-  // saved state (inference) the pre-activations are not kept either.
+  // saved state (inference) the pre-activations are not kept either (4-5% of an
+  // LSTM(128) forward on one thread, both together).
   float* const z = r.z;
   const float* const gh = r.gh;
   float* const cs = r.c;
   const bool keep_z = r.save_h != nullptr;
-  over_units(U, [&](int64_t j, int64_t n) __attribute__((always_inline)) {
+  over_units(U, [&](int64_t j, int64_t n) {
     save_states(r, j, n);
     vf zg[4];
     for (int k = 0; k < 4; ++k) {
       zg[k] = ld(z + k * S + j, n) + ld(gh + k * S + j, n);
       if (keep_z) st(z + k * S + j, zg[k], n);
     }
-    const vf i = rec(zg[0]), f = rec(zg[1]), g = act(zg[2]), o = rec(zg[3]);
-    const vf c = f * ld(cs + j, n) + i * g;
-    st(cs + j, c, n);
-    put_h(r, j, n, o * act(c));
-  });
-}
-
-static void lstm_fwd(const pykern::cpu::RnnRow& r) {
-  if (r.act == pykern::Act::tanh && r.rec_act == pykern::Act::sigmoid)
-    return lstm_fwd_fixed<pykern::Act::tanh, pykern::Act::sigmoid>(r);
-  const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
-  over_units(U, [&](int64_t j, int64_t n) {
-    save_states(r, j, n);
-    vf zg[4];
-    for (int k = 0; k < 4; ++k) {
-      zg[k] = ld(r.z + k * S + j, n) + ld(r.gh + k * S + j, n);
-      st(r.z + k * S + j, zg[k], n);
-    }
     const vf i = vact(zg[0], r.rec_act), f = vact(zg[1], r.rec_act);
     const vf g = vact(zg[2], r.act), o = vact(zg[3], r.rec_act);
-    const vf c = f * ld(r.c + j, n) + i * g;
-    st(r.c + j, c, n);
+    const vf c = f * ld(cs + j, n) + i * g;
+    st(cs + j, c, n);
     put_h(r, j, n, o * vact(c, r.act));
   });
 }
