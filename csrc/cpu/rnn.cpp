@@ -116,10 +116,13 @@ cpu::RnnRow row_at(const RnnArgs& a, const Dims& d, const Ws& w, int64_t b, int6
   return r;
 }
 
-// The step buffers of the forward (h, c: (B,U); gh: (B,GU)) and of the backward
-// (dh, dhn, dc, dpo: (B,U); dG, dGh: (B,T,GU), dGh null but for GRU with reset_after).
+// The step buffers of the forward (h: B rows ldh apart; c: (B,U); gh: (B,GU)) and of
+// the backward (dh, dhn, dc, dpo: (B,U); dG, dGh: (B,T,GU), dGh null but for GRU with
+// reset_after). gh_full: gh holds the whole pre-activation (see RnnRow).
 struct FwdBufs {
   float *h, *c, *gh;
+  int64_t ldh;
+  bool gh_full;
 };
 struct BwdBufs {
   float *dh, *dhn, *dc, *dpo, *dG, *dGh;
@@ -132,7 +135,8 @@ cpu::RnnRow forward_row(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
   cpu::RnnRow r = row_at(a, d, w, b, t, j0, n);
   const int64_t U = d.U, i = (b * d.T + t) * U + j0;
   r.gh = f.gh + b * d.GU + j0;
-  r.h = f.h + b * U + j0;
+  r.gh_full = f.gh_full;
+  r.h = f.h + b * f.ldh + j0;
   r.c = f.c + b * U + j0;
   r.y = out.y + (b * d.T + s) * U + j0;
   r.save_h = w.hprev ? w.hprev + i : nullptr;
@@ -191,8 +195,12 @@ const float* recurrent_bias(const RnnArgs& a, int64_t GU) {
 
 // A step the mask skips for one row (r.U units, outputs U apart): the states
 // carry over, the output repeats the previous one (or is zero).
+// With a whole pre-activation in gh, a saved Z keeps it (as a used step would), so
+// the workspace never holds stale values.
 void skip_step(const RnnArgs& a, const cpu::RnnRow& r, int64_t s, int64_t U) {
   const size_t bytes = r.U * sizeof(float);
+  if (r.gh_full && r.save_h)
+    for (int64_t k = 0; k < cell_gates(a.cell); ++k) std::memcpy(r.z + k * r.gs, r.gh + k * r.gs, bytes);
   if (r.save_h) std::memcpy(r.save_h, r.h, bytes);
   if (r.save_c) std::memcpy(r.save_c, r.c, bytes);
   if (r.aux) std::memset(r.aux, 0, bytes);
@@ -205,23 +213,33 @@ void skip_step(const RnnArgs& a, const cpu::RnnRow& r, int64_t s, int64_t U) {
 
 // The recurrence on a team that lives for the whole sequence: thread i owns the
 // units [j_i, j_(i+1)) (whole vectors) and, for them, every gate's columns of
-// h R, the rows' gate pass, c and the new h -- so a step needs one barrier (the
-// next step's GEMM reads all of h) instead of two team wake-ups (the GEMM's and
-// the rows'). h is double-buffered: a step reads one buffer and writes the other.
+// the step's product, the rows' gate pass, c and the new h -- so a step needs one
+// barrier (the next step's product reads all of h) instead of two team wake-ups
+// (the GEMM's and the rows'). h is double-buffered: a step reads one buffer and
+// writes the other.
 //
-// Bitwise equal to forward_steps when the step's whole GEMM is one chain over
-// K per value (sgemm_single_k_chain): then so is each slice's, and the gate
-// passes are element-wise. So the result depends neither on the split nor on
-// the thread count. The backward's team (backward_steps_team) is built the same
-// way around dh_prev += dG R^T.
+// LSTM and SimpleRNN make a step's whole pre-activation x_t W + h R + b as one
+// product over the row [x_t, h] (K = I + U), [W; R] packed once per sequence: one
+// micro-kernel chain instead of two (K = I, then K = U) and no Z to store and
+// reload. The step buffers hold [x_t, h] rows; the team copies the next step's x
+// rows in before its barrier. GRU keeps h R_h + b'_h apart (the reset gate scales
+// it) and projects x per step, on the thread's own columns.
+//
+// The team runs every sequence but GRU without reset_after's (two GEMMs a step),
+// one thread included. Every value is one micro-kernel chain over K, whatever the
+// split, so the result depends neither on the split nor on the thread count. The
+// backward's team (backward_steps_team) is built the same way around
+// dh_prev += dG R^T.
 constexpr int64_t kTeamUnitAlign = 16;  // one AVX-512 vector of units
 
-// The team size for a step of `step_flops` whose GEMM is `step` (M=B, N=all
-// columns): 1 means the per-step path.
-int team_threads(const RnnArgs& a, const Dims& d, double step_flops, const GemmArgs& step) {
-  if (gru_two_gemms(a) || !sgemm_single_k_chain(step)) return 1;
+bool fused_projection(const RnnArgs& a) { return a.cell != Cell::gru; }
+
+// The team size for a step of `step_flops`: 0 means the per-step path.
+int team_threads(const RnnArgs& a, const Dims& d, double step_flops) {
+  if (gru_two_gemms(a)) return 0;
   const int64_t by_units = std::max<int64_t>(1, d.U / kTeamUnitAlign);
-  return static_cast<int>(std::min<int64_t>(threads_for(step_flops), by_units));
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(threads_for(step_flops), by_units)));
 }
 
 int64_t unit_split(int64_t U, int nt, int i) {
@@ -229,18 +247,21 @@ int64_t unit_split(int64_t U, int nt, int i) {
   return (U * i / nt + kTeamUnitAlign / 2) / kTeamUnitAlign * kTeamUnitAlign;
 }
 
-// A team thread's columns [c0, c0 + n) of the row-major (K, ld) matrix src,
-// copied once per sequence into NR-wide panels (k-major, zero-padded), so every
-// step's product reads them contiguously. In place, a panel's K rows lie ld
-// floats apart: with ld a multiple of 512 (4U for U = 128) they all fall in a
-// few L1 sets and the panel is fetched from L2 again for each micro-tile.
-void pack_cols(const float* src, int64_t K, int64_t ld, int64_t c0, int64_t n, int nr,
-               float* dst) {
+// A team thread's columns [c0, c0 + n) of the row-major (k1 + k2, ld) matrix
+// [top; bottom] (k2 == 0: top alone), copied once per sequence into NR-wide
+// panels (k-major, zero-padded), so every step's product reads them contiguously.
+// In place, a panel's K rows lie ld floats apart: with ld a multiple of 512 (4U
+// for U = 128) they all fall in a few L1 sets and the panel is fetched from L2
+// again for each micro-tile.
+void pack_cols(const float* top, int64_t k1, const float* bottom, int64_t k2, int64_t ld,
+               int64_t c0, int64_t n, int nr, float* dst) {
+  const int64_t K = k1 + k2;
   for (int64_t p = 0; p * nr < n; ++p) {
     const int64_t cols = std::min<int64_t>(nr, n - p * nr);
     float* d = dst + p * nr * K;
     for (int64_t k = 0; k < K; ++k) {
-      std::memcpy(d + k * nr, src + k * ld + c0 + p * nr, cols * sizeof(float));
+      const float* src = k < k1 ? top + k * ld : bottom + (k - k1) * ld;
+      std::memcpy(d + k * nr, src + c0 + p * nr, cols * sizeof(float));
       std::fill(d + k * nr + cols, d + (k + 1) * nr, 0.0f);
     }
   }
@@ -262,13 +283,24 @@ void mm_packed(const cpu::IsaKernels& ks, int64_t M, int64_t n, int64_t K, const
   }
 }
 
+// Copies x[:, t] into the first I floats of rows [b0, b1) of a fused step buffer.
+void load_x_rows(const RnnArgs& a, const Dims& d, int64_t t, int64_t b0, int64_t b1, float* xh,
+                 int64_t ldh) {
+  for (int64_t b = b0; b < b1; ++b)
+    std::memcpy(xh + b * ldh, a.x + (b * d.T + t) * d.I, d.I * sizeof(float));
+}
+
 void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForward& out,
                         float* buf, int nt) {
-  const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU, G = GU / U;
-  float* hb[2] = {buf, buf + 2 * B * U + B * GU};  // h and the keep slot of forward_steps
-  float* c = buf + B * U;
+  const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU, G = cell_gates(a.cell);
+  const bool fused = fused_projection(a);
+  const int64_t hoff = fused ? d.I : 0, ldh = hoff + U;  // h at hoff in rows ldh apart
+  float* hb[2] = {buf, buf + B * ldh};
+  float* c = hb[1] + B * ldh;
   float* gh = c + B * U;
-  copy_rows(hb[0], a.h0, B * U);
+  for (int64_t b = 0; b < B; ++b)
+    copy_rows(hb[0] + b * ldh + hoff, a.h0 ? a.h0 + b * U : nullptr, U);
+  if (fused && T > 0) load_x_rows(a, d, a.reverse ? T - 1 : 0, 0, B, hb[0], ldh);
   copy_rows(c, a.c0, B * U);
   const cpu::RnnRowPass pass = forward_pass(a);
   const float* rec_bias = recurrent_bias(a, GU);
@@ -277,16 +309,19 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
   {
     const int i = omp_get_thread_num();
     const int64_t j0 = unit_split(U, nt, i), j1 = unit_split(U, nt, i + 1), n = j1 - j0;
-    // the thread's columns of R, gate by gate
-    // ... and of W, for its columns of each step's projection (project_step)
-    const int64_t panel_floats = (n + ks.nr - 1) / ks.nr * ks.nr * U;
-    const int64_t wpanel_floats = (n + ks.nr - 1) / ks.nr * ks.nr * d.I;
-    float* rp = thread_scratch(kPackSlot,
-                               size_t(G * (panel_floats + wpanel_floats)) * sizeof(float));
-    float* wp = rp + G * panel_floats;
+    const int64_t b0 = B * i / nt, b1 = B * (i + 1) / nt;  // the x rows this thread copies
+    // The thread's columns, gate by gate: of [W; R] (fused), or of R and of W apart.
+    const int64_t pn = (n + ks.nr - 1) / ks.nr * ks.nr;
+    const int64_t rpanel = pn * (fused ? d.I + U : U), wpanel = fused ? 0 : pn * d.I;
+    float* rp = thread_scratch(kPackSlot, size_t(G * (rpanel + wpanel)) * sizeof(float));
+    float* wp = rp + G * rpanel;
     for (int64_t g = 0; n > 0 && g < G; ++g) {
-      pack_cols(a.recurrent, U, GU, g * U + j0, n, ks.nr, rp + g * panel_floats);
-      pack_cols(a.kernel, d.I, GU, g * U + j0, n, ks.nr, wp + g * wpanel_floats);
+      if (fused) {
+        pack_cols(a.kernel, d.I, a.recurrent, U, GU, g * U + j0, n, ks.nr, rp + g * rpanel);
+      } else {
+        pack_cols(a.recurrent, U, nullptr, 0, GU, g * U + j0, n, ks.nr, rp + g * rpanel);
+        pack_cols(a.kernel, d.I, nullptr, 0, GU, g * U + j0, n, ks.nr, wp + g * wpanel);
+      }
     }
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = a.reverse ? T - 1 - s : s;
@@ -294,24 +329,32 @@ void forward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnF
       float* hout = hb[(s + 1) & 1];
       for (int64_t g = 0; n > 0 && g < G; ++g) {
         const int64_t col = g * U + j0;
-        mm_packed(ks, B, n, d.I, a.x + t * d.I, T * d.I, wp + g * wpanel_floats,
-                  w.z + t * GU + col, T * GU, 0.0f, a.bias ? a.bias + col : nullptr);
-        mm_packed(ks, B, n, U, hin, U, rp + g * panel_floats, gh + col, GU, 0.0f,
+        const float* bias = a.bias ? a.bias + col : nullptr;
+        if (fused) {
+          mm_packed(ks, B, n, d.I + U, hin, ldh, rp + g * rpanel, gh + col, GU, 0.0f, bias);
+          continue;
+        }
+        mm_packed(ks, B, n, d.I, a.x + t * d.I, T * d.I, wp + g * wpanel, w.z + t * GU + col,
+                  T * GU, 0.0f, bias);
+        mm_packed(ks, B, n, U, hin + hoff, ldh, rp + g * rpanel, gh + col, GU, 0.0f,
                   rec_bias ? rec_bias + col : nullptr);
       }
       for (int64_t b = 0; n > 0 && b < B; ++b) {
         const int64_t row = b * T + t;
-        std::memcpy(hout + b * U + j0, hin + b * U + j0, n * sizeof(float));
-        const cpu::RnnRow r = forward_row(a, d, w, out, {hout, c, gh}, b, s, t, j0, n);
+        std::memcpy(hout + b * ldh + hoff + j0, hin + b * ldh + hoff + j0, n * sizeof(float));
+        const cpu::RnnRow r =
+            forward_row(a, d, w, out, {hout + hoff, c, gh, ldh, fused}, b, s, t, j0, n);
         if (!a.mask || a.mask[row])
           pass(r);
         else
           skip_step(a, r, s, U);
       }
+      if (fused && s + 1 < T) load_x_rows(a, d, a.reverse ? t - 1 : t + 1, b0, b1, hout, ldh);
 #pragma omp barrier
     }
   }
-  std::memcpy(out.hT, hb[T & 1], B * U * sizeof(float));
+  for (int64_t b = 0; b < B; ++b)
+    std::memcpy(out.hT + b * U, hb[T & 1] + b * ldh + hoff, U * sizeof(float));
   if (a.cell == Cell::lstm) std::memcpy(out.cT, c, B * U * sizeof(float));
 }
 
@@ -332,10 +375,8 @@ void project_step(const RnnArgs& a, const Dims& d, const Ws& w, int64_t t) {
 void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForward& out,
                    float* buf) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU;
-  const GemmArgs step = gemm_args(B, GU, U, buf, U, false, a.recurrent, GU, buf, GU, 0.0f,
-                                  nullptr, false);
-  const int team = team_threads(a, d, B * (2.0 * U + kFlopsPerGate) * GU, step);
-  if (team > 1) return forward_steps_team(a, d, w, out, buf, team);
+  const int team = team_threads(a, d, B * (2.0 * (d.I + U) + kFlopsPerGate) * GU);
+  if (team > 0) return forward_steps_team(a, d, w, out, buf, team);
   float* h = buf;            // (B,U)
   float* c = h + B * U;      // (B,U)
   float* gh = c + B * U;     // (B,GU)
@@ -354,7 +395,7 @@ void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForwar
     mm(B, two ? 2 * U : GU, U, h, U, false, a.recurrent, GU, gh, GU, 0.0f, rec_bias);
     auto used = [&](int64_t b) { return !a.mask || a.mask[b * T + t]; };
     auto row = [&](int64_t b) {
-      cpu::RnnRow r = forward_row(a, d, w, out, {h, c, gh}, b, s, t, 0, U);
+      cpu::RnnRow r = forward_row(a, d, w, out, {h, c, gh, U, false}, b, s, t, 0, U);
       if (two) {
         r.keep = keep + b * U;
         r.rh = rh + b * U;
@@ -376,7 +417,11 @@ void forward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnForwar
   if (a.cell == Cell::lstm) std::memcpy(out.cT, c, B * U * sizeof(float));
 }
 
-int64_t forward_buffer_floats(const Dims& d) { return 4 * d.B * d.U + d.B * d.GU; }
+// The larger of the two paths' step buffers: forward_steps' h, c, gh, keep, rh and
+// the team's two [x_t, h] buffers, c and gh.
+int64_t forward_buffer_floats(const Dims& d) {
+  return 2 * d.B * (d.I + d.U) + 2 * d.B * d.U + d.B * d.GU;
+}
 
 // Runs the forward pass, saving the workspace into ws (or, when ws is null,
 // keeping only what the steps need, in scratch).
@@ -417,7 +462,7 @@ void skip_step_backward(const RnnArgs& a, const cpu::RnnRow& r, int64_t G) {
 // and the masks' dpo are read and written per slice only.
 void backward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackward& g,
                          const float* rt, float* dG, float* dGh, float* buf, int nt) {
-  const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU, G = GU / U;
+  const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU, G = cell_gates(a.cell);
   float* dh0 = buf;
   float* dhn0 = dh0 + B * U;
   float* dc = dhn0 + B * U;
@@ -435,7 +480,7 @@ void backward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const Rnn
     // the thread's columns of R^T
     float* rtp = thread_scratch(kPackSlot, size_t((n + ks.nr - 1) / ks.nr * ks.nr * GU) *
                                                sizeof(float));
-    if (n > 0) pack_cols(rt, GU, U, j0, n, ks.nr, rtp);
+    if (n > 0) pack_cols(rt, GU, nullptr, 0, U, j0, n, ks.nr, rtp);
     float* dh = dh0;
     float* dhn = dhn0;
     for (int64_t s = T - 1; s >= 0; --s) {
@@ -462,10 +507,8 @@ void backward_steps_team(const RnnArgs& a, const Dims& d, const Ws& w, const Rnn
 void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackward& g,
                     const float* rt, float* dG, float* dGh, float* buf) {
   const int64_t B = d.B, T = d.T, U = d.U, GU = d.GU;
-  const int team = team_threads(
-      a, d, B * (2.0 * U + 1.5 * kFlopsPerGate) * GU,
-      gemm_args(B, U, GU, dG, T * GU, false, rt, U, buf, U, 1.0f, nullptr, false));
-  if (team > 1) return backward_steps_team(a, d, w, g, rt, dG, dGh, buf, team);
+  const int team = team_threads(a, d, B * (2.0 * U + 1.5 * kFlopsPerGate) * GU);
+  if (team > 0) return backward_steps_team(a, d, w, g, rt, dG, dGh, buf, team);
   float* dh = buf;           // (B,U) w.r.t. the state after the step
   float* dhn = dh + B * U;   // (B,U) w.r.t. the state before it
   float* dc = dhn + B * U;   // (B,U)
@@ -508,6 +551,30 @@ void backward_steps(const RnnArgs& a, const Dims& d, const Ws& w, const RnnBackw
 
 int64_t backward_buffer_floats(const Dims& d) { return 6 * d.B * d.U; }
 
+// out[j] = sum over r < rows of src[r * cols + j], rows in order (the bias
+// gradient: a GEMM with one row of ones packed all of dG for it). Threads take
+// column blocks, so the bits do not depend on their number.
+void column_sums(const float* src, int64_t rows, int64_t cols, float* out) {
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+  auto block = [&](int64_t blk) {
+    const int64_t j0 = blk * kBlock, n = std::min(kBlock, cols - j0);
+    float acc[kBlock] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = src + r * cols + j0;
+      for (int64_t j = 0; j < n; ++j) acc[j] += row[j];
+    }
+    std::memcpy(out + j0, acc, n * sizeof(float));
+  };
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(8.0 * rows * cols), blocks));
+  if (nt <= 1) {
+    for (int64_t b = 0; b < blocks; ++b) block(b);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) block(b);
+}
+
 }  // namespace
 
 void rnn_forward(const RnnArgs& a, const RnnForward& out) {
@@ -521,17 +588,16 @@ void rnn_backward(const RnnArgs& a, const RnnBackward& g) {
   const Dims d = dims_of(a);
   const int64_t rows = d.B * d.T, GU = d.GU, U = d.U;
   const bool split = a.cell == Cell::gru && a.reset_after;
-  // Scratch: [workspace if recomputed | dG | dGh | R^T | ones | step buffers].
+  // Scratch: [workspace if recomputed | dG | dGh | R^T | step buffers].
   const int64_t ws_floats = g.ws ? 0 : rnn_workspace_floats(a);
-  const int64_t total = ws_floats + rows * GU * (split ? 2 : 1) + GU * U + rows +
-                        backward_buffer_floats(d);
+  const int64_t total =
+      ws_floats + rows * GU * (split ? 2 : 1) + GU * U + backward_buffer_floats(d);
   float* base = thread_scratch(kBwdSlot, total * sizeof(float));
   float* ws = g.ws ? const_cast<float*>(g.ws) : base;
   float* dG = base + ws_floats;
   float* dGh = split ? dG + rows * GU : nullptr;
   float* rt = dG + rows * GU * (split ? 2 : 1);
-  float* ones = rt + GU * U;
-  float* buf = ones + rows;
+  float* buf = rt + GU * U;
   if (!g.ws) {
     // Rebuild the workspace; the outputs land in the step buffers, unused.
     RnnForward f;
@@ -554,9 +620,8 @@ void rnn_backward(const RnnArgs& a, const RnnBackward& g) {
     mm(U, GU, rows, w.hprev, U, true, dR_src, GU, g.drecurrent, GU);
   }
   if (g.dbias) {
-    std::fill(ones, ones + rows, 1.0f);
-    mm(1, GU, rows, ones, rows, false, dG, GU, g.dbias, GU);
-    if (split) mm(1, GU, rows, ones, rows, false, dGh, GU, g.dbias + GU, GU);
+    column_sums(dG, rows, GU, g.dbias);
+    if (split) column_sums(dGh, rows, GU, g.dbias + GU);
   }
   mm(rows, d.I, GU, dG, GU, false, a.kernel, GU, g.dx, d.I, 0.0f, nullptr, true);
 }

@@ -19,6 +19,9 @@ struct RnnRow {
   // forward
   float* z = nullptr;         // (GU) in: x W + b; out: the pre-activations (saved)
   const float* gh = nullptr;  // (GU) h R [+ b'] (GRU without reset_after: z, r, then (r*h) R_h)
+  bool gh_full = false;       // LSTM, SimpleRNN: gh is the whole pre-activation x W + h R + b
+                              // (one product over [x, h]); z is then only written, when the
+                              // state is saved (save_h non-null)
   float* h = nullptr;         // (U) state, updated
   float* c = nullptr;         // (U) LSTM cell state, updated
   float* y = nullptr;         // (U) output row

@@ -88,16 +88,19 @@ static inline void put_h(const pykern::cpu::RnnRow& r, int64_t j, int64_t n, vf 
   st(r.y + j, h, n);
 }
 
-static void simple_fwd(const pykern::cpu::RnnRow& r) {
+template <class RA, class AA>
+static inline void simple_fwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
+  const bool full = r.gh_full, keep_z = !full || r.save_h != nullptr;
   over_units(r.U, [&](int64_t j, int64_t n) {
     save_states(r, j, n);
-    const vf z = ld(r.z + j, n) + ld(r.gh + j, n);
-    st(r.z + j, z, n);
-    put_h(r, j, n, vact(z, r.act));
+    const vf z = full ? ld(r.gh + j, n) : ld(r.z + j, n) + ld(r.gh + j, n);
+    if (keep_z) st(r.z + j, z, n);
+    put_h(r, j, n, aa(z));
   });
 }
 
-static void lstm_fwd(const pykern::cpu::RnnRow& r) {
+template <class RA, class AA>
+static inline void lstm_fwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   // The pointers in locals: stores through r's float pointers could otherwise alias r
   // itself, and the compiler reloaded every pointer after every store. Without a
@@ -106,25 +109,26 @@ static void lstm_fwd(const pykern::cpu::RnnRow& r) {
   float* const z = r.z;
   const float* const gh = r.gh;
   float* const cs = r.c;
-  const bool keep_z = r.save_h != nullptr;
+  const bool keep_z = r.save_h != nullptr, full = r.gh_full;
   over_units(U, [&](int64_t j, int64_t n) {
     save_states(r, j, n);
     vf zg[4];
     for (int k = 0; k < 4; ++k) {
-      zg[k] = ld(z + k * S + j, n) + ld(gh + k * S + j, n);
+      zg[k] = full ? ld(gh + k * S + j, n) : ld(z + k * S + j, n) + ld(gh + k * S + j, n);
       if (keep_z) st(z + k * S + j, zg[k], n);
     }
-    const vf i = vact(zg[0], r.rec_act), f = vact(zg[1], r.rec_act);
-    const vf g = vact(zg[2], r.act), o = vact(zg[3], r.rec_act);
+    const vf i = ra(zg[0]), f = ra(zg[1]);
+    const vf g = aa(zg[2]), o = ra(zg[3]);
     const vf c = f * ld(cs + j, n) + i * g;
     st(cs + j, c, n);
-    put_h(r, j, n, o * vact(c, r.act));
+    put_h(r, j, n, o * aa(c));
   });
 }
 
 // GRU: z and r; then with reset_after the candidate and state at once, without it
 // r*h for the second GEMM (and z kept for gru_fwd_state).
-static void gru_fwd(const pykern::cpu::RnnRow& r) {
+template <class RA, class AA>
+static inline void gru_fwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   const bool after = r.rh == nullptr;
   over_units(U, [&](int64_t j, int64_t n) {
@@ -133,7 +137,7 @@ static void gru_fwd(const pykern::cpu::RnnRow& r) {
     const vf pr = ld(r.z + S + j, n) + ld(r.gh + S + j, n);
     st(r.z + j, pz, n);
     st(r.z + S + j, pr, n);
-    const vf zg = vact(pz, r.rec_act), rg = vact(pr, r.rec_act);
+    const vf zg = ra(pz), rg = ra(pr);
     const vf h = ld(r.h + j, n);
     if (!after) {
       st(r.rh + j, rg * h, n);
@@ -145,44 +149,47 @@ static void gru_fwd(const pykern::cpu::RnnRow& r) {
     if (r.aux) st(r.aux + j, hr, n);
     const vf ph = ld(r.z + 2 * S + j, n) + rg * hr;
     st(r.z + 2 * S + j, ph, n);
-    const vf hh = vact(ph, r.act);
+    const vf hh = aa(ph);
     put_h(r, j, n, zg * h + (1.0f - zg) * hh);
   });
 }
 
-static void gru_fwd_state(const pykern::cpu::RnnRow& r) {
+template <class RA, class AA>
+static inline void gru_fwd_state_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
     const vf ph = ld(r.z + 2 * S + j, n) + ld(r.gh + 2 * S + j, n);
     st(r.z + 2 * S + j, ph, n);
-    const vf zg = ld(r.keep + j, n), hh = vact(ph, r.act);
+    const vf zg = ld(r.keep + j, n), hh = aa(ph);
     put_h(r, j, n, zg * ld(r.h + j, n) + (1.0f - zg) * hh);
   });
 }
 
-static void simple_bwd(const pykern::cpu::RnnRow& r) {
+template <class RA, class AA>
+static inline void simple_bwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   over_units(r.U, [&](int64_t j, int64_t n) {
     const vf z = ld(r.z + j, n);
-    st(r.dg + j, total_dh(r, j, n) * vdact(z, vact(z, r.act), r.act), n);
+    st(r.dg + j, total_dh(r, j, n) * aa.d(z, aa(z)), n);
     st(r.dhn + j, vsplat(0.0f), n);
   });
 }
 
-static void lstm_bwd(const pykern::cpu::RnnRow& r) {
+template <class RA, class AA>
+static inline void lstm_bwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
     vf zg[4];
     for (int k = 0; k < 4; ++k) zg[k] = ld(r.z + k * S + j, n);
-    const vf i = vact(zg[0], r.rec_act), f = vact(zg[1], r.rec_act);
-    const vf g = vact(zg[2], r.act), o = vact(zg[3], r.rec_act);
+    const vf i = ra(zg[0]), f = ra(zg[1]);
+    const vf g = aa(zg[2]), o = ra(zg[3]);
     const vf cp = ld(r.cp + j, n);
-    const vf c = f * cp + i * g, ac = vact(c, r.act);
+    const vf c = f * cp + i * g, ac = aa(c);
     const vf dh = total_dh(r, j, n);
-    const vf dc = ld(r.dc + j, n) + dh * o * vdact(c, ac, r.act);
-    st(r.dg + j, dc * g * vdact(zg[0], i, r.rec_act), n);
-    st(r.dg + S + j, dc * cp * vdact(zg[1], f, r.rec_act), n);
-    st(r.dg + 2 * S + j, dc * i * vdact(zg[2], g, r.act), n);
-    st(r.dg + 3 * S + j, dh * ac * vdact(zg[3], o, r.rec_act), n);
+    const vf dc = ld(r.dc + j, n) + dh * o * aa.d(c, ac);
+    st(r.dg + j, dc * g * ra.d(zg[0], i), n);
+    st(r.dg + S + j, dc * cp * ra.d(zg[1], f), n);
+    st(r.dg + 2 * S + j, dc * i * aa.d(zg[2], g), n);
+    st(r.dg + 3 * S + j, dh * ac * ra.d(zg[3], o), n);
     st(r.dc + j, dc * f, n);
     st(r.dhn + j, vsplat(0.0f), n);
   });
@@ -190,14 +197,15 @@ static void lstm_bwd(const pykern::cpu::RnnRow& r) {
 
 // GRU: with reset_after (dgh != null) everything; without it all but the reset
 // gate's gradient, which needs d(r*h) from a GEMM first (r is kept for that).
-static void gru_bwd(const pykern::cpu::RnnRow& r) {
+template <class RA, class AA>
+static inline void gru_bwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
     const vf pz = ld(r.z + j, n), pr = ld(r.z + S + j, n), ph = ld(r.z + 2 * S + j, n);
-    const vf zg = vact(pz, r.rec_act), rg = vact(pr, r.rec_act), hh = vact(ph, r.act);
+    const vf zg = ra(pz), rg = ra(pr), hh = aa(ph);
     const vf dh = total_dh(r, j, n);
-    const vf dph = dh * (1.0f - zg) * vdact(ph, hh, r.act);
-    const vf dpz = dh * (ld(r.hp + j, n) - hh) * vdact(pz, zg, r.rec_act);
+    const vf dph = dh * (1.0f - zg) * aa.d(ph, hh);
+    const vf dpz = dh * (ld(r.hp + j, n) - hh) * ra.d(pz, zg);
     st(r.dg + j, dpz, n);
     st(r.dg + 2 * S + j, dph, n);
     st(r.dhn + j, dh * zg, n);
@@ -205,7 +213,7 @@ static void gru_bwd(const pykern::cpu::RnnRow& r) {
       st(r.keep + j, rg, n);
       return;
     }
-    const vf dpr = dph * ld(r.aux + j, n) * vdact(pr, rg, r.rec_act);
+    const vf dpr = dph * ld(r.aux + j, n) * ra.d(pr, rg);
     st(r.dg + S + j, dpr, n);
     st(r.dgh + j, dpz, n);
     st(r.dgh + S + j, dpr, n);
@@ -213,14 +221,55 @@ static void gru_bwd(const pykern::cpu::RnnRow& r) {
   });
 }
 
-static void gru_bwd_reset(const pykern::cpu::RnnRow& r) {
+template <class RA, class AA>
+static inline void gru_bwd_reset_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
   over_units(U, [&](int64_t j, int64_t n) {
     const vf rg = ld(r.keep + j, n), drh = ld(r.drh + j, n);
-    st(r.dg + S + j, drh * ld(r.hp + j, n) * vdact(ld(r.z + S + j, n), rg, r.rec_act), n);
+    st(r.dg + S + j, drh * ld(r.hp + j, n) * ra.d(ld(r.z + S + j, n), rg), n);
     st(r.dhn + j, ld(r.dhn + j, n) + drh * rg, n);
   });
 }
+
+// Each pass compiled for the common activation pairs, where the activations inline
+// (a call per vector through vact's switch was ~11% of an LSTM(128) backward), and
+// once for any pair. The same functions either way: the bits do not change.
+struct DynAct {
+  pykern::Act a;
+  vf operator()(vf x) const { return vact(x, a); }
+  vf d(vf x, vf y) const { return vdact(x, y, a); }
+};
+struct SigmoidAct {
+  vf operator()(vf x) const { return vsigmoid(x); }
+  vf d(vf x, vf y) const { return dsigmoid(x, y); }
+};
+struct TanhAct {
+  vf operator()(vf x) const { return vtanh(x); }
+  vf d(vf x, vf y) const { return dtanh(x, y); }
+};
+struct ReluAct {
+  vf operator()(vf x) const { return vrelu(x); }
+  vf d(vf x, vf y) const { return drelu(x, y); }
+};
+
+#define PK_RNN_DISPATCH(name)                                                        \
+  static void name(const pykern::cpu::RnnRow& r) {                                   \
+    using pykern::Act;                                                               \
+    if (r.rec_act == Act::sigmoid && r.act == Act::tanh)                             \
+      return name##_t(r, SigmoidAct{}, TanhAct{});                                   \
+    if (r.rec_act == Act::sigmoid && r.act == Act::relu)                             \
+      return name##_t(r, SigmoidAct{}, ReluAct{});                                   \
+    name##_t(r, DynAct{r.rec_act}, DynAct{r.act});                                   \
+  }
+PK_RNN_DISPATCH(simple_fwd)
+PK_RNN_DISPATCH(lstm_fwd)
+PK_RNN_DISPATCH(gru_fwd)
+PK_RNN_DISPATCH(gru_fwd_state)
+PK_RNN_DISPATCH(simple_bwd)
+PK_RNN_DISPATCH(lstm_bwd)
+PK_RNN_DISPATCH(gru_bwd)
+PK_RNN_DISPATCH(gru_bwd_reset)
+#undef PK_RNN_DISPATCH
 
 static const pykern::cpu::RnnRowKernels kRnnRowKernels{
     simple_fwd, lstm_fwd, gru_fwd, gru_fwd_state, simple_bwd, lstm_bwd, gru_bwd, gru_bwd_reset};
