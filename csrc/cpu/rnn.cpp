@@ -3,13 +3,15 @@
 // the per-step element-wise work is one fused pass per batch row (the per-ISA
 // kernels of cpu/rnn_kernels.h).
 //
-// Forward, per step s (time t): Z[:, t] = x[:, t] W + b  (see forward_steps)
-//                      Gh (B, G*U) = h R [+ b']         one GEMM
-//                      rows: pre-activations Z[:, t] += Gh, gates, state, y[:, s]
+// Forward, per step s (time t), on a whole-sequence team (forward_steps_team):
+//   LSTM, SimpleRNN: Z[:, t] = [x[:, t], h] [W; R] + b   one product, [W; R] packed once
+//   GRU:             Z[:, t] = x[:, t] W + b, Gh = h R + b'   (z, r, candidate)
+//   rows: gates, state, y[:, s] (and the pre-activations kept in Z when training).
 // Backward, per step (s = T-1..0): rows: dG[:, t] = d(pre-activations), dh_prev's
 // element-wise part;  dh_prev += dG[:, t] R^T (one GEMM, R^T transposed once).
-// Then over all B*T rows at once: dW = x^T dG, dR = Hprev^T dG, db = 1^T dG,
-// dx = dG W^T. GRU without reset_after adds one GEMM per step (through r*h).
+// Then over all B*T rows at once: [dW; dR; db] = [x, Hprev, 1]^T dG (LSTM,
+// SimpleRNN; GRU: three products), dx = dG W^T. GRU without reset_after runs
+// per-step GEMMs instead of the team, one more per step (through r*h).
 //
 // Workspace (float offsets, rows (b,t) like x): Z (B,T,G*U) | Hprev (B,T,U) |
 // Cprev (LSTM) or Aux (GRU) (B,T,U). Scratch: the forward's step buffers live in
@@ -588,10 +590,14 @@ void rnn_backward(const RnnArgs& a, const RnnBackward& g) {
   const Dims d = dims_of(a);
   const int64_t rows = d.B * d.T, GU = d.GU, U = d.U;
   const bool split = a.cell == Cell::gru && a.reset_after;
-  // Scratch: [workspace if recomputed | dG | dGh | R^T | step buffers].
+  // LSTM, SimpleRNN: the weight and bias gradients as one product [x, h_prev, 1]^T dG
+  // (KA = I + U [+ 1] rows of A), so dG, B*T rows, is packed once, not three times.
+  const bool one_product = fused_projection(a);
+  const int64_t KA = one_product ? d.I + U + (g.dbias ? 1 : 0) : 0;
+  // Scratch: [workspace if recomputed | dG | dGh | R^T | step buffers | A | dW,dR,db].
   const int64_t ws_floats = g.ws ? 0 : rnn_workspace_floats(a);
-  const int64_t total =
-      ws_floats + rows * GU * (split ? 2 : 1) + GU * U + backward_buffer_floats(d);
+  const int64_t total = ws_floats + rows * GU * (split ? 2 : 1) + GU * U +
+                        backward_buffer_floats(d) + KA * (rows + GU);
   float* base = thread_scratch(kBwdSlot, total * sizeof(float));
   float* ws = g.ws ? const_cast<float*>(g.ws) : base;
   float* dG = base + ws_floats;
@@ -612,6 +618,21 @@ void rnn_backward(const RnnArgs& a, const RnnBackward& g) {
   backward_steps(a, d, w, g, rt, dG, dGh, buf);
   // Whole-sequence products over the B*T rows (b,t).
   const float* dR_src = split ? dGh : dG;
+  if (one_product) {
+    float* xh = buf + backward_buffer_floats(d);  // (rows, KA)
+    float* dwr = xh + rows * KA;                   // (KA, GU)
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memcpy(xh + r * KA, a.x + r * d.I, d.I * sizeof(float));
+      std::memcpy(xh + r * KA + d.I, w.hprev + r * U, U * sizeof(float));
+      if (g.dbias) xh[r * KA + d.I + U] = 1.0f;
+    }
+    mm(KA, GU, rows, xh, KA, true, dG, GU, dwr, GU);
+    std::memcpy(g.dkernel, dwr, d.I * GU * sizeof(float));
+    std::memcpy(g.drecurrent, dwr + d.I * GU, U * GU * sizeof(float));
+    if (g.dbias) std::memcpy(g.dbias, dwr + (d.I + U) * GU, GU * sizeof(float));
+    mm(rows, d.I, GU, dG, GU, false, a.kernel, GU, g.dx, d.I, 0.0f, nullptr, true);
+    return;
+  }
   mm(d.I, GU, rows, a.x, d.I, true, dG, GU, g.dkernel, GU);
   if (gru_two_gemms(a)) {
     mm(U, 2 * U, rows, w.hprev, U, true, dG, GU, g.drecurrent, GU);
