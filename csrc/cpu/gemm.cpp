@@ -202,7 +202,8 @@ void gemm_packed_serial(const GemmArgs& g, const Strides& s, const cpu::IsaKerne
         const float* A = g.A + ir * s.a_rs + pc * s.a_cs;
         int64_t a_cs = s.a_cs;
         if (pack_a) {
-          for (int64_t k = 0; k < kc; ++k) std::memcpy(Ap + k * mr, A + k * s.a_cs, m * sizeof(float));
+          for (int64_t k = 0; k < kc; ++k)  // a few floats per k: a loop, not a memcpy call
+            for (int r = 0; r < m; ++r) Ap[k * mr + r] = A[k * s.a_cs + r];
           A = Ap;
           a_cs = mr;
         }
