@@ -113,12 +113,17 @@ static inline void lstm_fwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   over_units(U, [&](int64_t j, int64_t n) {
     save_states(r, j, n);
     vf zg[4];
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < 4; ++k)
       zg[k] = full ? ld(gh + k * S + j, n) : ld(z + k * S + j, n) + ld(gh + k * S + j, n);
-      if (keep_z) st(z + k * S + j, zg[k], n);
-    }
     const vf i = ra(zg[0]), f = ra(zg[1]);
     const vf g = aa(zg[2]), o = ra(zg[3]);
+    if (keep_z) {
+      const bool gates = RA::kFromOutput && AA::kFromOutput;  // see lstm_bwd_t
+      st(z + j, gates ? i : zg[0], n);
+      st(z + S + j, gates ? f : zg[1], n);
+      st(z + 2 * S + j, gates ? g : zg[2], n);
+      st(z + 3 * S + j, gates ? o : zg[3], n);
+    }
     const vf c = f * ld(cs + j, n) + i * g;
     st(cs + j, c, n);
     put_h(r, j, n, o * aa(c));
@@ -174,22 +179,33 @@ static inline void simple_bwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   });
 }
 
+// With activations whose derivative follows from their output (kFromOutput), the
+// forward kept the gate values i, f, g, o in Z rather than their pre-activations,
+// and the backward recomputes only tanh(c): four of five activations per unit
+// fewer (they were most of this pass, itself ~20% of an LSTM(128) backward).
 template <class RA, class AA>
 static inline void lstm_bwd_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
   const int64_t U = r.U, S = r.gs ? r.gs : U;  // units, gate stride
+  constexpr bool gates = RA::kFromOutput && AA::kFromOutput;
   over_units(U, [&](int64_t j, int64_t n) {
     vf zg[4];
     for (int k = 0; k < 4; ++k) zg[k] = ld(r.z + k * S + j, n);
-    const vf i = ra(zg[0]), f = ra(zg[1]);
-    const vf g = aa(zg[2]), o = ra(zg[3]);
+    vf i, f, g, o, di, df, dg, dout;
+    if constexpr (gates) {
+      i = zg[0], f = zg[1], g = zg[2], o = zg[3];
+      di = ra.dy(i), df = ra.dy(f), dg = aa.dy(g), dout = ra.dy(o);
+    } else {
+      i = ra(zg[0]), f = ra(zg[1]), g = aa(zg[2]), o = ra(zg[3]);
+      di = ra.d(zg[0], i), df = ra.d(zg[1], f), dg = aa.d(zg[2], g), dout = ra.d(zg[3], o);
+    }
     const vf cp = ld(r.cp + j, n);
     const vf c = f * cp + i * g, ac = aa(c);
     const vf dh = total_dh(r, j, n);
     const vf dc = ld(r.dc + j, n) + dh * o * aa.d(c, ac);
-    st(r.dg + j, dc * g * ra.d(zg[0], i), n);
-    st(r.dg + S + j, dc * cp * ra.d(zg[1], f), n);
-    st(r.dg + 2 * S + j, dc * i * aa.d(zg[2], g), n);
-    st(r.dg + 3 * S + j, dh * ac * ra.d(zg[3], o), n);
+    st(r.dg + j, dc * g * di, n);
+    st(r.dg + S + j, dc * cp * df, n);
+    st(r.dg + 2 * S + j, dc * i * dg, n);
+    st(r.dg + 3 * S + j, dh * ac * dout, n);
     st(r.dc + j, dc * f, n);
     st(r.dhn + j, vsplat(0.0f), n);
   });
@@ -234,20 +250,28 @@ static inline void gru_bwd_reset_t(const pykern::cpu::RnnRow& r, RA ra, AA aa) {
 // Each pass compiled for the common activation pairs, where the activations inline
 // (a call per vector through vact's switch was ~11% of an LSTM(128) backward), and
 // once for any pair. The same functions either way: the bits do not change.
+// kFromOutput: dy(y) gives the derivative from the output alone (relu: y > 0 is x > 0).
 struct DynAct {
+  static constexpr bool kFromOutput = false;
   pykern::Act a;
   vf operator()(vf x) const { return vact(x, a); }
   vf d(vf x, vf y) const { return vdact(x, y, a); }
 };
 struct SigmoidAct {
+  static constexpr bool kFromOutput = true;
+  vf dy(vf y) const { return dsigmoid(y, y); }
   vf operator()(vf x) const { return vsigmoid(x); }
   vf d(vf x, vf y) const { return dsigmoid(x, y); }
 };
 struct TanhAct {
+  static constexpr bool kFromOutput = true;
+  vf dy(vf y) const { return dtanh(y, y); }
   vf operator()(vf x) const { return vtanh(x); }
   vf d(vf x, vf y) const { return dtanh(x, y); }
 };
 struct ReluAct {
+  static constexpr bool kFromOutput = true;
+  vf dy(vf y) const { return drelu(y, y); }
   vf operator()(vf x) const { return vrelu(x); }
   vf d(vf x, vf y) const { return drelu(x, y); }
 };

@@ -65,7 +65,10 @@ struct RnnArgs {
 // input time t, rows (b,t) as x's): the pre-activations Z (B,T,G*U) [the sums
 // that enter the gate activations; GRU: z, r and hh pre-activations], the
 // state before each step Hprev (B,T,U), then LSTM: Cprev (B,T,U); GRU: Aux
-// (B,T,U) = h R_h + b'_h (reset_after) or r*h (otherwise).
+// (B,T,U) = h R_h + b'_h (reset_after) or r*h (otherwise). One exception, on the
+// CPU: an LSTM with a sigmoid recurrent activation and a tanh or relu activation keeps
+// the gate values i, f, g, o in Z instead (their derivatives follow from them, so its
+// backward recomputes no gate). A workspace is only read by the device that wrote it.
 int64_t rnn_workspace_floats(const RnnArgs& a);
 
 // Views of a workspace with that layout (or of scratch laid out the same way),
